@@ -1,0 +1,59 @@
+"""Entry point of the `source-chatnode` CLI: spec, check, discover and read over `manifest.yaml`.
+
+The manifest names its custom classes `source_declarative_manifest.components.*`, as Airbyte's
+manifest-only runtime requires; here that name is pointed at this package's `components` module,
+so the very same manifest runs under both.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
+    ConcurrentDeclarativeSource,
+)
+from airbyte_cdk.utils.yaml_loader import safe_load_yaml
+
+from source_chatnode import components
+
+MANIFEST_PATH = Path(__file__).with_name("manifest.yaml")
+_SDM_COMPONENTS_MODULE = "source_declarative_manifest.components"
+
+
+def load_manifest() -> dict[str, Any]:
+    """The declarative manifest, as the Airbyte platform would read it."""
+    with MANIFEST_PATH.open(encoding="utf-8") as manifest_file:
+        return safe_load_yaml(manifest_file)
+
+
+def create_source(args: Sequence[str]) -> ConcurrentDeclarativeSource:
+    """Build the source with the config, catalog and state named in `args`.
+
+    The declarative source needs all three up front: the per-bot partitions come from the config
+    and the per-bot cursors from the state.
+    """
+    sys.modules.setdefault(_SDM_COMPONENTS_MODULE, components)
+    config_path = AirbyteEntrypoint.extract_config(list(args))
+    catalog_path = AirbyteEntrypoint.extract_catalog(list(args))
+    state_path = AirbyteEntrypoint.extract_state(list(args))
+    return ConcurrentDeclarativeSource(
+        config=ConcurrentDeclarativeSource.read_config(config_path) if config_path else None,
+        catalog=ConcurrentDeclarativeSource.read_catalog(catalog_path) if catalog_path else None,
+        state=ConcurrentDeclarativeSource.read_state(state_path) if state_path else None,
+        source_config=load_manifest(),
+        config_path=config_path,
+    )
+
+
+def run(args: Sequence[str] | None = None) -> None:
+    """Console script `source-chatnode`."""
+    argv = list(sys.argv[1:] if args is None else args)
+    launch(create_source(argv), argv)
+
+
+if __name__ == "__main__":
+    run()
