@@ -96,7 +96,8 @@ class LeadArrayParser:
             raise self._error("the body is empty, expected a JSON array of leads")
         if not data.endswith(b"]"):
             raise self._error(
-                f"the JSON array is truncated after {self._elements_seen} leads "
+                f"the JSON array is truncated or followed by extra data after "
+                f"{self._elements_seen} leads "
                 f"(body ends with {_snippet(data[-_SNIPPET_CHARS:])})"
             )
         body = data[:-1].strip(_WHITESPACE)

@@ -8,11 +8,12 @@ so the very same manifest runs under both.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint, launch
+from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
     ConcurrentDeclarativeSource,
 )
@@ -30,21 +31,36 @@ def load_manifest() -> dict[str, Any]:
         return safe_load_yaml(manifest_file)
 
 
-def create_source(args: Sequence[str]) -> ConcurrentDeclarativeSource:
-    """Build the source with the config, catalog and state named in `args`.
+def declarative_source(
+    config: Mapping[str, Any] | None = None,
+    catalog: ConfiguredAirbyteCatalog | None = None,
+    state: list[AirbyteStateMessage] | None = None,
+    config_path: str | None = None,
+) -> ConcurrentDeclarativeSource:
+    """The source over `manifest.yaml`, with this package standing in for the runtime's module.
 
-    The declarative source needs all three up front: the per-bot partitions come from the config
-    and the per-bot cursors from the state.
+    The declarative source needs config, catalog and state up front: the per-bot partitions come
+    from the config and the per-bot cursors from the state.
     """
     sys.modules.setdefault(_SDM_COMPONENTS_MODULE, components)
+    return ConcurrentDeclarativeSource(
+        config=config,
+        catalog=catalog,
+        state=state,
+        source_config=load_manifest(),
+        config_path=config_path,
+    )
+
+
+def create_source(args: Sequence[str]) -> ConcurrentDeclarativeSource:
+    """Build the source with the config, catalog and state files named in `args`."""
     config_path = AirbyteEntrypoint.extract_config(list(args))
     catalog_path = AirbyteEntrypoint.extract_catalog(list(args))
     state_path = AirbyteEntrypoint.extract_state(list(args))
-    return ConcurrentDeclarativeSource(
+    return declarative_source(
         config=ConcurrentDeclarativeSource.read_config(config_path) if config_path else None,
         catalog=ConcurrentDeclarativeSource.read_catalog(catalog_path) if catalog_path else None,
         state=ConcurrentDeclarativeSource.read_state(state_path) if state_path else None,
-        source_config=load_manifest(),
         config_path=config_path,
     )
 
