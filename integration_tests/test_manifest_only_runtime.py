@@ -1,0 +1,114 @@
+"""The manifest runs unchanged in Airbyte's manifest-only runtime, `source-declarative-manifest`.
+
+On the platform the image holds airbyte-cdk, `manifest.yaml` and `components.py`, nothing else.
+These runs shadow `source_chatnode` and `mock_server` with packages that refuse to import, so a
+component that leans on our own code fails here as it would there.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from integration_tests.conftest import Connector
+from integration_tests.connector_runner import ROOT, configured_catalog, run_cli, state_messages
+
+SDM = (str(Path(sys.executable).with_name("source-declarative-manifest")),)
+MANIFEST = ROOT / "source_chatnode" / "manifest.yaml"
+COMPONENTS = ROOT / "source_chatnode" / "components.py"
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """PYTHONPATH that makes our own packages unimportable, and custom code allowed."""
+    blockers = tmp_path / "not-in-the-image"
+    for package in ("source_chatnode", "mock_server"):
+        (blockers / package).mkdir(parents=True)
+        (blockers / package / "__init__.py").write_text(
+            f"raise ImportError('{package} is not installed in source-declarative-manifest')\n"
+        )
+    return {"PYTHONPATH": str(blockers), "AIRBYTE_ENABLE_UNSAFE_CODE": "true"}
+
+
+def run_sdm(connector: Connector, command: str, env: dict[str, str], **inputs):
+    connector._runs += 1
+    return run_cli(
+        command,
+        connector.workdir / f"sdm{connector._runs}",
+        executable=SDM,
+        extra_args=["--manifest-path", str(MANIFEST), "--components-path", str(COMPONENTS)],
+        env=env,
+        **inputs,
+    )
+
+
+def test_the_blocker_really_hides_our_packages(
+    connector: Connector, isolated_env: dict[str, str]
+) -> None:
+    import subprocess
+
+    probe = subprocess.run(
+        [sys.executable, "-c", "import source_chatnode"],
+        env={**isolated_env, "PATH": "/usr/bin:/bin"},
+        cwd=connector.workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert probe.returncode != 0 and "not installed in source-declarative-manifest" in probe.stderr
+
+
+def test_check_and_discover_in_the_manifest_only_runtime(
+    connector: Connector, isolated_env: dict[str, str]
+) -> None:
+    check = run_sdm(connector, "check", isolated_env, config=connector.config())
+    assert check.connection_status["status"] == "SUCCEEDED", check.stdout[-2000:]
+    ours = connector.run("discover", config=connector.config()).catalog
+    theirs = run_sdm(connector, "discover", isolated_env, config=connector.config()).catalog
+    assert theirs == ours
+
+
+@pytest.mark.parametrize("sync_mode", ["full_refresh", "incremental"])
+def test_manifest_only_runtime_reads_the_same_records_and_state_as_our_cli(
+    connector: Connector, isolated_env: dict[str, str], sync_mode: str
+) -> None:
+    catalog = configured_catalog(sync_mode)
+    ours = connector.run("read", config=connector.config(), catalog=catalog)
+    theirs = run_sdm(connector, "read", isolated_env, config=connector.config(), catalog=catalog)
+    assert theirs.returncode == 0, theirs.error_messages or theirs.stderr[-2000:]
+    assert sorted(theirs.record_keys()) == sorted(ours.record_keys())
+    assert sorted(theirs.records, key=str) == sorted(ours.records, key=str)
+    if sync_mode == "incremental":
+        assert theirs.bot_cursors() == ours.bot_cursors()
+        connector.server.append("bot-alpha", count=3)
+        ours_next = connector.run(
+            "read", config=connector.config(), catalog=catalog, state=state_messages(ours)
+        )
+        theirs_next = run_sdm(
+            connector,
+            "read",
+            isolated_env,
+            config=connector.config(),
+            catalog=catalog,
+            state=state_messages(theirs),
+        )
+        assert sorted(theirs_next.record_keys()) == sorted(ours_next.record_keys())
+
+
+def test_manifest_only_runtime_fails_loudly_on_a_malformed_body(
+    connector: Connector, isolated_env: dict[str, str]
+) -> None:
+    from mock_server import faults
+
+    connector.server.inject(faults.html(bot="bot-beta"))
+    run = run_sdm(
+        connector,
+        "read",
+        isolated_env,
+        config=connector.config(),
+        catalog=configured_catalog("full_refresh"),
+    )
+    assert run.returncode != 0
+    assert any("malformed leads response" in message for message in run.error_messages)
