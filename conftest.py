@@ -24,3 +24,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# airbyte-cdk's standard test suite collects its scenarios through these hooks.
+pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]

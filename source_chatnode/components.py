@@ -5,8 +5,6 @@ This file ships beside `manifest.yaml` into Airbyte's manifest-only runtime, whe
 airbyte-cdk's own dependencies (`requests`, `orjson`), never `source_chatnode` itself.
 """
 
-from __future__ import annotations
-
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
 from typing import Any

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from mock_server import spec
@@ -15,6 +17,7 @@ from source_chatnode import components
 from source_chatnode.run import declarative_source, load_manifest
 
 COMPONENTS_PATH = Path(components.__file__)
+ROOT = Path(__file__).resolve().parents[1]
 SDM_PREFIX = "source_declarative_manifest.components."
 
 
@@ -130,3 +133,19 @@ def test_manifest_validates_against_the_cdk_declarative_schema() -> None:
     config = {"api_key": "k", "bot_ids": ["a"]}
     streams = declarative_source(config=config).streams(config=config)
     assert [stream.name for stream in streams] == ["leads"]
+
+
+@pytest.mark.parametrize("name", ["sample_config.json", "invalid_config.json"])
+def test_committed_configs_are_valid_for_the_connection_spec(
+    manifest: dict[str, Any], name: str
+) -> None:
+    """Even the invalid config is well-formed: it fails `check` on its key, not on its shape."""
+    config = json.loads((ROOT / "integration_tests" / name).read_text(encoding="utf-8"))
+    jsonschema.validate(config, manifest["spec"]["connection_specification"])
+
+
+def test_a_config_without_bots_is_rejected_by_the_spec(manifest: dict[str, Any]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(
+            {"api_key": "k", "bot_ids": []}, manifest["spec"]["connection_specification"]
+        )
