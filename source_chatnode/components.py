@@ -5,21 +5,27 @@ This file ships beside `manifest.yaml` into Airbyte's manifest-only runtime, whe
 airbyte-cdk's own dependencies (`requests`, `orjson`), never `source_chatnode` itself.
 """
 
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.decoders.decoder import Decoder
+from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
+from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
+from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 _WHITESPACE = b" \t\r\n"
 _READ_CHUNK_BYTES = 1 << 20
 _SNIPPET_CHARS = 120
 _MAX_CUTS_PER_CHUNK = 8
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MICROSECOND = timedelta(microseconds=1)
 
 
 class MalformedLeadsResponse(AirbyteTracedException):
@@ -190,3 +196,131 @@ class PerBotStateMigration(StateMigration):
             for key, value in stream_state.items()
             if key not in ("state", "lookback_window")
         }
+
+
+@dataclass
+class AddBotId(RecordTransformation):
+    """Stamps each lead with the bot it was read for (part of the primary key).
+
+    Does what `AddFields` with `{{ stream_partition.bot_id }}` would, without rendering a Jinja
+    template per lead: that rendering was a quarter of the connector's time per record.
+    """
+
+    parameters: InitVar[Mapping[str, Any] | None] = None
+
+    def transform(
+        self,
+        record: dict[str, Any],
+        config: Config | None = None,
+        stream_state: StreamState | None = None,
+        stream_slice: StreamSlice | None = None,
+    ) -> None:
+        if stream_slice is None:
+            raise ValueError("AddBotId needs the bot partition of the record")
+        record["bot_id"] = stream_slice.partition["bot_id"]
+
+
+def epoch_microseconds(value: str) -> int | None:
+    """The instant an RFC 3339 timestamp names, in microseconds since the epoch, or None.
+
+    Takes every form real servers send: `Z`, `+00:00` or any offset, 0 to 6 (or more, then
+    truncated) fractional digits. A timestamp without offset is read as UTC, as the CDK does.
+    """
+    if len(value) < 19 or value[10] not in "Tt ":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - _EPOCH) // _ONE_MICROSECOND
+
+
+class ParsedInstant(str):
+    """A `created_at` string that carries the instant it names, parsed once.
+
+    It is the same string (records are emitted unchanged), but `int()` of it is the instant in
+    epoch microseconds, which the manifest's first cursor format (`%epoch_microseconds`) reads in
+    constant time. The CDK otherwise runs `strptime` over every cursor format up to three times
+    per lead (filter, per-bot cursor, stream cursor): the connector's measured hot spot.
+    """
+
+    instant_us: int | None
+
+    def __new__(cls, value: str) -> "ParsedInstant":
+        instance = super().__new__(cls, value)
+        instance.instant_us = epoch_microseconds(value)
+        return instance
+
+    def __int__(self) -> int:
+        if self.instant_us is None:
+            # ValueError is what the CDK's cursor reads as "no usable cursor value": the lead
+            # is emitted (never dropped) and does not move the state.
+            raise ValueError(f"created_at {str(self)!r} is not an RFC 3339 date-time")
+        return self.instant_us
+
+
+@dataclass
+class ParseCreatedAtOnce(RecordTransformation):
+    """Turns each lead's `created_at` into a `ParsedInstant` before the cursor filters it.
+
+    A `created_at` that is not a string at all (a number, a list) is emitted as its JSON text:
+    that fits the stream's declared string type, keeps the information, and makes the lead an
+    undated one (always emitted) instead of being misread as an epoch number.
+    """
+
+    parameters: InitVar[Mapping[str, Any] | None] = None
+
+    def transform(
+        self,
+        record: dict[str, Any],
+        config: Config | None = None,
+        stream_state: StreamState | None = None,
+        stream_slice: StreamSlice | None = None,
+    ) -> None:
+        value = record.get("created_at")
+        if value is None or isinstance(value, ParsedInstant):
+            return
+        if not isinstance(value, str):
+            value = orjson.dumps(value).decode()
+        record["created_at"] = ParsedInstant(value)
+
+
+@dataclass
+class CreatedAtWindowFilter(RecordFilter):
+    """Keeps the leads whose `created_at` falls in the bot's cursor window, and every undated one.
+
+    The window is the slice the per-bot cursor hands out: from the saved state (or `start_date`)
+    up to the sync's start, both inclusive, so a lead at the boundary instant is re-emitted
+    rather than risked. It replaces the CDK's client-side filter, which re-parses the timestamp
+    and re-serialises the bot partition for every lead; here the window is parsed once per slice
+    and each lead costs one integer comparison. A lead with no usable `created_at` cannot be
+    placed in time, so it is kept: emitted on every sync, never lost.
+    """
+
+    def filter_records(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        stream_state: StreamState,
+        stream_slice: StreamSlice | None = None,
+        next_page_token: Mapping[str, Any] | None = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        start_us, end_us = self._window(stream_slice)
+        for record in records:
+            created_at = record.get("created_at")
+            instant = created_at.instant_us if isinstance(created_at, ParsedInstant) else None
+            if instant is None or start_us <= instant <= end_us:
+                yield record
+
+    @staticmethod
+    def _window(stream_slice: StreamSlice | None) -> tuple[int, int]:
+        cursor_slice = stream_slice.cursor_slice if stream_slice is not None else {}
+        start = epoch_microseconds(str(cursor_slice.get("start_time", "")))
+        end = epoch_microseconds(str(cursor_slice.get("end_time", "")))
+        if start is None or end is None:
+            raise ValueError(
+                f"the leads cursor gave no time window for slice {stream_slice!r}; "
+                "CreatedAtWindowFilter needs the DatetimeBasedCursor's start_time/end_time"
+            )
+        return start, end
