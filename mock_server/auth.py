@@ -1,0 +1,62 @@
+"""Bearer authentication: which configured key a request carries, and which bots that key reads."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+from mock_server.config import BotScope
+
+
+class AuthOutcome(Enum):
+    """What the journal records about a request's credentials (never the credentials)."""
+
+    NOT_CHECKED = "not_checked"
+    MISSING = "missing"
+    UNKNOWN = "unknown"
+    FORBIDDEN = "forbidden"
+    OK = "ok"
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header; None when absent or another scheme."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    """The configured API keys and the bots each may read."""
+
+    keys: Mapping[str, BotScope]
+
+    def scope_of(self, token: str) -> BotScope | bool:
+        """The bot scope of a known token, or False when the token matches no key.
+
+        Compares against every key with `hmac.compare_digest`, without stopping at a match, so
+        the time taken does not tell which key (or how much of one) was right.
+        """
+        presented = token.encode()
+        found: BotScope | bool = False
+        for key, scope in self.keys.items():
+            if hmac.compare_digest(presented, key.encode()) and found is False:
+                found = scope
+        return found
+
+    def check(self, token: str | None, bot_id: str, bot_exists: bool) -> AuthOutcome:
+        """MISSING/UNKNOWN mean 401; FORBIDDEN (out of the key's scope, or no such bot) means 403."""
+        if token is None:
+            return AuthOutcome.MISSING
+        scope = self.scope_of(token)
+        if scope is False:
+            return AuthOutcome.UNKNOWN
+        if not bot_exists or (scope is not None and bot_id not in scope):
+            return AuthOutcome.FORBIDDEN
+        return AuthOutcome.OK

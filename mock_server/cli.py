@@ -1,0 +1,163 @@
+"""`chatnode-mock-server`: run the mock ChatNode API from a shell. Builds a MockConfig from the
+flags and serves the same app as the Python API and the pytest fixture."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Sequence
+
+from mock_server import spec
+from mock_server.config import DEFAULT_API_KEY, DEFAULT_BOTS, MockConfig, parse_api_keys
+from mock_server.faults import parse_fault
+from mock_server.server import bind_socket, url_of, uvicorn_server
+from mock_server.service import MockService
+
+EPILOG = f"""\
+fault syntax (--fault, repeatable; the first matching rule decides a request):
+  WHAT[:OPTION=VALUE]...
+  WHAT     an HTTP status (429, 500, 502, 503, 404, ...) answered with
+           {{"message": ..., "error": ...}}; latency=SECONDS (then a normal answer);
+           drop (connection broken mid-body); truncated (200, JSON cut off);
+           html (200, text/html page); non_object (200, one array element not an object)
+  OPTIONS  retry_after=SECONDS and message=TEXT (status only); bot=BOT_ID (only that bot);
+           times=N (only the next N requests); p=FRACTION and seed=S (a seeded fraction)
+
+examples:
+  chatnode-mock-server --port 8080
+  chatnode-mock-server --port 0 --leads 1000000 --bot big-bot
+  chatnode-mock-server --api-key secret --api-key partner:bot-alpha --bot bot-alpha --bot bot-beta
+  chatnode-mock-server --quirks --seed 42
+  chatnode-mock-server --fault 429:retry_after=2:times=3 --fault 503:p=0.2:seed=7
+  chatnode-mock-server --fault drop:bot=bot-beta --fault latency=1.5
+
+defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}.
+On start it prints one line, `ChatNode mock server listening on http://HOST:PORT/v1`.
+Admin endpoints (no auth) live under http://HOST:PORT/_admin/ (see mock_server/README.md).
+Ctrl-C or SIGTERM stops it.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatnode-mock-server",
+        description="A spec-driven mock of the ChatNode leads API "
+        "(POST /v1/get-conversation-ids/{bot_id}), with seeded data and fault injection.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)"
+    )
+    parser.add_argument(
+        "--api-key",
+        action="append",
+        metavar="KEY[:BOT,...]",
+        help=f"accepted bearer key, repeatable; KEY:bot1,bot2 limits it to those bots "
+        f"(default {DEFAULT_API_KEY!r})",
+    )
+    parser.add_argument(
+        "--bot",
+        action="append",
+        metavar="BOT_ID",
+        help=f"a bot to serve, repeatable (default {' '.join(DEFAULT_BOTS)})",
+    )
+    parser.add_argument(
+        "--leads", type=int, default=100, metavar="N", help="leads per bot (default 100)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    parser.add_argument(
+        "--quirks",
+        action="store_true",
+        help="serve leads as a sloppy real API might: 0-6 fraction digits, Z or other offsets, "
+        "nulls, unknown fields, slightly out of order (not spec-conforming)",
+    )
+    parser.add_argument(
+        "--fault", action="append", metavar="SPEC", help="a fault rule, repeatable (see below)"
+    )
+    parser.add_argument(
+        "--allow-request-body",
+        action="store_true",
+        help="ignore request bodies instead of answering 400 unexpected_body",
+    )
+    parser.add_argument(
+        "--validate-responses",
+        action="store_true",
+        help="check each documented response against the spec before sending it (slow)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="uvicorn log level (default warning)",
+    )
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> MockConfig:
+    """The MockConfig the flags describe; ValueError with a readable message on a bad flag."""
+    return MockConfig(
+        host=args.host,
+        port=args.port,
+        api_keys=parse_api_keys(args.api_key or [DEFAULT_API_KEY]),
+        bots=tuple(args.bot or DEFAULT_BOTS),
+        leads_per_bot=args.leads,
+        seed=args.seed,
+        quirks=args.quirks,
+        faults=tuple(parse_fault(f) for f in args.fault or ()),
+        validate_responses=args.validate_responses,
+        allow_request_body=args.allow_request_body,
+        log_level=args.log_level,
+    )
+
+
+async def _serve(config: MockConfig) -> None:
+    sock = bind_socket(config.host, config.port)
+    server = uvicorn_server(MockService(config), config, graceful_seconds=2.0)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if server.started:
+        print(
+            f"ChatNode mock server listening on {url_of(sock)}{spec.server_base_path()}",
+            flush=True,
+        )
+    try:
+        await task
+    finally:
+        sock.close()
+
+
+class _Terminated(Exception):
+    """SIGTERM after uvicorn's graceful shutdown: a normal way to stop, exit status 0."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        parser.error(str(exc))
+    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the previous handler: this one.
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        asyncio.run(_serve(config))
+    except OSError as exc:
+        print(f"chatnode-mock-server: cannot listen on {config.host}:{config.port}: {exc}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    except (KeyboardInterrupt, _Terminated):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

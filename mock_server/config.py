@@ -1,0 +1,91 @@
+"""The one home of the mock server's configuration: the CLI, the fixtures and the Python API all
+build a `MockConfig` and hand it to the same app factory."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mock_server.faults import FaultRule
+
+DEFAULT_API_KEY = "mock-secret-key"
+DEFAULT_BOTS = ("bot-alpha", "bot-beta")
+
+BotScope = frozenset[str] | None
+"""The bots an API key may read: a set of bot ids, or None for every bot."""
+
+
+@dataclass(frozen=True)
+class MockConfig:
+    """Everything that decides what the mock serves; immutable, so a reset can go back to it."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    """0 picks a free port."""
+    api_keys: Mapping[str, BotScope] = field(
+        default_factory=lambda: MappingProxyType({DEFAULT_API_KEY: None})
+    )
+    bots: Sequence[str] = DEFAULT_BOTS
+    leads_per_bot: int = 100
+    seed: int = 0
+    quirks: bool = False
+    """Serve leads the way a sloppy real API might (see `data.py`); not spec-conforming."""
+    faults: Sequence[FaultRule] = ()
+    """The fault plan at start and after every reset."""
+    validate_responses: bool = False
+    """Check every spec-documented response against the spec with openapi-core before sending it;
+    a violation becomes a 500 `invalid_response` error. Costs a full parse: for tests."""
+    allow_request_body: bool = False
+    """The spec's operation takes no body, so by default a non-empty body is a 400; True ignores it."""
+    journal_limit: int = 10_000
+    """The request journal keeps the newest entries up to this many."""
+    log_level: str = "warning"
+
+    def __post_init__(self) -> None:
+        if not self.api_keys:
+            raise ValueError("MockConfig needs at least one API key")
+        if self.leads_per_bot < 0:
+            raise ValueError(f"leads_per_bot must be >= 0, got {self.leads_per_bot}")
+        if len(set(self.bots)) != len(self.bots):
+            raise ValueError(f"bot ids must be unique, got {list(self.bots)}")
+        object.__setattr__(self, "bots", tuple(self.bots))
+        object.__setattr__(self, "faults", tuple(self.faults))
+        object.__setattr__(
+            self,
+            "api_keys",
+            MappingProxyType(
+                {k: None if v is None else frozenset(v) for k, v in self.api_keys.items()}
+            ),
+        )
+
+    @property
+    def first_api_key(self) -> str:
+        """The key a test uses when it does not care which."""
+        return next(iter(self.api_keys))
+
+
+def parse_api_key(text: str) -> tuple[str, BotScope]:
+    """`KEY` (every bot) or `KEY:bot1,bot2` (only those bots), as the CLI's `--api-key` takes it."""
+    key, sep, bots = text.partition(":")
+    if not key:
+        raise ValueError(f"API key spec {text!r} has an empty key; use KEY or KEY:bot1,bot2")
+    if not sep:
+        return key, None
+    scope = frozenset(b.strip() for b in bots.split(",") if b.strip())
+    if not scope:
+        raise ValueError(f"API key spec {text!r} lists no bots after ':'; use KEY:bot1,bot2")
+    return key, scope
+
+
+def parse_api_keys(texts: Sequence[str]) -> dict[str, BotScope]:
+    """Several `--api-key` values; a key given twice is an error rather than a silent override."""
+    keys: dict[str, BotScope] = {}
+    for text in texts:
+        key, scope = parse_api_key(text)
+        if key in keys:
+            raise ValueError("the same API key is given twice to --api-key")
+        keys[key] = scope
+    return keys

@@ -1,0 +1,72 @@
+"""A respx router that answers like the mock server, in-process, for clients that speak httpx.
+
+    router = chatnode_respx_router(MockConfig(leads_per_bot=5))
+    with router:
+        httpx.post("https://api.public.chatnode.ai/v1/get-conversation-ids/bot-alpha", ...)
+
+Every request under the base URL goes through the same `MockService` as the live server
+(validation, auth, faults, journal), so the two cannot disagree. Differences that only a socket
+has: `drop` raises `httpx.RemoteProtocolError` instead of breaking a connection, bodies arrive
+whole, and `latency` blocks the calling thread with `time.sleep` (pass `sleep=None` to skip it,
+e.g. under an async client).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import httpx
+import respx
+
+from mock_server import spec
+from mock_server.config import MockConfig
+from mock_server.responses import MockRequest
+from mock_server.service import MockService
+
+DEFAULT_BASE_URL = spec.spec_document()["servers"][0]["url"]
+
+
+def chatnode_respx_router(
+    config: MockConfig | None = None,
+    *,
+    base_url: str = DEFAULT_BASE_URL,
+    service: MockService | None = None,
+    sleep: Callable[[float], None] | None = time.sleep,
+) -> respx.MockRouter:
+    """A respx router serving the mock API under `base_url` (the real ChatNode URL by default).
+
+    The router's `chatnode` attribute is the `MockService`, for appending leads, injecting
+    faults and reading the journal. Requests outside `base_url` are not mocked (respx fails
+    them, as it does any unmatched request).
+    """
+    service = service or MockService(config or MockConfig())
+    base = base_url.rstrip("/")
+    base_path = urlsplit(base).path
+    spec_base = spec.server_base_path()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        path = spec_base + request.url.path[len(base_path) :]
+        mock_request = MockRequest(
+            request.method,
+            path,
+            dict(request.headers.items()),
+            request.url.query.decode("ascii"),
+            request.read(),
+        )
+        response = service.dispatch(mock_request).materialized()
+        if response.delay and sleep is not None:
+            sleep(response.delay)
+        if response.abort:
+            raise httpx.RemoteProtocolError(
+                "peer closed connection without sending complete message body (mock drop fault)",
+                request=request,
+            )
+        headers = {"content-type": response.content_type, **response.headers}
+        return httpx.Response(response.status, headers=headers, content=response.body)
+
+    router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+    router.route(url__startswith=base + "/").mock(side_effect=answer)
+    router.chatnode = service  # type: ignore[attr-defined]
+    return router

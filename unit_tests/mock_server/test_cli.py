@@ -1,0 +1,101 @@
+"""`chatnode-mock-server` as a user runs it: a subprocess on a free port, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import pytest
+
+from mock_server.cli import build_parser, config_from_args, main
+
+LISTENING = re.compile(r"^ChatNode mock server listening on (http://127\.0\.0\.1:\d+/v1)$")
+
+
+@contextmanager
+def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().strip()
+        match = LISTENING.match(line)
+        assert match, (
+            f"unexpected first line {line!r}; stderr: {process.stderr.read() if process.poll() is not None else ''}"
+        )  # type: ignore[union-attr]
+        yield process, match.group(1)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def test_serves_then_stops_cleanly_on_sigterm() -> None:
+    with running("--leads", "7", "--bot", "b1", "--api-key", "k:b1", "--seed", "3") as (
+        process,
+        url,
+    ):
+        response = httpx.post(
+            f"{url}/get-conversation-ids/b1", headers={"Authorization": "Bearer k"}
+        )
+        assert response.status_code == 200 and len(response.json()) == 7
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+        _, stderr = process.communicate()
+        assert "Traceback" not in stderr
+
+
+def test_sigint_stops_it_too() -> None:
+    with running() as (process, _):
+        process.send_signal(signal.SIGINT)
+        assert process.wait(15) == 0
+
+
+def test_faults_from_flags() -> None:
+    with running("--fault", "429:retry_after=3:times=1", "--leads", "1") as (process, url):
+        headers = {"Authorization": "Bearer mock-secret-key"}
+        first = httpx.post(f"{url}/get-conversation-ids/bot-alpha", headers=headers)
+        assert first.status_code == 429 and first.headers["retry-after"] == "3"
+        assert (
+            httpx.post(f"{url}/get-conversation-ids/bot-alpha", headers=headers).status_code == 200
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+
+
+def test_flags_build_the_config() -> None:
+    args = build_parser().parse_args(
+        ["--api-key", "a", "--api-key", "b:x,y", "--bot", "x", "--bot", "y", "--leads", "5",
+         "--seed", "9", "--quirks", "--fault", "drop:bot=x", "--fault", "latency=0.5"]
+    )  # fmt: skip
+    config = config_from_args(args)
+    assert dict(config.api_keys) == {"a": None, "b": frozenset({"x", "y"})}
+    assert config.bots == ("x", "y") and config.leads_per_bot == 5 and config.seed == 9
+    assert config.quirks and [f.fault.kind.value for f in config.faults] == ["drop", "latency"]
+    assert config.host == "127.0.0.1" and config.port == 0
+
+
+def test_help_documents_every_flag_and_the_fault_syntax(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--host", "--port", "--api-key", "--bot", "--leads", "--seed", "--quirks",
+                 "--fault", "--log-level", "retry_after", "times=N", "p=FRACTION", "examples"):  # fmt: skip
+        assert flag in text
+
+
+@pytest.mark.parametrize("argv", [["--fault", "teapot"], ["--api-key", ":x"], ["--leads", "-1"]])
+def test_bad_flags_exit_2_with_a_message(argv: list[str], capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2 and "error:" in capsys.readouterr().err

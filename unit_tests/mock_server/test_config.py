@@ -1,0 +1,51 @@
+"""MockConfig and the CLI's API key syntax."""
+
+from __future__ import annotations
+
+import pytest
+
+from mock_server.config import MockConfig, parse_api_key, parse_api_keys
+
+
+def test_defaults_serve_two_bots_on_loopback_with_one_key() -> None:
+    config = MockConfig()
+    assert config.host == "127.0.0.1" and config.port == 0
+    assert dict(config.api_keys) == {"mock-secret-key": None}
+    assert config.bots == ("bot-alpha", "bot-beta") and config.leads_per_bot == 100
+    assert config.first_api_key == "mock-secret-key"
+    assert not config.quirks and not config.validate_responses and not config.allow_request_body
+
+
+def test_key_scopes_become_frozensets() -> None:
+    config = MockConfig(api_keys={"a": None, "b": ["bot-1", "bot-2"]})
+    assert config.api_keys["b"] == frozenset({"bot-1", "bot-2"})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("secret", ("secret", None)),
+        ("secret:bot-a", ("secret", frozenset({"bot-a"}))),
+        ("secret:bot-a, bot-b", ("secret", frozenset({"bot-a", "bot-b"}))),
+    ],
+)
+def test_api_key_syntax(text: str, expected: tuple) -> None:
+    assert parse_api_key(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", ":bot-a", "secret:", "secret:,"])
+def test_malformed_api_key_is_rejected_with_the_syntax(text: str) -> None:
+    with pytest.raises(ValueError, match="KEY"):
+        parse_api_key(text)
+
+
+def test_duplicate_key_is_an_error_that_does_not_echo_it() -> None:
+    with pytest.raises(ValueError) as info:
+        parse_api_keys(["top-secret", "top-secret:bot-a"])
+    assert "top-secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("kwargs", [{"api_keys": {}}, {"leads_per_bot": -1}, {"bots": ["a", "a"]}])
+def test_invalid_config_is_rejected(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        MockConfig(**kwargs)

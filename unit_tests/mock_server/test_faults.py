@@ -1,0 +1,204 @@
+"""Fault injection: the plan's scopes, the CLI syntax, and each kind as an httpx client sees it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import orjson
+import pytest
+
+from mock_server import faults
+from mock_server.faults import Fault, FaultKind, FaultPlan, FaultRule, parse_fault
+from mock_server.responses import MockResponse
+from mock_server.server import MockServer
+
+from .conftest import fetch
+
+
+class TestPlan:
+    def test_no_rules_no_fault(self) -> None:
+        assert FaultPlan().pick("bot") is None
+
+    def test_first_matching_rule_wins(self) -> None:
+        plan = FaultPlan([faults.status(503, bot="b"), faults.status(429), faults.drop()])
+        assert plan.pick("b").status == 503  # type: ignore[union-attr]
+        assert plan.pick("a").status == 429  # type: ignore[union-attr]
+
+    def test_bot_scope(self) -> None:
+        plan = FaultPlan([faults.html(bot="b")])
+        assert plan.pick("a") is None
+        assert plan.pick("b").kind is FaultKind.HTML  # type: ignore[union-attr]
+
+    def test_next_n_requests_then_spent(self) -> None:
+        plan = FaultPlan([faults.status(429, times=2)])
+        assert [plan.pick("a") is not None for _ in range(4)] == [True, True, False, False]
+        assert plan.describe() == []
+
+    def test_times_counts_only_requests_the_rule_matches(self) -> None:
+        plan = FaultPlan([faults.drop(bot="b", times=1)])
+        assert plan.pick("a") is None and plan.pick("a") is None
+        assert plan.pick("b") is not None and plan.pick("b") is None
+
+    def test_seeded_fraction_is_reproducible_and_about_p(self) -> None:
+        def sequence(seed: int) -> list[bool]:
+            plan = FaultPlan([faults.status(503, p=0.2, seed=seed)])
+            return [plan.pick("a") is not None for _ in range(2000)]
+
+        assert sequence(7) == sequence(7)
+        assert sequence(7) != sequence(8)
+        assert 0.15 < sum(sequence(7)) / 2000 < 0.25
+
+    def test_fraction_and_times_combine(self) -> None:
+        plan = FaultPlan([faults.status(503, p=0.5, times=3, seed=1)])
+        assert sum(plan.pick("a") is not None for _ in range(200)) == 3
+
+    def test_replace_restarts_countdowns(self) -> None:
+        rule = faults.status(429, times=1)
+        plan = FaultPlan([rule])
+        assert plan.pick("a") and not plan.pick("a")
+        plan.replace([rule])
+        assert plan.pick("a")
+
+    def test_remove_and_clear(self) -> None:
+        plan = FaultPlan()
+        first, second = plan.add(faults.drop()), plan.add(faults.html())
+        assert plan.remove(first) and not plan.remove(first)
+        assert plan.pick("a").kind is FaultKind.HTML  # type: ignore[union-attr]
+        plan.clear()
+        assert plan.pick("a") is None and not plan.remove(second)
+
+
+class TestSyntax:
+    @pytest.mark.parametrize(
+        ("text", "rule"),
+        [
+            ("429:retry_after=2:times=3", faults.status(429, retry_after=2, times=3)),
+            ("503:p=0.2:seed=7", faults.status(503, p=0.2, seed=7)),
+            ("500:message=boom", faults.status(500, message="boom")),
+            ("drop:bot=bot-a", faults.drop(bot="bot-a")),
+            ("latency=1.5", faults.latency(1.5)),
+            ("latency=0.2:times=1", faults.latency(0.2, times=1)),
+            ("html", faults.html()),
+            ("truncated", faults.truncated()),
+            ("non_object:bot=b:times=2", faults.non_object(bot="b", times=2)),
+        ],
+    )
+    def test_parses(self, text: str, rule: FaultRule) -> None:
+        assert parse_fault(text) == rule
+
+    @pytest.mark.parametrize(
+        "text",
+        ["teapot", "429:times", "429:times=0", "503:p=2", "drop:retry_after=1", "99", "latency=x"],
+    )
+    def test_rejects_with_a_message_naming_the_spec(self, text: str) -> None:
+        with pytest.raises(ValueError, match="fault"):
+            parse_fault(text)
+
+    def test_json_round_trip(self) -> None:
+        for rule in (faults.status(429, retry_after=2, times=3, bot="b"), faults.latency(0.5)):
+            assert FaultRule.from_json(rule.to_json()) == rule
+        assert FaultRule.from_json({"spec": "drop"}) == faults.drop()
+
+
+class TestOverHttp:
+    """Each kind of fault, observed by a plain httpx client against the live server."""
+
+    def test_status_429_with_retry_after(self, server: MockServer) -> None:
+        server.inject(faults.status(429, retry_after=2, times=1))
+        response = fetch(server, "bot-alpha")
+        assert response.status_code == 429
+        assert response.headers["retry-after"] == "2"
+        assert response.json()["error"] == "rate_limited" and response.json()["message"]
+        assert fetch(server, "bot-alpha").status_code == 200
+
+    @pytest.mark.parametrize("code", [404, 500, 502, 503])
+    def test_any_status_uses_the_generic_error_shape(self, server: MockServer, code: int) -> None:
+        server.inject(f"{code}:times=1")
+        response = fetch(server, "bot-alpha")
+        assert response.status_code == code
+        assert set(response.json()) == {"message", "error"}
+
+    def test_latency_delays_then_answers_normally(self, server: MockServer) -> None:
+        server.inject(faults.latency(0.4, times=1))
+        started = time.perf_counter()
+        response = fetch(server, "bot-alpha")
+        assert time.perf_counter() - started >= 0.4
+        assert response.status_code == 200 and len(response.json()) == 20
+
+    def test_drop_is_a_protocol_error_in_httpx(self, server: MockServer) -> None:
+        with server.inject(faults.drop()), pytest.raises(httpx.RemoteProtocolError):
+            fetch(server, "bot-alpha")
+        assert fetch(server, "bot-alpha").status_code == 200  # the server lives on
+
+    def test_drop_of_a_streamed_body(self, server: MockServer) -> None:
+        server.set_leads("bot-alpha", count=5000)
+        with server.inject(faults.drop()), pytest.raises(httpx.RemoteProtocolError):
+            fetch(server, "bot-alpha")
+
+    def test_truncated_is_a_200_with_invalid_json(self, server: MockServer) -> None:
+        server.inject(faults.truncated(times=1))
+        response = fetch(server, "bot-alpha")
+        assert response.status_code == 200 and response.content.startswith(b'[{"session_id"')
+        with pytest.raises(json.JSONDecodeError):
+            json.loads(response.content)
+
+    def test_html_page_with_html_content_type(self, server: MockServer) -> None:
+        server.inject(faults.html(times=1))
+        response = fetch(server, "bot-alpha")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/html")
+        assert response.text.lstrip().lower().startswith("<!doctype html>")
+
+    def test_non_object_element(self, server: MockServer) -> None:
+        server.inject(faults.non_object(times=1))
+        body = fetch(server, "bot-alpha").json()
+        assert len(body) == 21
+        assert [x for x in body if not isinstance(x, dict)] == ["lead-unavailable"]
+
+    def test_bot_scope_over_http(self, server: MockServer) -> None:
+        server.inject(faults.status(503, bot="bot-beta"))
+        assert fetch(server, "bot-alpha").status_code == 200
+        assert fetch(server, "bot-beta").status_code == 503
+
+    def test_next_n_over_http(self, server: MockServer) -> None:
+        server.inject("502:times=2")
+        assert [fetch(server, "bot-alpha").status_code for _ in range(3)] == [502, 502, 200]
+
+    def test_fraction_over_http_matches_the_plan(self, server: MockServer) -> None:
+        server.inject(faults.status(503, p=0.3, seed=11))
+        seen = [fetch(server, "bot-alpha").status_code == 503 for _ in range(30)]
+        expected_plan = FaultPlan([faults.status(503, p=0.3, seed=11)])
+        assert seen == [expected_plan.pick("bot-alpha") is not None for _ in range(30)]
+
+    def test_faults_are_journaled(self, server: MockServer) -> None:
+        server.inject("429:times=1")
+        fetch(server, "bot-alpha")
+        fetch(server, "bot-alpha")
+        assert [e["fault"] for e in server.journal()] == ["status:429", None]
+
+    def test_fault_data_is_not_shown_to_an_unknown_key(self, server: MockServer) -> None:
+        server.inject(faults.non_object(times=1))
+        assert fetch(server, "bot-alpha", key="wrong").json() == ["lead-unavailable"]
+
+    def test_initial_plan_from_config_returns_after_reset(self) -> None:
+        with MockServer(faults=[faults.status(503, times=1)], leads_per_bot=1) as server:
+            assert fetch(server, "bot-alpha").status_code == 503
+            assert fetch(server, "bot-alpha").status_code == 200
+            server.reset()
+            assert fetch(server, "bot-alpha").status_code == 503
+
+
+def test_fault_kinds_each_have_exactly_one_response() -> None:
+    assert set(faults.FAULT_RESPONSES) == set(FaultKind)
+
+
+def test_truncated_without_leads_is_still_invalid_json() -> None:
+    response = faults.fault_response(Fault(FaultKind.TRUNCATED), _unused, None)
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(response.body)
+
+
+def _unused() -> MockResponse:
+    raise AssertionError("this fault must not build the normal response")

@@ -1,0 +1,72 @@
+"""The respx router: the same answers as the live server, in-process, for httpx clients."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from mock_server import faults
+from mock_server.config import MockConfig
+from mock_server.respx_router import chatnode_respx_router
+from mock_server.server import MockServer
+
+BASE = "https://api.public.chatnode.ai/v1"
+KEY = {"Authorization": "Bearer mock-secret-key"}
+
+
+def test_serves_the_seeded_leads_at_the_real_base_url() -> None:
+    with chatnode_respx_router(MockConfig(leads_per_bot=7)), httpx.Client(base_url=BASE) as client:
+        response = client.post("/get-conversation-ids/bot-alpha", headers=KEY)
+        assert response.status_code == 200 and len(response.json()) == 7
+
+
+def test_answers_exactly_like_the_live_server() -> None:
+    config = MockConfig(leads_per_bot=4, api_keys={"k": None, "p": ["bot-beta"]})
+    cases = [
+        ("POST", "/get-conversation-ids/bot-alpha", {"Authorization": "Bearer k"}),
+        ("POST", "/get-conversation-ids/bot-alpha", {"Authorization": "Bearer p"}),
+        ("POST", "/get-conversation-ids/bot-alpha", {}),
+        ("POST", "/get-conversation-ids/ghost", {"Authorization": "Bearer k"}),
+        ("GET", "/get-conversation-ids/bot-alpha", {"Authorization": "Bearer k"}),
+        ("POST", "/elsewhere", {"Authorization": "Bearer k"}),
+        ("POST", "/get-conversation-ids/bot-beta", {"Authorization": "Bearer k", "Prefer": "code=403"}),
+    ]  # fmt: skip
+    with MockServer(config) as live:
+        real = [httpx.request(m, live.base_url + path, headers=h) for m, path, h in cases]
+    with chatnode_respx_router(config, base_url=BASE):
+        mocked = [httpx.request(m, BASE + path, headers=h) for m, path, h in cases]
+    for (_, path, _), want, got in zip(cases, real, mocked, strict=True):
+        assert (got.status_code, got.content) == (want.status_code, want.content), path
+        assert got.headers.get("allow") == want.headers.get("allow")
+        assert got.headers.get("content-type") == want.headers.get("content-type")
+
+
+def test_faults_and_journal_through_the_service() -> None:
+    router = chatnode_respx_router(MockConfig(leads_per_bot=2), sleep=None)
+    service = router.chatnode  # type: ignore[attr-defined]
+    with router:
+        service.faults.add(faults.status(429, retry_after=1, times=1))
+        service.faults.add(faults.drop(bot="bot-beta"))
+        first = httpx.post(f"{BASE}/get-conversation-ids/bot-alpha", headers=KEY)
+        assert first.status_code == 429 and first.headers["retry-after"] == "1"
+        assert httpx.post(f"{BASE}/get-conversation-ids/bot-alpha", headers=KEY).status_code == 200
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.post(f"{BASE}/get-conversation-ids/bot-beta", headers=KEY)
+    assert [e["status"] for e in service.journal.entries()] == [429, 200, 200]
+
+
+def test_other_hosts_are_not_mocked() -> None:
+    with chatnode_respx_router(), pytest.raises(Exception, match="not mocked"):
+        httpx.get("https://example.com/")
+
+
+def test_custom_base_url_and_async_client() -> None:
+    async def go() -> httpx.Response:
+        async with httpx.AsyncClient(base_url="http://chatnode.test/api/v1") as client:
+            return await client.post("/get-conversation-ids/bot-beta", headers=KEY)
+
+    with chatnode_respx_router(base_url="http://chatnode.test/api/v1"):
+        response = asyncio.run(go())
+    assert response.status_code == 200 and len(response.json()) == 100

@@ -1,0 +1,119 @@
+"""MockServer: lifecycle on a free loopback port, and the Python API that mirrors the admin one."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import datetime
+
+import httpx
+import pytest
+
+from mock_server import faults
+from mock_server.config import MockConfig
+from mock_server.server import MockServer
+
+from .conftest import fetch
+
+
+def test_serves_on_a_free_loopback_port_and_stops_cleanly() -> None:
+    threads_before = set(threading.enumerate())
+    with MockServer() as server:
+        assert server.base_url.startswith("http://127.0.0.1:") and server.base_url.endswith("/v1")
+        assert server.root_url + "/v1" == server.base_url
+        port = int(server.root_url.rsplit(":", 1)[1])
+        assert fetch(server, "bot-alpha").status_code == 200
+    assert set(threading.enumerate()) == threads_before
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        pass
+
+
+def test_two_servers_run_side_by_side_with_their_own_state() -> None:
+    with MockServer(leads_per_bot=1) as one, MockServer(leads_per_bot=2) as two:
+        assert one.base_url != two.base_url
+        one.append("bot-alpha", count=5)
+        assert len(fetch(one, "bot-alpha").json()) == 6
+        assert len(fetch(two, "bot-alpha").json()) == 2
+
+
+def test_overrides_and_api_key() -> None:
+    server = MockServer(MockConfig(api_keys={"k1": None, "k2": None}), leads_per_bot=3)
+    assert server.api_key == "k1" and server.config.leads_per_bot == 3
+
+
+def test_stop_is_idempotent_and_start_twice_is_an_error() -> None:
+    server = MockServer().start()
+    with pytest.raises(RuntimeError):
+        server.start()
+    server.stop()
+    server.stop()
+
+
+def test_port_in_use_is_reported() -> None:
+    with MockServer() as server:
+        port = int(server.root_url.rsplit(":", 1)[1])
+        with pytest.raises(OSError):
+            MockServer(port=port).start()
+
+
+class TestPythonApi:
+    def test_append_returns_the_new_leads_which_are_served_last(self, server: MockServer) -> None:
+        added = server.append("bot-alpha", count=3)
+        served = fetch(server, "bot-alpha").json()
+        assert served[-3:] == added and len(served) == 23
+        newest = max(datetime.fromisoformat(x["created_at"]) for x in served[:-3])
+        assert all(datetime.fromisoformat(x["created_at"]) > newest for x in added)
+
+    def test_raw_leads_are_served_verbatim(self, server: MockServer) -> None:
+        raw = [{"session_id": "broken"}]  # no created_at: for testing a client's error path
+        assert server.append("bot-beta", leads=raw) == raw
+        assert fetch(server, "bot-beta").json()[-1] == {"session_id": "broken"}
+
+    def test_set_leads_add_bot_and_leads(self, server: MockServer) -> None:
+        server.set_leads("bot-alpha", [])
+        assert fetch(server, "bot-alpha").json() == [] == server.leads("bot-alpha")
+        server.add_bot("gamma", count=2)
+        assert fetch(server, "gamma").json() == server.leads("gamma")
+        server.add_bot("delta", leads=[{"session_id": "d", "created_at": "2024-01-01T00:00:00Z"}])
+        assert len(fetch(server, "delta").json()) == 1
+
+    def test_inject_returns_a_removable_handle(self, server: MockServer) -> None:
+        handle = server.inject(faults.status(503))
+        assert fetch(server, "bot-alpha").status_code == 503
+        assert handle.remove()
+        assert fetch(server, "bot-alpha").status_code == 200
+        with server.inject("502"):
+            assert fetch(server, "bot-alpha").status_code == 502
+        assert fetch(server, "bot-alpha").status_code == 200
+        server.inject("html")
+        server.clear_faults()
+        assert fetch(server, "bot-alpha").status_code == 200
+
+    def test_reset_and_journal(self, server: MockServer) -> None:
+        server.append("bot-alpha", count=1)
+        fetch(server, "bot-alpha")
+        assert len(server.journal()) == 1
+        server.reset()
+        assert server.journal() == [] and len(server.leads("bot-alpha")) == 20
+
+    def test_a_test_thread_can_change_data_while_requests_run(self, server: MockServer) -> None:
+        errors: list[Exception] = []
+
+        def reader() -> None:
+            try:
+                with httpx.Client() as client:
+                    for _ in range(20):
+                        url = f"{server.base_url}/get-conversation-ids/bot-alpha"
+                        response = client.post(
+                            url, headers={"Authorization": f"Bearer {server.api_key}"}
+                        )
+                        assert response.status_code == 200 and len(response.json()) >= 20
+            except Exception as exc:
+                errors.append(exc)
+
+        thread = threading.Thread(target=reader)
+        thread.start()
+        for _ in range(20):
+            server.append("bot-alpha", count=1)
+        thread.join()
+        assert errors == [] and len(server.leads("bot-alpha")) == 40
