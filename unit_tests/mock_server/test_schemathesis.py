@@ -1,10 +1,9 @@
 """schemathesis drives the live server from the spec; every response must conform (status codes,
 content types, bodies, auth enforced, 405 for undeclared methods).
 
-Runs the `st` CLI's examples and coverage phases (deterministic cases derived from the spec,
-positive and negative). The fuzzing phase is left out: with the locked hypothesis 6.170 and
-hypothesis-jsonschema 0.23, schemathesis' fuzzer crashes on any object schema ('many' object
-has no attribute 'more') before it sends a request. `positive_data_acceptance` is left out
+Runs the `st` CLI's examples, coverage and fuzzing phases (cases derived from the spec, positive
+and negative; hypothesis is pinned below 6.170.10 in pyproject.toml because later releases
+break hypothesis-jsonschema, which the fuzzer uses). `positive_data_acceptance` is left out
 because a random `bot_id` is a bot that does not exist, which the API rightly answers 403.
 """
 
@@ -26,7 +25,7 @@ def test_live_server_passes_schemathesis(tmp_path: Path) -> None:
                 str(st), "run", str(spec.spec_path()),
                 "--url", server.base_url,
                 "-H", f"Authorization: Bearer {server.api_key}",
-                "--phases", "examples,coverage",
+                "--phases", "examples,coverage,fuzzing",
                 "--checks", "all",
                 "--exclude-checks", "positive_data_acceptance",
                 "--seed", "1",
@@ -36,7 +35,11 @@ def test_live_server_passes_schemathesis(tmp_path: Path) -> None:
         )  # fmt: skip
         journal = server.journal()
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "No issues found" in result.stdout
+    # Random bot ids are bots that do not exist, so most generated cases get the spec's 403:
+    # schemathesis warns about that but must report no failure.
+    assert "✅ Fuzzing" in result.stdout and "✅ Coverage" in result.stdout
+    cases = next(line for line in result.stdout.splitlines() if " generated, " in line)
+    assert "failed" not in cases and "error" not in cases, cases
     statuses = {entry["status"] for entry in journal}
     assert {401, 403, 405} <= statuses, (
         f"schemathesis should have probed auth and methods: {statuses}"
