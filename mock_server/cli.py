@@ -35,7 +35,7 @@ examples:
 
 defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}.
 On start it prints one line, `ChatNode mock server listening on http://HOST:PORT/v1`.
-Admin endpoints (no auth) live under http://HOST:PORT/_admin/ (see mock_server/README.md).
+Admin endpoints (no auth) live under http://HOST:PORT/_admin/ (see "Mock server" in README.md).
 Ctrl-C or SIGTERM stops it.
 """
 

@@ -467,7 +467,7 @@ exit codes:
    "error": null | {{"kind", "message"}}, "bots": [...], "probes": [...],
    "findings": [{{"bot", "probe", "field", "kind", "severity", "count", "detail",
                  "example": {{"index", "id", "value"}}}}]}}
-  field by field in mock_server/CONTRACT.md
+  field by field in README.md, "Contract testing your ChatNode account"
 
 examples:
   export {API_KEY_ENV}=...          # keeps the key out of shell history and `ps`
