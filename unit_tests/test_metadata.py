@@ -67,5 +67,7 @@ def test_base_image_manifest_version_and_locked_cdk_agree() -> None:
 
 def test_allowed_hosts_match_the_default_base_url() -> None:
     data = yaml.safe_load((ROOT / "metadata.yaml").read_text(encoding="utf-8"))["data"]
-    default_url = load_manifest()["spec"]["connection_specification"]["properties"]["base_url"]["default"]
+    default_url = load_manifest()["spec"]["connection_specification"]["properties"]["base_url"][
+        "default"
+    ]
     assert default_url.split("/")[2] in data["allowedHosts"]["hosts"]
