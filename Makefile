@@ -3,18 +3,18 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 RUN := $(UV) run --frozen
 PYTEST_ARGS ?=
+# Some machines set this; every connector process would then recompile airbyte-cdk (~1.3 s each).
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install install-bench lint format test demo bench bench-quick clean
+.PHONY: help install lint format test demo bench bench-quick clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-install:  ## create .venv from uv.lock (bootstraps uv with pip if it is missing)
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+install:  ## create .venv from uv.lock with every group (bootstraps uv with pip if it is missing)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv
 	$(UV) sync --frozen
-
-install-bench: install  ## add the benchmark peers (dlt, psutil) to .venv
-	$(UV) sync --frozen --group bench
 
 lint: install  ## ruff lint and format check
 	$(RUN) ruff check .
@@ -30,10 +30,10 @@ test: lint  ## ruff, then the whole test suite (hypothesis profile `ci` under CI
 demo: install  ## mock server + check/discover/full refresh/incremental + PyAirbyte into DuckDB
 	$(RUN) python -m source_chatnode.demo
 
-bench: install-bench  ## full benchmark run, writes bench/results.md and bench/results.json
+bench: install  ## full benchmark run, writes bench/results.md and bench/results.json
 	$(RUN) python -m bench
 
-bench-quick: install-bench  ## small sizes, under 2 minutes, to check the harness
+bench-quick: install  ## small sizes, under 2 minutes, to check the harness
 	$(RUN) python -m bench --quick
 
 clean:  ## remove the virtualenv and caches
