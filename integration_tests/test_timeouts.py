@@ -1,0 +1,50 @@
+"""A server that stops answering fails the sync with a clear message, after the retries.
+
+The manifest's timeouts (30 s to connect, 300 s between bytes) are too long for a test, so this
+runs the same manifest in process with the read timeout cut to one second.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
+    ConcurrentDeclarativeSource,
+)
+from airbyte_cdk.test.entrypoint_wrapper import read
+
+from integration_tests.conftest import API_KEY
+from integration_tests.connector_runner import configured_catalog
+from mock_server import faults
+from mock_server.server import MockServer
+from source_chatnode.run import declarative_source, load_manifest
+
+
+def impatient_source(config: dict) -> ConcurrentDeclarativeSource:
+    manifest = copy.deepcopy(load_manifest())
+    manifest["definitions"]["requester"]["read_timeout_in_seconds"] = 1
+    manifest["definitions"]["error_handler"]["max_retries"] = 1
+    declarative_source()  # registers the components module under its runtime name
+    return ConcurrentDeclarativeSource(config=config, source_config=manifest)
+
+
+def test_a_server_that_stops_answering_fails_the_sync_clearly(
+    mock_api: MockServer, tmp_path: Path
+) -> None:
+    mock_api.inject(faults.latency(4, bot="bot-beta"))
+    config = {
+        "api_key": API_KEY,
+        "bot_ids": ["bot-alpha", "bot-beta"],
+        "base_url": mock_api.base_url,
+    }
+    catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog("full_refresh"))
+    output = read(impatient_source(config), config, catalog, expecting_exception=True)
+
+    assert {record.record.data["bot_id"] for record in output.records} == {"bot-alpha"}
+    messages = [error.trace.error.message for error in output.errors]
+    assert any("timed out" in message.lower() for message in messages), messages
+    everything = "\n".join(json.dumps(message, default=str) for message in output._messages)
+    assert API_KEY not in everything
