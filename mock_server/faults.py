@@ -331,7 +331,8 @@ def _non_object_response(
         yield b"["
         elements = _lead_elements(leads)
         first = next(elements, None)
-        # A string where a lead should be, after the first lead (or alone in an empty list).
+        # A string where a lead should be, after the first chunk of leads (a whole generated
+        # chunk, or a whole appended batch), or alone in an empty list.
         yield b'"lead-unavailable"' if first is None else first + b',"lead-unavailable"'
         for chunk in elements:
             yield b"," + chunk

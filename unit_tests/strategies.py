@@ -1,0 +1,292 @@
+"""Hypothesis strategies for ChatNode leads, built from the spec's `Conversation` schema at runtime.
+
+Shared by the unit and integration tests, so that every property draws leads the same way. The
+schema decides which fields exist, their types and which are required; the strategies then widen
+it with what real APIs send besides: timestamps with 0-6 fraction digits and any offset, optional
+fields absent or null, unknown extra fields, unicode text, shared instants and unordered arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.strategies import SearchStrategy
+
+from mock_server.spec import conversation_schema
+
+Lead = dict[str, Any]
+
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2025, 1, 1, tzinfo=UTC)
+"""Generated leads lie in the past: a lead dated after the sync's start is held back until a
+later sync (documented; `test_a_lead_stamped_ahead_of_the_clock_is_held_back_not_lost`)."""
+
+UTC_OFFSETS = tuple(
+    timedelta(minutes=m) for m in (0, 60, 120, -300, 330, 345, -570, 840, -720, -60)
+)
+"""Offsets a timestamp may be written in; far apart, so string order and instant order differ."""
+ZERO_OFFSET_FORMS = ("Z", "+00:00", "-00:00")
+
+NEAR = tuple(
+    timedelta(**unit)
+    for unit in (
+        {},
+        {"microseconds": 1},
+        {"microseconds": -1},
+        {"milliseconds": 1},
+        {"milliseconds": -999},
+        {"seconds": 1},
+        {"seconds": -1},
+        {"minutes": 7},
+        {"hours": -3},
+        {"days": 1},
+        {"days": -400},
+    )
+)
+"""Distances between pooled instants: equal, a microsecond apart, across a second, days apart."""
+
+UNDATED_CREATED_AT: tuple[Any, ...] = (
+    None,
+    "",
+    "yesterday",
+    "2024-06-30",
+    "2024-06-31T10:00:00Z",
+    "2016-12-31T23:59:60Z",
+    "1719768767426",
+    1719768767426,
+)
+"""`created_at` values a sloppy API may send that name no instant: null, empty, words, a date
+without a time, an impossible day, a leap second, epoch milliseconds as text and as a number."""
+
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?")
+
+
+def instant_of(value: Any) -> datetime | None:
+    """The instant a `created_at` names, or None when it names none.
+
+    The test oracle, independent of the connector's own parsing: RFC 3339 date-times with any
+    offset and 0-6 fraction digits, and (as the connector documents) one without an offset read
+    as UTC. Everything else cannot be placed in time.
+    """
+    if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def render_rfc3339(instant: datetime, fraction_digits: int, offset: timedelta, zero: str) -> str:
+    """`instant` as RFC 3339 with 0-6 fraction digits in the given offset.
+
+    The instant is truncated to the digits shown first, so the text names exactly one instant.
+    """
+    if not 0 <= fraction_digits <= 6:
+        raise ValueError(f"fraction_digits must be within 0..6, got {fraction_digits}")
+    step = 10 ** (6 - fraction_digits)
+    instant = instant.replace(microsecond=instant.microsecond // step * step)
+    wall = instant.astimezone(UTC) + offset
+    text = wall.strftime("%Y-%m-%dT%H:%M:%S")
+    if fraction_digits:
+        text += f".{wall.microsecond:06d}"[: fraction_digits + 1]
+    if not offset:
+        return text + zero
+    sign, minutes = ("+" if offset > timedelta(0) else "-"), abs(offset) // timedelta(minutes=1)
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def instants(
+    min_value: datetime = EARLIEST, max_value: datetime = LATEST
+) -> SearchStrategy[datetime]:
+    """Aware UTC instants with microsecond precision."""
+    return st.datetimes(
+        min_value=min_value.replace(tzinfo=None),
+        max_value=max_value.replace(tzinfo=None),
+        timezones=st.just(UTC),
+    )
+
+
+@st.composite
+def instant_pools(draw: st.DrawFn) -> list[datetime]:
+    """A handful of instants close together, so leads drawn from them collide or nearly do."""
+    base = draw(instants(EARLIEST + timedelta(days=500), LATEST - timedelta(days=2)))
+    return [base + delta for delta in draw(st.lists(st.sampled_from(NEAR), min_size=1, max_size=5))]
+
+
+def rfc3339_timestamps(moments: SearchStrategy[datetime]) -> SearchStrategy[str]:
+    """Each instant written in any of the forms RFC 3339 allows (digits, offsets, `Z`)."""
+    return st.builds(
+        render_rfc3339,
+        moments,
+        st.integers(min_value=0, max_value=6),
+        st.sampled_from(UTC_OFFSETS),
+        st.sampled_from(ZERO_OFFSET_FORMS),
+    )
+
+
+def timestamps_without_offset(moments: SearchStrategy[datetime]) -> SearchStrategy[str]:
+    """The UTC wall clock without any offset, as some servers write it."""
+    return st.builds(
+        lambda moment, digits: render_rfc3339(moment, digits, timedelta(0), ""),
+        moments,
+        st.integers(min_value=0, max_value=6),
+    )
+
+
+def created_at_values(pool: Sequence[datetime] = ()) -> SearchStrategy[Any]:
+    """Mostly timestamps (from `pool` when given, to share instants), sometimes no usable one."""
+    moments = st.sampled_from(pool) | instants() if pool else instants()
+    return st.one_of(
+        rfc3339_timestamps(moments),
+        rfc3339_timestamps(moments),
+        rfc3339_timestamps(moments),
+        timestamps_without_offset(moments),
+        st.sampled_from(UNDATED_CREATED_AT),
+    )
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+"""Any JSON value an unknown field may hold (integers kept to what JSON numbers carry exactly)."""
+
+TYPE_STRATEGIES: Mapping[str, Callable[[], SearchStrategy[Any]]] = {
+    "string": lambda: st.text(max_size=16),
+    "boolean": st.booleans,
+    "integer": lambda: st.integers(min_value=-(2**53), max_value=2**53),
+    "number": lambda: st.floats(allow_nan=False, allow_infinity=False),
+}
+"""A strategy per JSON schema type; a format overrides it (see `conversations`)."""
+
+
+def _value_strategy(
+    schema: Mapping[str, Any], formats: Mapping[str, SearchStrategy[Any]]
+) -> SearchStrategy[Any]:
+    fmt = schema.get("format")
+    if fmt in formats:
+        return formats[fmt]
+    kind = schema.get("type")
+    if kind not in TYPE_STRATEGIES:
+        raise ValueError(f"no strategy for schema type {kind!r}; add one to TYPE_STRATEGIES")
+    return TYPE_STRATEGIES[kind]()
+
+
+def session_ids() -> SearchStrategy[str]:
+    """Short ids over a tiny alphabet, so different bots share ids and keys must include the bot."""
+    return st.text(alphabet="ab01-é", min_size=1, max_size=4)
+
+
+def bot_ids() -> SearchStrategy[str]:
+    """Bot ids that are prefixes of each other, differ only in case, or need URL encoding."""
+    return st.text(alphabet="aA0-_é", min_size=1, max_size=4)
+
+
+@st.composite
+def conversations(
+    draw: st.DrawFn,
+    pool: Sequence[datetime] = (),
+    schema: Mapping[str, Any] | None = None,
+) -> Lead:
+    """One lead as the API may send it, field by field from the `Conversation` schema.
+
+    Required fields are present (a date-time one is sometimes missing, as sloppy APIs do);
+    optional fields are present, absent or null; a few unknown fields may ride along, among them
+    a stray `bot_id` that the connector's own must win over.
+    """
+    schema = schema or conversation_schema()
+    required = set(schema.get("required", ()))
+    formats: dict[str, SearchStrategy[Any]] = {"date-time": created_at_values(pool)}
+    # The key field draws from a tiny alphabet, so bots share session ids (see `session_ids`).
+    overrides: dict[str, SearchStrategy[Any]] = {"session_id": session_ids()}
+    lead: Lead = {}
+    for name, prop in schema["properties"].items():
+        value = overrides[name] if name in overrides else _value_strategy(prop, formats)
+        if name in required:
+            if prop.get("format") in formats and draw(st.integers(0, 15)) == 0:
+                continue
+            lead[name] = draw(value)
+        elif draw(st.booleans()):
+            lead[name] = draw(st.none() | value)
+    known = set(schema["properties"])
+    extra_names = st.sampled_from(["bot_id", "crm_id"]) | st.text(min_size=1, max_size=6)
+    extras = draw(
+        st.dictionaries(extra_names.filter(lambda n: n not in known), json_values, max_size=2)
+    )
+    return {**lead, **extras}
+
+
+def lead_lists(
+    pool: Sequence[datetime] = (), min_size: int = 0, max_size: int = 8
+) -> SearchStrategy[list[Lead]]:
+    """The leads of one bot: unique session ids, in no particular order."""
+    return st.lists(
+        conversations(pool),
+        min_size=min_size,
+        max_size=max_size,
+        unique_by=lambda lead: lead["session_id"],
+    )
+
+
+@st.composite
+def lead_histories(
+    draw: st.DrawFn,
+    bots: Sequence[str],
+    batches: int,
+    pool: Sequence[datetime] | None = None,
+    max_leads: int = 10,
+) -> dict[str, list[list[Lead]]]:
+    """For each bot, its leads cut into `batches` arrivals: the first served at once, the rest
+    appended later. Instants come from one shared pool, so an appended lead may be older than,
+    equal to or newer than the bot's cursor, and bots share instants."""
+    if pool is None:
+        pool = draw(instant_pools())
+    histories = {}
+    for bot in bots:
+        leads = draw(lead_lists(pool, max_size=max_leads))
+        cuts = sorted(
+            draw(st.lists(st.integers(0, len(leads)), min_size=batches - 1, max_size=batches - 1))
+        )
+        bounds = [0, *cuts, len(leads)]
+        histories[bot] = [leads[lo:hi] for lo, hi in pairwise(bounds)]
+    return histories
+
+
+@st.composite
+def served_bots(
+    draw: st.DrawFn, min_bots: int = 1, max_bots: int = 3, max_leads: int = 10
+) -> dict[str, list[Lead]]:
+    """Several bots with their leads, drawing on one pool of instants."""
+    bots = draw(st.lists(bot_ids(), min_size=min_bots, max_size=max_bots, unique=True))
+    histories = draw(lead_histories(bots, batches=1, max_leads=max_leads))
+    return {bot: batches[0] for bot, batches in histories.items()}
+
+
+def start_dates(pool: Sequence[datetime] = ()) -> SearchStrategy[str]:
+    """`start_date` values in the forms the spec's pattern accepts: on a lead's instant or next
+    to it, inside the data, before all of it or after all of it."""
+    near_pool = (
+        st.builds(lambda i, d: i + d, st.sampled_from(pool), st.sampled_from(NEAR))
+        if pool
+        else instants()
+    )
+    moments = st.one_of(
+        near_pool,
+        instants(),
+        instants(datetime(1990, 1, 1, tzinfo=UTC), EARLIEST),
+        instants(LATEST, LATEST + timedelta(days=365)),
+    )
+    return rfc3339_timestamps(moments)
