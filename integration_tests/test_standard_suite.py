@@ -83,3 +83,22 @@ def test_expected_records_are_what_the_suite_mock_serves(
     assert run.returncode == 0, run.error_messages
     expected = [json.loads(line)["data"] for line in EXPECTED_RECORDS.read_text().splitlines()]
     assert sorted(run.records, key=lambda r: (r["bot_id"], r["session_id"])) == expected
+
+
+def test_abnormal_future_state_reads_no_dated_lead_and_keeps_its_cursor(
+    suite_mock: MockServer, tmp_path: Path
+) -> None:
+    """The acceptance tests' future state: every cursor in 2099, so nothing is due yet."""
+    state = json.loads((INTEGRATION_DIR / "abnormal_state.json").read_text(encoding="utf-8"))
+    run = run_cli(
+        "read",
+        tmp_path,
+        config=SAMPLE_CONFIG,
+        catalog=configured_catalog("incremental"),
+        state=state,
+    )
+    assert run.returncode == 0, run.error_messages
+    assert run.records == []
+    assert {bot: cursor[:4] for bot, cursor in run.bot_cursors().items()} == {
+        bot: "2099" for bot in SAMPLE_CONFIG["bot_ids"]
+    }
