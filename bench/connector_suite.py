@@ -11,7 +11,7 @@ import importlib.util
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,7 @@ import yaml
 
 from bench.config import BENCH_DIR, REPO_ROOT, BenchConfig
 from bench.mock import RunningServer, start_mock_server
-from bench.procs import ProcessGroup, run_measured, tail
-from bench.progress import Progress
+from bench.procs import run_measured, tail
 from bench.records import scan_file
 from bench.results import (
     CONNECTOR,
@@ -37,6 +36,7 @@ from bench.results import (
     error_row,
     skipped_row,
 )
+from bench.suite import Suite
 
 MINIMAL_MANIFEST = BENCH_DIR / "minimal_manifest.yaml"
 RAW_SCRIPT = BENCH_DIR / "peers" / "raw_requests_orjson.py"
@@ -134,21 +134,13 @@ def count_problem(counted: int, served: int) -> str | None:
     return f"{counted} records delivered of {served} served"
 
 
-class ConnectorSuite:
+class ConnectorSuite(Suite):
     """Runs the connector suite, one mock server per size, and reports rows as they change."""
 
-    def __init__(
-        self,
-        config: BenchConfig,
-        group: ProcessGroup,
-        progress: Progress,
-        publish: Callable[[list[Row]], None],
-    ) -> None:
-        self.config = config
-        self.group = group
-        self.progress = progress
-        self.publish = publish
-        self.work = config.work_dir / "connector"
+    work_name = "connector"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.results: dict[tuple[str, str, int], CaseResult] = {}
         self._streams: dict[tuple[str, str], dict[str, Any]] = {}
         """Each (connector, mode)'s discovered stream: it does not depend on the size, so

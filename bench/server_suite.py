@@ -12,6 +12,7 @@ import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bench.config import BenchConfig
 from bench.http_probe import Fetched, SmallRequests, fetch
@@ -26,8 +27,7 @@ from bench.loadgen import (
 )
 from bench.mock import RunningServer, add_bot, start_mock_server
 from bench.prism import find_or_install_prism, start_prism, write_spec_with_example
-from bench.procs import PeakRss, ProcessGroup
-from bench.progress import Progress
+from bench.procs import PeakRss
 from bench.results import (
     BIG_RESPONSE,
     CEILING,
@@ -40,6 +40,7 @@ from bench.results import (
     error_row,
     skipped_row,
 )
+from bench.suite import Suite
 
 PRISM_START_SECONDS = 120.0
 PRISM_BIG_START_SECONDS = 300.0
@@ -77,19 +78,13 @@ def big_response_problem(fetched: Fetched, leads: int) -> str | None:
     return None
 
 
-class ServerSuite:
-    def __init__(
-        self,
-        config: BenchConfig,
-        group: ProcessGroup,
-        progress: Progress,
-        publish: Callable[[list[Row]], None],
-    ) -> None:
-        self.config = config
-        self.group = group
-        self.progress = progress
-        self.publish = publish
-        self.work = config.work_dir / "server"
+class ServerSuite(Suite):
+    """Runs the server suite: load tests, one big response, small requests during a stream."""
+
+    work_name = "server"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.rows: list[Row] = []
         self.generator: LoadGenerator = PythonGenerator()
         self.generator_note = ""
