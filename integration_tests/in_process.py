@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,11 +35,9 @@ from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
 from integration_tests.connector_runner import configured_catalog, connector_config
 from mock_server.server import MockServer
-from source_chatnode import components
 from source_chatnode.run import declarative_source
 
 MANIFEST_UNDER_TEST_ENV = "CHATNODE_MANIFEST_UNDER_TEST"
-_SDM_COMPONENTS_MODULE = "source_declarative_manifest.components"
 
 Key = tuple[str, str]
 """A lead's primary key: (bot_id, session_id)."""
@@ -110,14 +107,11 @@ def build_source(
 ) -> ConcurrentDeclarativeSource:
     """The source under test: the shipped manifest, or the one named by the environment."""
     alternative = os.environ.get(MANIFEST_UNDER_TEST_ENV)
-    if not alternative:
-        return declarative_source(config=config, catalog=catalog, state=state)
-    sys.modules.setdefault(_SDM_COMPONENTS_MODULE, components)
-    with Path(alternative).open(encoding="utf-8") as manifest_file:
-        manifest = safe_load_yaml(manifest_file)
-    return ConcurrentDeclarativeSource(
-        config=config, catalog=catalog, state=state, source_config=manifest
-    )
+    manifest = None
+    if alternative:
+        with Path(alternative).open(encoding="utf-8") as manifest_file:
+            manifest = safe_load_yaml(manifest_file)
+    return declarative_source(config=config, catalog=catalog, state=state, manifest=manifest)
 
 
 def run_sync(

@@ -27,8 +27,7 @@ def impatient_source(config: dict) -> ConcurrentDeclarativeSource:
     manifest = copy.deepcopy(load_manifest())
     manifest["definitions"]["requester"]["read_timeout_in_seconds"] = 1
     manifest["definitions"]["error_handler"]["max_retries"] = 1
-    declarative_source()  # registers the components module under its runtime name
-    return ConcurrentDeclarativeSource(config=config, source_config=manifest)
+    return declarative_source(config=config, manifest=manifest)
 
 
 def test_a_server_that_stops_answering_fails_the_sync_clearly(

@@ -36,8 +36,10 @@ def declarative_source(
     catalog: ConfiguredAirbyteCatalog | None = None,
     state: list[AirbyteStateMessage] | None = None,
     config_path: str | None = None,
+    manifest: Mapping[str, Any] | None = None,
 ) -> ConcurrentDeclarativeSource:
-    """The source over `manifest.yaml`, with this package standing in for the runtime's module.
+    """The source over `manifest.yaml` (or a variant of it, for tests), with this package
+    standing in for the runtime's module.
 
     The declarative source needs config, catalog and state up front: the per-bot partitions come
     from the config and the per-bot cursors from the state.
@@ -47,7 +49,7 @@ def declarative_source(
         config=config,
         catalog=catalog,
         state=state,
-        source_config=load_manifest(),
+        source_config=dict(manifest) if manifest is not None else load_manifest(),
         config_path=config_path,
     )
 
