@@ -37,9 +37,13 @@ class Connector:
     def config(self, bot_ids: tuple[str, ...] | list[str] = BOTS, **extra: Any) -> dict[str, Any]:
         return connector_config(self.server.base_url, API_KEY, bot_ids, **extra)
 
-    def run(self, command: str, **inputs: Any) -> ConnectorRun:
+    def next_workdir(self, label: str = "run") -> Path:
+        """A fresh folder for one run's input files, so no run sees another's."""
         self._runs += 1
-        result = run_cli(command, self.workdir / f"run{self._runs}", **inputs)
+        return self.workdir / f"{label}{self._runs}"
+
+    def run(self, command: str, **inputs: Any) -> ConnectorRun:
+        result = run_cli(command, self.next_workdir(), **inputs)
         assert_no_secret(result)
         return result
 

@@ -33,10 +33,9 @@ def isolated_env(tmp_path: Path) -> dict[str, str]:
 
 
 def run_sdm(connector: Connector, command: str, env: dict[str, str], **inputs):
-    connector._runs += 1
     return run_cli(
         command,
-        connector.workdir / f"sdm{connector._runs}",
+        connector.next_workdir("sdm"),
         executable=SDM,
         extra_args=["--manifest-path", str(MANIFEST), "--components-path", str(COMPONENTS)],
         env=env,
