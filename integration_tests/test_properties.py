@@ -387,14 +387,19 @@ def test_start_date_emits_exactly_the_leads_at_or_after_it(
 
 # 4. Bots never mix
 
-OTHER_BOT_TROUBLE: dict[str, Callable[[str], FaultRule] | None] = {
-    "healthy": None,
+FAILING_FOR_GOOD: dict[str, Callable[[str], FaultRule]] = {
     "403": lambda bot: faults.status(403, bot=bot),
     "404": lambda bot: faults.status(404, bot=bot),
     "truncated": lambda bot: faults.truncated(bot=bot),
     "html": lambda bot: faults.html(bot=bot),
     "non_object": lambda bot: faults.non_object(bot=bot),
     "drop": lambda bot: faults.drop(bot=bot),
+}
+"""Faults that fail a bot's reads at once and every time: no retry can save them."""
+
+OTHER_BOT_TROUBLE: dict[str, Callable[[str], FaultRule] | None] = {
+    "healthy": None,
+    **FAILING_FOR_GOOD,
 }
 """What may be wrong with the other bot: nothing, or a fault that fails its reads for good."""
 
@@ -495,12 +500,7 @@ def test_a_transient_fault_is_retried_and_every_lead_still_arrives(
 
 
 LOUD_FAULTS: dict[str, Callable[[str], FaultRule]] = {
-    "403": lambda bot: faults.status(403, bot=bot),
-    "404": lambda bot: faults.status(404, bot=bot),
-    "truncated": lambda bot: faults.truncated(bot=bot),
-    "html": lambda bot: faults.html(bot=bot),
-    "non_object": lambda bot: faults.non_object(bot=bot),
-    "drop": lambda bot: faults.drop(bot=bot),
+    **FAILING_FOR_GOOD,
     "503 for good": lambda bot: faults.status(503, retry_after=1, bot=bot),
 }
 """Faults that must fail the sync: refusals, bodies that are no lead array, endless 5xx."""
