@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from bench.config import BENCH_DIR, REPO_ROOT, BenchConfig
-from bench.mock import RunningServer, start_mock_server
+from bench.mock import RunningServer
 from bench.procs import run_measured, tail
 from bench.records import scan_file
 from bench.results import (
@@ -192,15 +192,7 @@ class ConnectorSuite(Suite):
         files: dict[str, Path] = {}
         with self.progress.step(f"connector: mock server with {leads:,} leads"):
             try:
-                server = start_mock_server(
-                    self.group,
-                    self.config.executable("chatnode-mock-server"),
-                    api_key=self.config.api_key,
-                    bot_id=self.config.bot_id,
-                    leads=leads,
-                    seed=self.config.seed,
-                    log_dir=size_dir,
-                )
+                server = self.start_mock(leads, size_dir)
                 files = self._write_inputs(server, size_dir)
             except Exception as exc:  # one size failing must not end the others
                 if server is not None:

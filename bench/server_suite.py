@@ -25,7 +25,7 @@ from bench.loadgen import (
     find_or_install_wrk,
     percentile,
 )
-from bench.mock import RunningServer, add_bot, start_mock_server
+from bench.mock import RunningServer, add_bot
 from bench.prism import find_or_install_prism, start_prism, write_spec_with_example
 from bench.procs import PeakRss
 from bench.results import (
@@ -408,12 +408,4 @@ class ServerSuite(Suite):
         return LoadTarget(f"{server.base_url}/get-conversation-ids/{bot_id}", "POST", self._auth())
 
     def _start_ours(self, leads: int) -> RunningServer:
-        return start_mock_server(
-            self.group,
-            self.config.executable("chatnode-mock-server"),
-            api_key=self.config.api_key,
-            bot_id=self.config.bot_id,
-            leads=leads,
-            seed=self.config.seed,
-            log_dir=self.work / f"mock-{leads}",
-        )
+        return self.start_mock(leads, self.work / f"mock-{leads}")
