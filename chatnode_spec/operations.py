@@ -1,0 +1,94 @@
+"""The spec's operations as objects, and what each documents: statuses, schemas, error examples."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from chatnode_spec.documents import api_document
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One (method, path template) of the spec, e.g. POST `/get-conversation-ids/{bot_id}`."""
+
+    method: str
+    """Upper case, as HTTP writes it."""
+    path_template: str
+    """As in the spec's `paths`, without the server base path."""
+    has_request_body: bool
+    documented_statuses: frozenset[int]
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"{([^}/]+)}", self.path_template))
+
+    @property
+    def definition(self) -> Mapping[str, Any]:
+        """The operation object of the spec (read-only)."""
+        return api_document()["paths"][self.path_template][self.method.lower()]
+
+
+@cache
+def operations() -> tuple[Operation, ...]:
+    """Every operation the bundled documents declare, in document order."""
+    found = []
+    for template, item in api_document()["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                definition = item[method]
+                statuses = frozenset(int(s) for s in definition.get("responses", {}) if s.isdigit())
+                found.append(
+                    Operation(method.upper(), template, "requestBody" in definition, statuses)
+                )
+    return tuple(found)
+
+
+def operation_at(path_template: str) -> Operation:
+    """The operation at a path template, e.g. `/get-conversation-ids/{bot_id}`."""
+    for operation in operations():
+        if operation.path_template == path_template:
+            return operation
+    raise LookupError(f"the spec has no operation at {path_template}")
+
+
+def response_schema(operation: Operation, status: int) -> Mapping[str, Any] | None:
+    """The JSON schema an operation documents for a status (exact, then `4XX`, then `default`)."""
+    responses = operation.definition.get("responses", {})
+    for key in (str(status), f"{status // 100}XX", "default"):
+        if key in responses:
+            content = responses[key].get("content", {})
+            media = content.get("application/json") or next(iter(content.values()), None)
+            return None if media is None else media.get("schema")
+    return None
+
+
+def documented_error_message(operation: Operation, status: int) -> str | None:
+    """The example `message` the spec gives for an operation's error status, if it gives one.
+
+    The one lookup of the spec's error examples: 401 "Bearer token missing or unknown" and 403
+    "Bot access not allowed" are what the mock sends and what the checker expects.
+    """
+    schema = response_schema(operation, status) if status >= 400 else None
+    ref = schema.get("$ref") if schema else None
+    if not ref:
+        return None
+    target = api_document()["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {})
+    return target.get("properties", {}).get("message", {}).get("example")
+
+
+@cache
+def security_header_names() -> frozenset[str]:
+    """The request headers the spec's security schemes read (`Authorization` for bearer)."""
+    names = set()
+    for scheme in api_document().get("components", {}).get("securitySchemes", {}).values():
+        if scheme.get("type") == "http":
+            names.add("Authorization")
+        elif scheme.get("type") == "apiKey" and scheme.get("in") == "header":
+            names.add(scheme["name"])
+    return frozenset(names)
