@@ -28,7 +28,7 @@ test: lint  ## ruff, then the whole test suite (hypothesis profile `ci` under CI
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(RUN) pytest $(PYTEST_ARGS)
 
 demo: install  ## mock server + check/discover/full refresh/incremental + PyAirbyte into DuckDB
-	$(RUN) python -m source_chatnode.demo
+	$(RUN) python -m demo
 
 bench: install  ## full benchmark run, writes bench/results.md and bench/results.json
 	$(RUN) python -m bench

@@ -28,7 +28,9 @@ def spec_dir() -> Path:
     for candidate in (package_dir.parent / "spec", package_dir / "_bundled"):
         if (candidate / DOCUMENT_FILES[0]).is_file():
             return candidate
-    raise FileNotFoundError(f"ChatNode OpenAPI documents {DOCUMENT_FILES} not found near {package_dir}")
+    raise FileNotFoundError(
+        f"ChatNode OpenAPI documents {DOCUMENT_FILES} not found near {package_dir}"
+    )
 
 
 def document_path(name: str) -> Path:
@@ -65,11 +67,12 @@ def _merged() -> dict[str, Any]:
         if not merged:
             merged = document
             continue
-        _merge_into(merged, document, name)
+        merge_into(merged, document, name)
     return merged
 
 
-def _merge_into(merged: dict[str, Any], document: dict[str, Any], name: str) -> None:
+def merge_into(merged: dict[str, Any], document: dict[str, Any], name: str) -> None:
+    """Add `document` (file `name`) to `merged`, refusing a clash rather than hiding one."""
     if document.get("servers") != merged.get("servers"):
         raise ValueError(f"{name} names other servers than {DOCUMENT_FILES[0]}; cannot merge")
     for path, item in document.get("paths", {}).items():

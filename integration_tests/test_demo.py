@@ -9,7 +9,7 @@ def test_demo_walks_the_whole_life_cycle_and_loads_duckdb() -> None:
         [
             sys.executable,
             "-m",
-            "source_chatnode.demo",
+            "demo",
             "--leads",
             "30",
             "--append",

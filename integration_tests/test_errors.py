@@ -155,4 +155,16 @@ def test_a_malformed_200_fails_loudly_and_state_never_passes_an_unemitted_lead(
 def test_the_api_key_never_appears_even_in_debug_logs(connector: Connector) -> None:
     connector.server.inject(faults.status(401, times=1))
     run = connector.run("check", config=connector.config(), extra_args=["--debug"])
-    assert API_KEY not in run.stdout + run.stderr
+    output = run.stdout + run.stderr
+    # First prove debug logging ran and logged the request with its headers, so the absence of
+    # the key below means it was masked, not that nothing was printed.
+    request_logs = [
+        line
+        for line in output.splitlines()
+        if '"type": "DEBUG"' in line and "Making outbound API request" in line
+    ]
+    assert request_logs, "--debug logged no outbound request"
+    assert all(
+        "Authorization" in line and "/get-conversation-ids/" in line for line in request_logs
+    )
+    assert API_KEY not in output

@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from mock_server import spec
+import chatnode_spec
 from source_chatnode import components
 from source_chatnode.run import declarative_source, load_manifest
 
@@ -39,7 +39,7 @@ def leads_schema(manifest: dict[str, Any]) -> dict[str, Any]:
 def test_every_spec_property_is_in_the_stream_schema_with_a_null_tolerant_type(
     leads_schema: dict[str, Any],
 ) -> None:
-    conversation = spec.conversation_schema()
+    conversation = chatnode_spec.component_schema("Conversation")
     for name, spec_property in conversation["properties"].items():
         assert name in leads_schema["properties"], f"spec property {name} missing from the manifest"
         stream_property = leads_schema["properties"][name]
@@ -54,15 +54,21 @@ def test_every_spec_property_is_in_the_stream_schema_with_a_null_tolerant_type(
 def test_stream_schema_requires_what_the_spec_requires_plus_bot_id(
     leads_schema: dict[str, Any],
 ) -> None:
-    assert set(spec.conversation_schema()["required"]) <= set(leads_schema["required"])
-    assert set(leads_schema["required"]) - set(spec.conversation_schema()["required"]) == {"bot_id"}
+    assert set(chatnode_spec.component_schema("Conversation")["required"]) <= set(
+        leads_schema["required"]
+    )
+    assert set(leads_schema["required"]) - set(
+        chatnode_spec.component_schema("Conversation")["required"]
+    ) == {"bot_id"}
     assert leads_schema["properties"]["bot_id"]["type"] == "string"
 
 
 def test_stream_schema_adds_nothing_but_bot_id_and_tolerates_unknown_fields(
     leads_schema: dict[str, Any],
 ) -> None:
-    extra = set(leads_schema["properties"]) - set(spec.conversation_schema()["properties"])
+    extra = set(leads_schema["properties"]) - set(
+        chatnode_spec.component_schema("Conversation")["properties"]
+    )
     assert extra == {"bot_id"}
     assert leads_schema["additionalProperties"] is True
 
@@ -74,7 +80,8 @@ def test_connection_spec_has_exactly_the_documented_options(manifest: dict[str, 
     assert connection["properties"]["api_key"]["airbyte_secret"] is True
     assert connection["properties"]["bot_ids"]["minItems"] == 1
     assert (
-        connection["properties"]["base_url"]["default"] == spec.spec_document()["servers"][0]["url"]
+        connection["properties"]["base_url"]["default"]
+        == chatnode_spec.api_document()["servers"][0]["url"]
     )
     orders = [option["order"] for option in connection["properties"].values()]
     assert sorted(orders) == list(range(len(orders)))
@@ -149,3 +156,9 @@ def test_a_config_without_bots_is_rejected_by_the_spec(manifest: dict[str, Any])
         jsonschema.validate(
             {"api_key": "k", "bot_ids": []}, manifest["spec"]["connection_specification"]
         )
+
+
+def test_connector_package_holds_only_what_ships_to_airbyte_users() -> None:
+    """Test-kit code (the demo, the mock, the bench) lives outside what Airbyte users install."""
+    shipped = {p.name for p in (ROOT / "source_chatnode").iterdir() if p.name != "__pycache__"}
+    assert shipped <= {"__init__.py", "manifest.yaml", "components.py", "run.py", "builder"}

@@ -1,35 +1,130 @@
-"""`spec/` holds the published contract unchanged, and it is a valid OpenAPI 3.0 document."""
+"""`spec/` holds the published contract unchanged, and `chatnode_spec` hands it out faithfully."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
+import hashlib
 
+import pytest
 from openapi_spec_validator import validate
 
-from mock_server import spec
-
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seeds" / "000_46097390454828b8.txt"
-
-
-def test_spec_is_byte_identical_to_the_yaml_block_of_the_published_page() -> None:
-    page = SEED.read_text(encoding="utf-8")
-    block = re.search(r"^````yaml[^\n]*\n(.*?)^````", page, re.S | re.M)
-    assert block, "the published page no longer has a fenced yaml block"
-    assert spec.spec_path().read_text(encoding="utf-8") == block.group(1)
+import chatnode_spec
+from chatnode_spec.documents import merge_into, freeze, thaw
 
 
-def test_spec_is_a_valid_openapi_3_0_document() -> None:
-    document = spec.spec_document()
+def recorded_checksums() -> dict[str, str]:
+    """`spec/SHA256SUMS`: file name -> SHA-256, as `sha256sum` writes it."""
+    lines = (chatnode_spec.spec_dir() / "SHA256SUMS").read_text(encoding="utf-8").splitlines()
+    return {name.strip(): digest for digest, name in (line.split("  ", 1) for line in lines)}
+
+
+def test_every_bundled_document_is_pinned_by_its_published_checksum() -> None:
+    assert set(recorded_checksums()) == set(chatnode_spec.DOCUMENT_FILES)
+
+
+@pytest.mark.parametrize("name", chatnode_spec.DOCUMENT_FILES)
+def test_bundled_document_is_byte_identical_to_what_was_published(name: str) -> None:
+    content = chatnode_spec.document_path(name).read_bytes()
+    assert hashlib.sha256(content).hexdigest() == recorded_checksums()[name], (
+        f"spec/{name} differs from the published document; see spec/README.md to update it"
+    )
+
+
+@pytest.mark.parametrize("name", chatnode_spec.DOCUMENT_FILES)
+def test_spec_provenance_names_every_document(name: str) -> None:
+    assert f"`{name}`" in (chatnode_spec.spec_dir() / "README.md").read_text(encoding="utf-8")
+
+
+def test_merged_document_is_a_valid_openapi_3_0_document() -> None:
+    document = thaw(chatnode_spec.api_document())
     assert document["openapi"].startswith("3.0")
     validate(document)
 
 
-def test_spec_declares_the_leads_route_with_bearer_auth() -> None:
-    document = spec.spec_document()
-    assert list(document["paths"]) == [spec.LEADS_PATH_TEMPLATE]
+def test_leads_route_is_served_with_bearer_auth_under_v1() -> None:
+    document = chatnode_spec.api_document()
+    assert "/get-conversation-ids/{bot_id}" in document["paths"]
     assert document["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http",
         "scheme": "bearer",
     }
-    assert spec.server_base_path() == "/v1"
+    assert chatnode_spec.server_base_path() == "/v1"
+    assert chatnode_spec.server_origin() == "https://api.public.chatnode.ai"
+    assert chatnode_spec.security_header_names() == frozenset({"Authorization"})
+
+
+def test_operations_come_from_the_spec_paths() -> None:
+    leads = chatnode_spec.operation_at("/get-conversation-ids/{bot_id}")
+    assert leads.method == "POST"
+    assert leads.path_params == ("bot_id",)
+    assert leads.documented_statuses == frozenset({200, 401, 403})
+    assert not leads.has_request_body
+    with pytest.raises(LookupError, match="no operation at /nowhere"):
+        chatnode_spec.operation_at("/nowhere")
+
+
+def test_error_examples_are_looked_up_from_the_spec() -> None:
+    leads = chatnode_spec.operation_at("/get-conversation-ids/{bot_id}")
+    assert chatnode_spec.documented_error_message(leads, 401) == "Bearer token missing or unknown"
+    assert chatnode_spec.documented_error_message(leads, 403) == "Bot access not allowed"
+    assert chatnode_spec.documented_error_message(leads, 500) is None
+    assert chatnode_spec.documented_error_message(leads, 200) is None
+
+
+def test_documents_are_handed_out_read_only() -> None:
+    document = chatnode_spec.api_document()
+    with pytest.raises(TypeError, match="does not support item assignment"):
+        document["paths"]["/injected"] = {}  # type: ignore[index]
+    assert isinstance(document["servers"], tuple)
+
+
+def test_component_schemas_are_private_copies() -> None:
+    mine = chatnode_spec.component_schema("Conversation")
+    mine["properties"].clear()
+    assert chatnode_spec.component_schema("Conversation")["properties"]
+    assert chatnode_spec.api_document()["components"]["schemas"]["Conversation"]["properties"]
+
+
+def test_freeze_and_thaw_round_trip() -> None:
+    value = {"a": [1, {"b": [2, 3]}], "c": None}
+    frozen = freeze(value)
+    assert thaw(frozen) == value
+    assert thaw(frozen) is not value
+
+
+def test_spec_request_is_placed_on_the_spec_server_and_judged_by_openapi_core() -> None:
+    request = chatnode_spec.SpecRequest(
+        "POST",
+        "/get-conversation-ids/bot-1",
+        headers=[("Authorization", "Bearer k")],
+        relative=True,
+    )
+    assert request.host_url == "https://api.public.chatnode.ai"
+    assert request.path == "/v1/get-conversation-ids/bot-1"
+    assert not chatnode_spec.openapi().unmarshal_request(request).errors
+    anonymous = chatnode_spec.SpecRequest("POST", "/v1/get-conversation-ids/bot-1")
+    assert chatnode_spec.openapi().unmarshal_request(anonymous).errors
+
+
+def _document(path: str, message_example: str) -> dict:
+    return {
+        "servers": [{"url": "https://api.public.chatnode.ai/v1"}],
+        "paths": {path: {"post": {}}},
+        "components": {"schemas": {"Forbidden": {"example": message_example}}},
+    }
+
+
+def test_merging_documents_takes_shared_components_once() -> None:
+    merged = _document("/a", "Bot access not allowed")
+    merge_into(merged, _document("/b", "Bot access not allowed"), "b.yaml")
+    assert list(merged["paths"]) == ["/a", "/b"]
+    assert merged["components"]["schemas"]["Forbidden"] == {"example": "Bot access not allowed"}
+
+
+def test_merging_refuses_a_path_declared_twice() -> None:
+    with pytest.raises(ValueError, match=r"b.yaml declares /a, which another document declares"):
+        merge_into(_document("/a", "x"), _document("/a", "x"), "b.yaml")
+
+
+def test_merging_refuses_a_component_defined_differently() -> None:
+    with pytest.raises(ValueError, match=r"redefines components.schemas.Forbidden differently"):
+        merge_into(_document("/a", "x"), _document("/b", "y"), "b.yaml")

@@ -187,7 +187,7 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m source_chatnode.demo",
+        prog="python -m demo",
         description="Run source-chatnode end to end against a local mock ChatNode API (make demo).",
     )
     parser.add_argument(
