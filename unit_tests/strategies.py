@@ -4,6 +4,8 @@ Shared by the unit and integration tests, so that every property draws leads the
 schema decides which fields exist, their types and which are required; the strategies then widen
 it with what real APIs send besides: timestamps with 0-6 fraction digits and any offset, optional
 fields absent or null, unknown extra fields, unicode text, shared instants and unordered arrays.
+`spec_conversations` draws only what the spec allows, for tests that judge conformance; the
+JSON-type and date-time-text strategies feed the tests that break a lead on purpose.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from mock_server.spec import conversation_schema
+from chatnode_spec import component_schema
 
 Lead = dict[str, Any]
 
@@ -185,6 +187,76 @@ def _value_strategy(
     return TYPE_STRATEGIES[kind]()
 
 
+JSON_TYPE_VALUES: Mapping[str, SearchStrategy[Any]] = {
+    **{name: make() for name, make in TYPE_STRATEGIES.items()},
+    "array": st.lists(TYPE_STRATEGIES["integer"](), max_size=2),
+    "object": st.dictionaries(st.text(max_size=4), TYPE_STRATEGIES["integer"](), max_size=2),
+}
+"""A value of each JSON type (null aside), to put where a schema expects another type."""
+
+
+def values_not_of_type(json_type: str) -> SearchStrategy[Any]:
+    """Values of every JSON type a schema of `json_type` rejects (an integer is a number;
+    null is left out, as schemas say whether they take it with `nullable`)."""
+    other = [
+        name
+        for name in JSON_TYPE_VALUES
+        if name != json_type and not (json_type == "number" and name == "integer")
+    ]
+    return st.sampled_from(other).flatmap(lambda name: JSON_TYPE_VALUES[name])
+
+
+@st.composite
+def rfc3339_spellings(draw: st.DrawFn) -> str:
+    """Any date-time RFC 3339 allows, in every spelling it allows: years 0001-9999, 0-9 fraction
+    digits, `T` or `t`, `Z`, `z` or any offset up to 23:59 either way (`-00:00` included).
+    Wider than `rfc3339_timestamps`, for parsers that must accept the whole RFC."""
+    moment = draw(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
+    digits = draw(st.integers(0, 9))
+    beyond_micros = draw(st.text("0123456789", min_size=3, max_size=3))
+    fraction = (f"{moment.microsecond:06d}" + beyond_micros)[:digits]
+    separator = draw(st.sampled_from("Tt"))
+    offset = draw(
+        st.sampled_from(["Z", "z", "+00:00"])
+        | st.builds(
+            lambda sign, hours, minutes: f"{sign}{hours:02d}:{minutes:02d}",
+            st.sampled_from("+-"),
+            st.integers(0, 23),
+            st.integers(0, 59),
+        )
+    )
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}{separator}"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
+        + (f".{fraction}" if digits else "")
+        + offset
+    )
+
+
+def date_time_lookalikes() -> SearchStrategy[str]:
+    """Texts shaped like a date-time that RFC 3339 may refuse: a space for `T`, no offset, an
+    offset without a colon, a dot without digits, out-of-range fields."""
+    return st.from_regex(
+        r"\A\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{0,7})?([Zz]|[+-]\d{2}:?\d{2})?\Z"
+    )
+
+
+@st.composite
+def spec_conversations(draw: st.DrawFn, schema: Mapping[str, Any] | None = None) -> Lead:
+    """A lead exactly as the spec allows it: every required field, any subset of the optional
+    ones, each of its schema's type (null only where `nullable`), date-times in any RFC 3339
+    spelling, nothing else."""
+    schema = schema or component_schema("Conversation")
+    required = set(schema.get("required", ()))
+    formats = {"date-time": rfc3339_spellings()}
+    lead: Lead = {}
+    for name, prop in schema["properties"].items():
+        if name in required or draw(st.booleans()):
+            value = _value_strategy(prop, formats)
+            lead[name] = draw(value | st.none() if prop.get("nullable") else value)
+    return lead
+
+
 def session_ids() -> SearchStrategy[str]:
     """Short ids over a tiny alphabet, so different bots share ids and keys must include the bot."""
     return st.text(alphabet="ab01-é", min_size=1, max_size=4)
@@ -207,7 +279,7 @@ def conversations(
     optional fields are present, absent or null; a few unknown fields may ride along, among them
     a stray `bot_id` that the connector's own must win over.
     """
-    schema = schema or conversation_schema()
+    schema = schema or component_schema("Conversation")
     required = set(schema.get("required", ()))
     formats: dict[str, SearchStrategy[Any]] = {"date-time": created_at_values(pool)}
     # The key field draws from a tiny alphabet, so bots share session ids (see `session_ids`).

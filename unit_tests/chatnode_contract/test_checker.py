@@ -1,98 +1,29 @@
-"""`chatnode-contract` used the way a user runs it: through `main()` and as a subprocess, against
-the respx router in-process and the live mock server over real HTTP.
-
-Every run goes through `run_cli`, which fails the test if the API key shows up in stdout or
-stderr, whatever the test is about.
-"""
+"""The check run end to end through `main()`: against the respx router in-process and the live
+mock server over real HTTP, in normal and quirks modes; what it calls, what it finds, how it
+stops."""
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
-import orjson
 import pytest
 
-from mock_server import contract, faults, spec
-from mock_server.config import MockConfig
-from mock_server.contract import (
-    API_KEY_ENV,
-    CheckConfig,
-    OpenAPIRequest,
-    OpenAPIResponse,
-    _core_findings,
-    main,
-    redact,
-)
-from mock_server.drift import Kind
+from chatnode_contract import checker
+from chatnode_spec import component_schema
+from mock_server import faults
 from mock_server.respx_router import chatnode_respx_router
 from mock_server.server import MockServer
-
-KEY = "cn-live-7Hq2Zx9Wm4Rt-contract-test-secret"
-BASE_URL = spec.spec_document()["servers"][0]["url"]
-BOTS = ("bot-alpha", "bot-beta")
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def report(self) -> dict[str, Any]:
-        return json.loads(self.out)
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str, key: str | None = KEY) -> Run:
-    """`main()` with these arguments (and `--api-key` unless key is None); the key must never
-    appear in what it prints."""
-    argv = [*args, *(["--api-key", key] if key is not None else [])]
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse's usage errors and --help
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    for secret in {KEY, key} - {None}:
-        assert secret not in captured.out and secret not in captured.err
-    return Run(code, captured.out, captured.err)
-
-
-def bot_args(*bots: str, base_url: str = BASE_URL) -> list[str]:
-    return ["--base-url", base_url, *(a for b in bots for a in ("--bot", b))]
-
-
-def mock_config(**overrides: Any) -> MockConfig:
-    return MockConfig(**{"api_keys": {KEY: None}, "leads_per_bot": 5, **overrides})
-
-
-@pytest.fixture
-def router() -> Iterator[Any]:
-    """The mock API in-process at ChatNode's real base URL, with KEY reading every bot."""
-    with chatnode_respx_router(mock_config()) as mocked:
-        yield mocked
-
-
-def spec_lead(**changes: Any) -> dict[str, Any]:
-    """A lead made of the spec's own examples, changed as a test needs."""
-    return {n: s["example"] for n, s in spec.conversation_schema()["properties"].items()} | changes
-
-
-def findings(run: Run) -> set[tuple[str | None, str, str, str]]:
-    return {
-        (f["bot"] or f["probe"], f["field"], f["kind"], f["severity"])
-        for f in run.report["findings"]
-    }
-
+from unit_tests.chatnode_contract.runs import (
+    BOTS,
+    KEY,
+    assert_report_schema,
+    bot_args,
+    findings,
+    mock_config,
+    run_cli,
+    spec_lead,
+)
 
 # --- Exit 0: conforming, or additive drift only -----------------------------------------------
 
@@ -131,11 +62,10 @@ def test_additive_drift_warns_with_exit_0_and_fails_under_strict(capsys: Any, ro
     assert strict.code == 1 and strict.report["exit_code"] == 1
 
 
-def test_an_api_key_from_the_environment_works(
-    capsys: Any, router: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(API_KEY_ENV, KEY)
-    assert run_cli(capsys, *bot_args("bot-alpha"), key=None).code == 0
+def test_a_single_lead_is_counted_in_the_singular(capsys: Any, router: Any) -> None:
+    router.chatnode.store.set_leads("bot-alpha", [spec_lead()])
+    run = run_cli(capsys, *bot_args("bot-alpha"), "--no-probes")
+    assert "Bot bot-alpha: HTTP 200, 1 lead checked" in run.out
 
 
 # --- Exit 1: breaking drift ---------------------------------------------------------------
@@ -194,36 +124,13 @@ def test_a_bad_response_is_breaking(
 def test_a_probe_answered_otherwise_than_documented_is_breaking(
     capsys: Any, router: Any, monkeypatch: pytest.MonkeyPatch, arrange: Any, kind: str
 ) -> None:
-    monkeypatch.setattr(contract, "_unknown_bot_id", lambda: "ghost")
+    monkeypatch.setattr(checker, "_unknown_bot_id", lambda: "ghost")
     arrange(router.chatnode)
     run = run_cli(capsys, *bot_args("bot-alpha"), "--json")
     assert run.code == 1
     assert findings(run) == {("unknown_bot", "(status)", kind, "breaking")}
     probe = next(p for p in run.report["probes"] if p["probe"] == "unknown_bot")
     assert probe["expected_status"] == 403 and probe["status"] != 403
-
-
-def test_openapi_core_errors_drift_cannot_place_still_count_as_breaking() -> None:
-    """The safety net: with nothing explained, openapi-core's own errors become findings."""
-    base = httpx.URL(BASE_URL)
-    request = httpx.Request(
-        "POST", f"{BASE_URL}/get-conversation-ids/b", headers={"Authorization": "Bearer x"}
-    )
-    body = orjson.dumps([spec_lead(for_agent="yes"), spec_lead(for_agent="no")])
-    response = httpx.Response(200, content=body, headers={"content-type": "application/json"})
-    errors = list(
-        spec.openapi().iter_response_errors(
-            OpenAPIRequest(request, base), OpenAPIResponse(response)
-        )
-    )
-    [found] = _core_findings(errors, [])
-    assert (found.kind, found.field, found.count, found.example_index) == (
-        Kind.SCHEMA_VIOLATION,
-        "for_agent",
-        2,
-        0,
-    )
-    assert "yes" not in found.detail
 
 
 # --- Exit 2: could not check ----------------------------------------------------------------
@@ -274,78 +181,6 @@ def test_a_silent_server_times_out_with_exit_2(capsys: Any) -> None:
     assert "did not answer within 0.2 s" in run.err and "raise --timeout" in run.err
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        ([], "--bot"),
-        (["--bot", "a/b"], "has no '/'"),
-        (["--bot", "a", "--timeout", "0"], "more than 0 seconds"),
-        (["--bot", "a", "--timeout", "soon"], "not a number"),
-        (["--bot", "a", "--base-url", "ftp://example.com/v1"], "http(s) URL"),
-    ],
-)
-def test_usage_errors_exit_2(capsys: Any, args: list[str], message: str) -> None:
-    run = run_cli(capsys, *args)
-    assert run.code == 2 and message in run.err
-
-
-def test_no_key_at_all_is_a_usage_error(capsys: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(API_KEY_ENV, raising=False)
-    run = run_cli(capsys, "--bot", "a", key=None)
-    assert run.code == 2 and API_KEY_ENV in run.err
-
-
-def test_the_key_is_redacted_from_any_message_and_from_the_config_repr() -> None:
-    assert redact(f"boom: Authorization: Bearer {KEY}", KEY) == "boom: Authorization: Bearer ***"
-    assert KEY not in repr(CheckConfig(BASE_URL, KEY, ("a",)))
-
-
-def test_help_documents_options_exit_codes_and_examples(capsys: Any) -> None:
-    run = run_cli(capsys, "--help", key=None)
-    assert run.code == 0
-    for text in ("--base-url", "--api-key", "--bot", "--json", "--strict", "--timeout", "--no-probes",
-                 API_KEY_ENV, "exit codes:", "examples:", "additive", "breaking", "403"):  # fmt: skip
-        assert text in run.out, text
-
-
-# --- JSON schema -----------------------------------------------------------------------------
-
-
-def assert_report_schema(report: dict[str, Any]) -> None:
-    """The documented schema (contract_report.py), checked key by key and type by type."""
-    assert report.keys() == {
-        "schema_version", "base_url", "strict", "conforms", "breaking", "exit_code", "error",
-        "bots", "probes", "findings",
-    }  # fmt: skip
-    assert report["schema_version"] == 1 and report["exit_code"] in (0, 1, 2)
-    assert all(isinstance(report[k], bool) for k in ("strict", "conforms", "breaking"))
-    assert report["error"] is None or report["error"].keys() == {"kind", "message"}
-    for bot in report["bots"]:
-        assert bot.keys() == {
-            "bot", "status", "leads_checked", "order", "timestamp_forms", "breaking_findings",
-            "additive_findings",
-        }  # fmt: skip
-        assert bot["order"].keys() == {"field", "direction", "steps_up", "steps_down"}
-        assert bot["order"]["direction"] in ("ascending", "descending", "unordered", "n/a")
-        for forms in bot["timestamp_forms"].values():
-            assert list(forms["fraction_digits"]) == ["0", "1", "2", "3", "4", "5", "6+"]
-            assert list(forms["offsets"]) == ["Z", "+00:00", "other"]
-            assert isinstance(forms["unparseable"], int)
-    for probe in report["probes"]:
-        assert probe.keys() == {
-            "probe", "description", "expected_status", "status", "breaking_findings",
-            "additive_findings",
-        }  # fmt: skip
-    for finding in report["findings"]:
-        assert finding.keys() == {
-            "bot", "probe", "field", "kind", "severity", "count", "detail", "example",
-        }  # fmt: skip
-        assert (finding["bot"] is None) != (finding["probe"] is None)
-        assert finding["kind"] in {k.value for k in Kind}
-        assert finding["severity"] in ("breaking", "additive") and finding["count"] >= 1
-        assert finding["example"].keys() == {"index", "id", "value"}
-
-
 # --- The live mock server over real HTTP ------------------------------------------------------
 
 
@@ -383,7 +218,7 @@ def test_live_server_in_quirks_mode_reports_every_quirk_as_drift(capsys: Any) ->
         ("unknown_field", "additive"),
         ("timestamp_form", "additive"),
     }
-    schema = spec.conversation_schema()
+    schema = component_schema("Conversation")
     optional = set(schema["properties"]) - set(schema["required"])
     nulls = {f["field"] for f in report["findings"] if f["kind"] == "null_not_nullable"}
     assert nulls == optional
@@ -398,35 +233,3 @@ def test_live_server_in_quirks_mode_reports_every_quirk_as_drift(capsys: Any) ->
         example = finding["example"]
         assert isinstance(example["index"], int) and isinstance(example["id"], str)
     assert "unordered by created_at" in text.out and "null_not_nullable" in text.out
-
-
-def test_the_cli_runs_as_a_module_with_the_key_from_the_environment() -> None:
-    with MockServer(mock_config()) as mock:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mock_server.contract",
-                *bot_args("bot-alpha", base_url=mock.base_url),
-                "--json",
-            ],
-            env={**os.environ, API_KEY_ENV: KEY},
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    assert done.returncode == 0, done.stderr
-    assert KEY not in done.stdout + done.stderr
-    report = json.loads(done.stdout)
-    assert_report_schema(report)
-    assert report["conforms"] is True
-
-
-def test_the_console_script_is_installed_and_documents_itself() -> None:
-    script = Path(sys.executable).parent / "chatnode-contract"
-    done = subprocess.run(
-        [str(script), "--help"], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0 and "usage: chatnode-contract" in done.stdout

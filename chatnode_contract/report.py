@@ -1,6 +1,6 @@
 """What a contract check found, and its two renderings: a table for people, JSON for CI.
 
-Kept apart from `contract.py` so the exit-code rule and the JSON schema (which CI jobs parse)
+Kept apart from `checker.py` so the exit-code rule and the JSON schema (which CI jobs parse)
 live in one small place, with no HTTP in sight.
 
 JSON schema (`schema_version` 1; keys are only ever added, never renamed or removed):
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from mock_server.drift import BODY, Finding, FormCounts, Order, Severity
+from chatnode_contract.drift import BODY, Finding, FormCounts, Order, Severity
 
 SCHEMA_VERSION = 1
 
@@ -49,7 +49,7 @@ EXIT_ABORTED = 2
 
 class Target(StrEnum):
     BOT = "bot"
-    """A call for one of the `--bot`s with the real key: the leads themselves."""
+    """A call of a checked operation for one of the `--bot`s with the real key (its leads)."""
     PROBE = "probe"
     """A call made to get a documented error response, to check its shape."""
 
@@ -68,6 +68,8 @@ class TargetResult:
     timestamp_forms: Mapping[str, FormCounts] = field(default_factory=dict)
     order: Order = field(default_factory=lambda: Order(None, "n/a"))
     description: str = ""
+    item: str = "item"
+    """What one element of the body is, singular (`lead`), for the text report."""
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
@@ -202,7 +204,7 @@ def render_text(report: Report, operation: str) -> str:
 
 
 def _bot_section(result: TargetResult) -> list[str]:
-    noun = "lead" if result.items_checked == 1 else "leads"
+    noun = result.item if result.items_checked == 1 else f"{result.item}s"
     head = f"Bot {result.name}: HTTP {_status_text(result.status)}, {result.items_checked} {noun} checked"
     if result.order.field and result.order.direction != "n/a":
         head += f", {_order_text(result.order)}"

@@ -1,8 +1,9 @@
 """The pure drift analysis: leads in, findings out.
 
-The property tests build leads from the spec's `Conversation` schema at runtime (its properties,
-types, `format`, `nullable` and `required`), so they follow the spec when it changes; the
-targeted tests pin one example of each kind of finding on today's spec.
+The property tests draw leads from the shared strategies (`unit_tests/strategies.py`), built from
+the spec's `Conversation` schema at runtime (its properties, types, `format`, `nullable` and
+`required`), so they follow the spec when it changes; the targeted tests pin one example of each
+kind of finding on today's spec.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from mock_server import spec
-from mock_server.contract import OpenAPIRequest, OpenAPIResponse, judge, response_schema
-from mock_server.drift import (
+from chatnode_contract.drift import (
     BODY,
     ITEM,
     Kind,
@@ -37,86 +36,37 @@ from mock_server.drift import (
     parse_json,
     resolve_refs,
 )
-
-DOCUMENT = spec.spec_document()
-LEAD_SCHEMA = spec.conversation_schema()
-PROPERTIES: Mapping[str, Any] = LEAD_SCHEMA["properties"]
-REQUIRED: list[str] = list(LEAD_SCHEMA.get("required", []))
-BODY_SCHEMA = response_schema(200)
-ID_FIELD = identity_field(LEAD_SCHEMA)
-BASE_URL = httpx.URL(spec.spec_document()["servers"][0]["url"])
-
-# --- Strategies, from the schema -----------------------------------------------------------
-
-OFFSETS = st.sampled_from(["Z", "z", "+00:00"]) | st.builds(
-    lambda sign, hours, minutes: f"{sign}{hours:02d}:{minutes:02d}",
-    st.sampled_from("+-"),
-    st.integers(0, 23),
-    st.integers(0, 59),
+from chatnode_contract.judge import judge
+from chatnode_spec import (
+    SpecRequest,
+    SpecResponse,
+    api_document,
+    component_schema,
+    openapi,
+    operation_at,
+    response_schema,
+)
+from unit_tests.strategies import (
+    date_time_lookalikes,
+    json_values,
+    rfc3339_spellings,
+    spec_conversations,
+    values_not_of_type,
 )
 
+DOCUMENT = api_document()
+LEAD_SCHEMA = component_schema("Conversation")
+PROPERTIES: Mapping[str, Any] = LEAD_SCHEMA["properties"]
+REQUIRED: list[str] = list(LEAD_SCHEMA.get("required", []))
+LEADS = operation_at("/get-conversation-ids/{bot_id}")
+BODY_SCHEMA = response_schema(LEADS, 200)
+ID_FIELD = identity_field(LEAD_SCHEMA)
+BASE_URL = httpx.URL(DOCUMENT["servers"][0]["url"])
 
-@st.composite
-def rfc3339_texts(draw: st.DrawFn) -> str:
-    """Valid RFC 3339 date-times in every form the RFC allows: 0-9 fraction digits, `T`/`t`,
-    `Z`/`z`/any offset."""
-    moment = draw(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)))
-    digits = draw(st.integers(0, 9))
-    fraction = (f"{moment.microsecond:06d}" + draw(st.text("0123456789", min_size=3, max_size=3)))[
-        :digits
-    ]
-    separator = draw(st.sampled_from("Tt"))
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}{separator}"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}"
-        + (f".{fraction}" if digits else "")
-        + draw(OFFSETS)
-    )
+# --- Leads broken on purpose, from the shared strategies -----------------------------------
 
-
-JSON_INTEGERS = st.integers(-(2**53), 2**53)
-"""Integers every JSON parser reads exactly."""
-JSON_VALUES_BY_TYPE: dict[str, st.SearchStrategy[Any]] = {
-    "string": st.text(max_size=12),
-    "boolean": st.booleans(),
-    "integer": JSON_INTEGERS,
-    "number": st.floats(allow_nan=False, allow_infinity=False),
-    "array": st.lists(JSON_INTEGERS, max_size=2),
-    "object": st.dictionaries(st.text(max_size=4), JSON_INTEGERS, max_size=2),
-}
-
-
-def conforming_values(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
-    """Values the schema accepts; fails loudly on a type the strategy does not know yet."""
-    if schema.get("format") == "date-time":
-        values = rfc3339_texts()
-    else:
-        values = JSON_VALUES_BY_TYPE[schema["type"]]
-    return values | st.none() if schema.get("nullable") else values
-
-
-def wrong_type_values(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
-    """Values of a JSON type the schema does not allow (null aside: that is its own finding)."""
-    wrong = [
-        t
-        for t in JSON_VALUES_BY_TYPE
-        if t != schema["type"] and not (schema["type"] == "number" and t == "integer")
-    ]
-    return st.sampled_from(wrong).flatmap(lambda t: JSON_VALUES_BY_TYPE[t])
-
-
-@st.composite
-def conforming_leads(draw: st.DrawFn) -> dict[str, Any]:
-    """A lead the spec accepts: every required property, any subset of the optional ones."""
-    lead = {}
-    for name, schema in PROPERTIES.items():
-        if name in REQUIRED or draw(st.booleans()):
-            lead[name] = draw(conforming_values(schema))
-    return lead
-
-
-LEAD_LISTS = st.lists(conforming_leads(), max_size=8)
 UNKNOWN_NAMES = st.text(min_size=1, max_size=10).filter(lambda n: n not in PROPERTIES)
+LEAD_LISTS = st.lists(spec_conversations(), max_size=8)
 
 # Each mutation: the finding it must produce, the properties it applies to, and how it changes
 # one lead (given the property name and a hypothesis draw function).
@@ -135,20 +85,18 @@ def mutate(draw: st.DrawFn, lead: dict[str, Any], mutation: str, name: str) -> N
     elif mutation == "drop":
         lead.pop(name, None)
     elif mutation == "retype":
-        lead[name] = draw(wrong_type_values(PROPERTIES[name]))
+        lead[name] = draw(values_not_of_type(PROPERTIES[name]["type"]))
     elif mutation == "garble":
         lead[name] = "x" + draw(st.text(max_size=12))
     else:
-        lead[name] = draw(
-            conforming_values({"type": draw(st.sampled_from(list(JSON_VALUES_BY_TYPE)))})
-        )
+        lead[name] = draw(json_values)
 
 
 @st.composite
 def mutated_leads(draw: st.DrawFn) -> tuple[list[dict[str, Any]], str, str, list[int]]:
     """Conforming leads with one mutation applied to some of them: (leads, mutation, field,
     mutated indices)."""
-    leads = draw(st.lists(conforming_leads(), min_size=1, max_size=8))
+    leads = draw(st.lists(spec_conversations(), min_size=1, max_size=8))
     mutation = draw(st.sampled_from([m for m, (_, names) in MUTATIONS.items() if names]))
     name = (
         draw(UNKNOWN_NAMES)
@@ -170,8 +118,8 @@ def openapi_core_errors(leads: Any) -> list[Exception]:
         200, content=orjson.dumps(leads), headers={"content-type": "application/json"}
     )
     return list(
-        spec.openapi().iter_response_errors(
-            OpenAPIRequest(request, BASE_URL), OpenAPIResponse(response)
+        openapi().iter_response_errors(
+            SpecRequest.from_httpx(request, BASE_URL), SpecResponse.from_httpx(response)
         )
     )
 
@@ -222,7 +170,7 @@ def test_drift_explains_every_error_openapi_core_finds(leads: list[dict[str, Any
     response = httpx.Response(
         200, content=orjson.dumps(leads), headers={"content-type": "application/json"}
     )
-    findings, _ = judge(request, response, BASE_URL, expected=200)
+    findings, _ = judge(request, response, BASE_URL, LEADS, expected=200)
     assert Kind.SCHEMA_VIOLATION not in {f.kind for f in findings}
 
 
@@ -252,7 +200,7 @@ def test_timestamp_forms_count_every_string_in_a_date_time_field(
             assert sum(counts.fraction_digits.values()) == sum(counts.offsets.values())
 
 
-@given(rfc3339_texts())
+@given(rfc3339_spellings())
 def test_parsed_date_times_keep_their_instant_and_form(text: str) -> None:
     parsed = parse_date_time(text)
     assert parsed is not None
@@ -265,12 +213,7 @@ def test_parsed_date_times_keep_their_instant_and_form(text: str) -> None:
     assert wall == f"{text[:10]}T{text[11:19]}"
 
 
-DATE_TIME_LIKE = st.from_regex(
-    r"\A\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{0,7})?([Zz]|[+-]\d{2}:?\d{2})?\Z"
-)
-
-
-@given(st.one_of(rfc3339_texts(), DATE_TIME_LIKE, st.text(max_size=30)))
+@given(st.one_of(rfc3339_spellings(), date_time_lookalikes(), st.text(max_size=30)))
 @example("2024-02-30T00:00:00Z")  # no such day
 @example("2023-06-30T23:59:60Z")  # leap second: openapi-core refuses it
 @example("0000-01-01T00:00:00Z")  # year zero
@@ -430,7 +373,7 @@ def test_a_truncated_body_is_not_json() -> None:
 
 def test_json_parsing_takes_wide_integers_and_refuses_nan() -> None:
     assert parse_json(b"[18446744073709551616]") == [2**64]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="line 1, column 2"):
         parse_json(b"[NaN]")
 
 
@@ -451,7 +394,7 @@ def test_additional_properties_with_a_schema_are_checked_against_it() -> None:
 
 
 def test_error_bodies_are_checked_against_their_own_schema() -> None:
-    schema = response_schema(401)
+    schema = response_schema(LEADS, 401)
     extra = analyze_value(
         {"message": "Bearer token missing or unknown", "error": "unauthorized"}, schema, DOCUMENT
     )

@@ -1,7 +1,7 @@
 """Drift analysis: how a response body differs from the schema the spec gives for it.
 
 Pure: a body (bytes or parsed JSON) and a schema in, findings aggregated per field out; no I/O,
-no clock, no openapi-core. The contract checker (`contract.py`) does the HTTP and lets
+no clock, no openapi-core. The checker (`checker.py`) does the HTTP and `judge.py` lets
 openapi-core judge the response as a whole; this module explains *what* drifted, per field, with
 counts and an example, so one odd lead among thousands shows up as one line, not a thousand.
 
@@ -212,7 +212,8 @@ class FormCounts:
 
 
 def resolve_refs(schema: Any, document: Mapping[str, Any] | None, depth: int = 0) -> Any:
-    """A copy of `schema` with local `$ref`s (`#/components/...`) replaced by their targets."""
+    """A plain copy (dicts and lists) of `schema` with local `$ref`s (`#/components/...`) replaced
+    by their targets; reads the spec's read-only views (mappings, tuples) without copying them."""
     if depth > 32:
         raise ValueError("schema $refs nest deeper than 32 levels (a cycle?)")
     if isinstance(schema, Mapping):
@@ -225,7 +226,7 @@ def resolve_refs(schema: Any, document: Mapping[str, Any] | None, depth: int = 0
                 target = target[part.replace("~1", "/").replace("~0", "~")]
             return resolve_refs(target, document, depth + 1)
         return {k: resolve_refs(v, document, depth + 1) for k, v in schema.items()}
-    if isinstance(schema, list):
+    if isinstance(schema, list | tuple):
         return [resolve_refs(v, document, depth + 1) for v in schema]
     return schema
 

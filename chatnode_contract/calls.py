@@ -1,0 +1,89 @@
+"""What the checker calls: the spec's operations it checks for each bot, and the probes.
+
+Two tables, no logic. Checking another operation is one more `CheckedOperation` row: its path
+template (the spec supplies the method and the documented responses), how to build its request
+body from the bot's earlier responses, and the status a healthy API answers with. The checker
+calls the rows in order for each bot, so a row may build on the responses of the rows before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from chatnode_spec import Operation, operation_at
+
+RequestBody = Callable[[Mapping[str, httpx.Response]], Any]
+"""An operation's JSON request body, built from the bot's earlier responses (keyed by the
+`CheckedOperation.name` that drew them); None sends no body."""
+
+
+def no_body(earlier: Mapping[str, httpx.Response]) -> None:
+    """For an operation whose request carries nothing but the path and the bearer token."""
+    return None
+
+
+@dataclass(frozen=True)
+class CheckedOperation:
+    """One operation of the spec, called with the real key for every `--bot`."""
+
+    name: str
+    """Names its response for the rows after it, e.g. `leads`."""
+    path_template: str
+    """As in the spec's `paths`; `{bot_id}` is the bot."""
+    expected_status: int
+    item: str
+    """What one element of its array body is, singular: `lead`."""
+    body: RequestBody = no_body
+
+    @property
+    def operation(self) -> Operation:
+        """The spec's operation: method, documented statuses, responses."""
+        return operation_at(self.path_template)
+
+    @property
+    def title(self) -> str:
+        """`POST /get-conversation-ids/{bot_id}`, as the report heads it."""
+        return f"{self.operation.method} {self.path_template}"
+
+
+CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
+    CheckedOperation("leads", "/get-conversation-ids/{bot_id}", 200, "lead"),
+)
+"""Called in this order for each bot."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A call made to draw one of the spec's documented error responses."""
+
+    name: str
+    operation: str
+    """The `CheckedOperation.name` it calls (with no earlier responses to build a body from)."""
+    expected_status: int
+    description: str
+    credentials: Literal["none", "invalid", "real"]
+    """No Authorization header, a made-up token, or the real key."""
+    bot: Literal["first", "unknown"]
+    """The first --bot, or a random id that cannot exist."""
+
+
+PROBES: tuple[Probe, ...] = (
+    Probe("missing_key", "leads", 401, "no bearer token", "none", "first"),
+    Probe("invalid_key", "leads", 401, "a made-up bearer token", "invalid", "first"),
+    Probe(
+        "unknown_bot", "leads", 403, "the real key, a bot id that cannot exist", "real", "unknown"
+    ),
+)
+"""Each probe runs only when the spec documents its status for its operation."""
+
+
+def checked_operation(name: str) -> CheckedOperation:
+    """The row of `CHECKED_OPERATIONS` with this name."""
+    for call in CHECKED_OPERATIONS:
+        if call.name == name:
+            return call
+    raise LookupError(f"no checked operation named {name!r}")

@@ -1,0 +1,230 @@
+"""One run of the check: call the API with httpx, have each response judged, collect a `Report`.
+
+Each bot gets every row of `calls.CHECKED_OPERATIONS` with the real key, in order; then the
+probes draw the documented error responses. Bots go first, so rejected credentials stop the run
+(exit 2) before anything else is called. Nothing is retried and redirects are not followed: a
+429, a 5xx or a 3xx is reported as what it is.
+
+The API key only ever travels in the `Authorization` header; no message is built from a
+request's headers, and every message is scrubbed of the key anyway.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Mapping
+from urllib.parse import quote
+
+import httpx
+
+from chatnode_contract.calls import (
+    CHECKED_OPERATIONS,
+    PROBES,
+    CheckedOperation,
+    Probe,
+    checked_operation,
+)
+from chatnode_contract.config import API_KEY_ENV, CheckConfig, redact
+from chatnode_contract.drift import BodyReport, Finding
+from chatnode_contract.judge import judge
+from chatnode_contract.report import CheckError, Report, Target, TargetResult
+from chatnode_spec import SpecRequest, openapi
+
+USER_AGENT = "chatnode-contract/1"
+
+
+class CheckAborted(Exception):
+    """The check cannot go on (exit 2); the message says what to do."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+REJECTED_CREDENTIALS: Mapping[int, str] = {
+    401: (
+        f"API key rejected by ChatNode (401): check --api-key (or ${API_KEY_ENV}); "
+        "copy the key again from ChatNode's dashboard"
+    ),
+    403: (
+        "Bot {bot!r} is not accessible with this API key (403): check --bot (the bot "
+        "id from ChatNode's dashboard) and that the key belongs to the bot's account"
+    ),
+}
+"""Statuses on the real calls that mean the check cannot go on, and what to tell the user."""
+
+
+class Checker:
+    """One run: an httpx client and the calls."""
+
+    def __init__(self, config: CheckConfig, client: httpx.Client) -> None:
+        self.config = config
+        self.client = client
+        self.base_url = httpx.URL(config.base_url.rstrip("/"))
+
+    def send(
+        self,
+        call: CheckedOperation,
+        bot: str,
+        authorization: str | None,
+        earlier: Mapping[str, httpx.Response],
+        *,
+        own_check: bool = False,
+    ) -> tuple[httpx.Request, httpx.Response]:
+        operation = call.operation
+        url = str(self.base_url) + operation.path_template.format(bot_id=quote(bot, safe=""))
+        headers = {"Authorization": authorization} if authorization else {}
+        request = self.client.build_request(
+            operation.method, url, headers=headers, json=call.body(earlier)
+        )
+        if own_check:
+            self.check_own_request(request, bot)
+        try:
+            response = self.client.send(request)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.config) from None
+        return request, response
+
+    def check_bot(self, bot: str) -> Iterator[TargetResult]:
+        """Every checked operation for one bot, each able to build on the responses before it;
+        a result is yielded before the next call, so a stopped run keeps what was checked."""
+        earlier: dict[str, httpx.Response] = {}
+        for call in CHECKED_OPERATIONS:
+            request, response = self.send(
+                call, bot, f"Bearer {self.config.api_key}", earlier, own_check=True
+            )
+            rejected = REJECTED_CREDENTIALS.get(response.status_code)
+            if rejected is not None:
+                raise CheckAborted("auth", rejected.format(bot=bot))
+            findings, body = judge(
+                request, response, self.base_url, call.operation, call.expected_status
+            )
+            yield _bot_result(call, bot, response.status_code, findings, body)
+            earlier[call.name] = response
+
+    def check_own_request(self, request: httpx.Request, bot: str) -> None:
+        """A finding must be the API's doing, never the checker's: its own requests must match
+        the spec (openapi-core request validation) before their answers are judged."""
+        errors = list(openapi().iter_request_errors(SpecRequest.from_httpx(request, self.base_url)))
+        if errors:
+            kinds = ", ".join(type(e).__name__ for e in errors)
+            raise CheckAborted(
+                "usage",
+                f"the request for bot {bot!r} does not match the spec ({kinds}): check --bot",
+            )
+
+    def run_probe(self, probe: Probe) -> TargetResult:
+        call = checked_operation(probe.operation)
+        bot = self.config.bots[0] if probe.bot == "first" else _unknown_bot_id()
+        authorization = {
+            "none": None,
+            "invalid": f"Bearer chatnode-contract-invalid-{secrets.token_hex(16)}",
+            "real": f"Bearer {self.config.api_key}",
+        }[probe.credentials]
+        request, response = self.send(call, bot, authorization, {})
+        findings, _ = judge(request, response, self.base_url, call.operation, probe.expected_status)
+        return TargetResult(
+            Target.PROBE,
+            probe.name,
+            probe.expected_status,
+            response.status_code,
+            tuple(sorted(findings, key=Finding.sort_key)),
+            description=probe.description,
+        )
+
+    def probes_to_run(self) -> list[Probe]:
+        """The probes whose status the spec documents for their operation."""
+        return [
+            probe
+            for probe in PROBES
+            if probe.expected_status
+            in checked_operation(probe.operation).operation.documented_statuses
+        ]
+
+
+def _unknown_bot_id() -> str:
+    return f"chatnode-contract-no-such-bot-{secrets.token_hex(8)}"
+
+
+def _bot_result(
+    call: CheckedOperation,
+    bot: str,
+    status: int,
+    findings: list[Finding],
+    body: BodyReport | None,
+) -> TargetResult:
+    ordered = tuple(sorted(findings, key=Finding.sort_key))
+    expected = call.expected_status
+    if body is None:
+        return TargetResult(Target.BOT, bot, expected, status, ordered, item=call.item)
+    return TargetResult(
+        Target.BOT,
+        bot,
+        expected,
+        status,
+        ordered,
+        body.items_checked,
+        body.timestamp_forms,
+        body.order,
+        item=call.item,
+    )
+
+
+_TRANSPORT_ERRORS: tuple[tuple[type[httpx.HTTPError], str, str], ...] = (
+    (
+        httpx.TimeoutException,
+        "timeout",
+        "ChatNode did not answer within {timeout:g} s at {base_url} ({error}): "
+        "retry later, or raise --timeout",
+    ),
+    (
+        httpx.ConnectError,
+        "connection",
+        "could not connect to {base_url} ({error}): check --base-url and the network",
+    ),
+    (
+        httpx.UnsupportedProtocol,
+        "usage",
+        "cannot call {base_url} ({error}): --base-url must start with https:// or http://",
+    ),
+    (
+        httpx.TransportError,
+        "connection",
+        "the connection to {base_url} failed mid-call ({error}): retry, and check any proxy",
+    ),
+    (httpx.HTTPError, "connection", "calling {base_url} failed ({error})"),
+)
+"""Each httpx failure mapped to one error kind and message, first match wins."""
+
+
+def _transport_error(exc: httpx.HTTPError, config: CheckConfig) -> CheckAborted:
+    """Built from the exception's type and text only: no request, headers or repr in it."""
+    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    for kind_type, kind, template in _TRANSPORT_ERRORS:
+        if isinstance(exc, kind_type):
+            message = template.format(timeout=config.timeout, base_url=config.base_url, error=error)
+            return CheckAborted(kind, redact(message, config.api_key))
+    raise AssertionError("httpx.HTTPError is the last row")  # pragma: no cover
+
+
+def run_check(config: CheckConfig) -> Report:
+    """Call the API, judge every response, and report; stops early (error set) on exit-2 causes."""
+    results: list[TargetResult] = []
+    try:
+        with httpx.Client(
+            timeout=config.timeout,
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        ) as client:
+            checker = Checker(config, client)
+            for bot in config.bots:
+                for result in checker.check_bot(bot):
+                    results.append(result)
+            if config.probes:
+                for probe in checker.probes_to_run():
+                    results.append(checker.run_probe(probe))
+    except CheckAborted as exc:
+        error = CheckError(exc.kind, redact(exc.message, config.api_key))
+        return Report(config.base_url, config.strict, tuple(results), error)
+    return Report(config.base_url, config.strict, tuple(results))

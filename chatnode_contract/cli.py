@@ -1,0 +1,172 @@
+"""`chatnode-contract` on the command line: flags in, a `CheckConfig`, the report out, an exit code.
+
+Checks a ChatNode account's API against the bundled OpenAPI spec (see `--help`); the calls and
+judging live in `checker.py`, the JSON schema and exit-code rule in `report.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+import httpx
+import orjson
+
+from chatnode_contract.calls import CHECKED_OPERATIONS
+from chatnode_contract.checker import run_check
+from chatnode_contract.config import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact
+from chatnode_contract.report import render_text, to_json
+from chatnode_spec import api_document
+
+
+def spec_server_url() -> str:
+    """The spec's server URL, `https://api.public.chatnode.ai/v1`: the default --base-url."""
+    return api_document()["servers"][0]["url"]
+
+
+_DESCRIPTION = """\
+Check a ChatNode account's API against the OpenAPI contract bundled with source-chatnode.
+
+For each --bot it calls `POST {base_url}/get-conversation-ids/{bot}` with your key and checks the
+response with openapi-core (status, content type, body), then reports drift per field, over all
+leads: unknown fields, nulls where the spec has no `nullable`, type mismatches, missing required
+fields, created_at timestamp forms (fraction digits; Z, +00:00 or other offsets; unparseable) and
+undocumented status codes, each with a count and an example lead (index and session_id). Lead
+values are never printed, except timestamps. The API key is never printed.
+
+It then probes the documented error responses: no bearer token and a made-up token on the first
+bot (expect 401), and your key on a random bot id that cannot exist (expect 403); skip them with
+--no-probes.
+"""
+
+_EPILOG = f"""\
+severity:
+  additive  a client written against the spec keeps working: fields the spec does not list;
+            created_at values that are valid RFC 3339 but written differently from the spec's
+            example (another number of fraction digits, `Z` or a non-UTC offset)
+  breaking  a client written against the spec may fail: missing required field, null where the
+            spec has no `nullable: true`, wrong JSON type, a date-time that is not RFC 3339, an
+            undocumented or unexpected status, another content type, a body that is not JSON
+            or not an array of objects, anything else openapi-core rejects
+
+exit codes:
+  0  conforms, or only additive drift (printed as warnings)
+  1  breaking drift; with --strict, any drift
+  2  could not check: bad arguments, connection refused, timeout, key rejected (401) or a bot
+     not accessible (403) on the real calls
+
+--json output (schema_version 1; keys are only ever added):
+  {{"schema_version", "base_url", "strict", "conforms", "breaking", "exit_code",
+   "error": null | {{"kind", "message"}}, "bots": [...], "probes": [...],
+   "findings": [{{"bot", "probe", "field", "kind", "severity", "count", "detail",
+                 "example": {{"index", "id", "value"}}}}]}}
+  field by field in README.md, "Contract testing your ChatNode account"
+
+examples:
+  export {API_KEY_ENV}=...          # keeps the key out of shell history and `ps`
+  chatnode-contract --bot BOT_ID
+  chatnode-contract --bot BOT_A --bot BOT_B --json > contract.json
+  chatnode-contract --bot BOT_ID --strict --timeout 60
+  chatnode-contract --base-url http://127.0.0.1:8080/v1 --api-key mock-secret-key \\
+      --bot bot-alpha                 # against chatnode-mock-server
+  python -m chatnode_contract --help
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    default_base_url = spec_server_url()
+    parser = argparse.ArgumentParser(
+        prog="chatnode-contract",
+        description=_DESCRIPTION,
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--base-url",
+        default=default_base_url,
+        metavar="URL",
+        help=f"the API's base URL, up to and including the version (default: {default_base_url})",
+    )
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help=f"ChatNode API key, sent as a bearer token (default: ${API_KEY_ENV})",
+    )
+    parser.add_argument(
+        "--bot",
+        dest="bots",
+        action="append",
+        required=True,
+        metavar="BOT",
+        help="a bot (agent) id to read the leads of; repeat for several bots",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document (schema_version 1) instead of the table, for CI",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 on any drift, additive included"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"seconds to wait on the network per step: connect, each read (default: {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--no-probes",
+        dest="probes",
+        action="store_false",
+        help="skip the calls that check the documented 401 and 403 responses",
+    )
+    return parser
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the timeout must be more than 0 seconds")
+    return value
+
+
+def config_from_args(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> tuple[CheckConfig, bool]:
+    """The run's config and whether to print JSON; usage errors exit 2 through argparse."""
+    args = parser.parse_args(argv)
+    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV, "")
+    if not api_key.strip():
+        parser.error(f"no API key: pass --api-key KEY or set ${API_KEY_ENV}")
+    url = httpx.URL(args.base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        parser.error(
+            f"--base-url {args.base_url!r} must be an http(s) URL, e.g. {spec_server_url()}"
+        )
+    bots = tuple(dict.fromkeys(args.bots))
+    bad = [b for b in bots if not b or "/" in b]
+    if bad:
+        parser.error(f"--bot {bad[0]!r}: a bot id is non-empty and has no '/'")
+    config = CheckConfig(args.base_url, api_key, bots, args.timeout, args.probes, args.strict)
+    return config, args.json
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script: the report on stdout, a stopped check's reason on stderr."""
+    parser = build_parser()
+    config, as_json = config_from_args(parser, argv)
+    report = run_check(config)
+    if as_json:
+        output = orjson.dumps(to_json(report), option=orjson.OPT_INDENT_2).decode() + "\n"
+    else:
+        output = render_text(report, ", ".join(call.title for call in CHECKED_OPERATIONS))
+    sys.stdout.write(redact(output, config.api_key))
+    if report.error is not None:
+        sys.stderr.write(f"chatnode-contract: error: {report.error.message}\n")
+    return report.exit_code
