@@ -1,5 +1,6 @@
 """`/_admin/` endpoints: drive the mock from outside the Python process (a shell script, a
-connector test in another language). JSON in and out, no bearer auth, errors in the generic shape.
+connector test in another language). JSON in and out, errors in the generic shape, never journaled.
+With `MockConfig.admin_token` set, every call needs `Authorization: Bearer <admin_token>` (else 401).
 
     GET    /_admin/health                  {"status": "ok", "bots": [...]}
     GET    /_admin/bots                    {"bots": [{"bot_id": ..., "leads": N}]}
@@ -17,21 +18,20 @@ connector test in another language). JSON in and out, no bearer auth, errors in 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 
+from mock_server.auth import admin_allowed, bearer_token
 from mock_server.faults import FaultRule
-from mock_server.responses import error_response
-from mock_server.service import MockService
+from mock_server.responses import MockRequest, MockResponse, error_response
+from mock_server.service import MockService, match_route, route_table
 
 ADMIN_PREFIX = "/_admin"
 
-Handler = Callable[[MockService, Request, Any], Any]
+Params = Mapping[str, str]
+Handler = Callable[[MockService, Params, Any], Any]
 
 
 class AdminError(Exception):
@@ -42,8 +42,8 @@ class AdminError(Exception):
         self.status = status
 
 
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status, media_type="application/json")
+def _json(data: Any, status: int = 200) -> MockResponse:
+    return MockResponse(status, orjson.dumps(data))
 
 
 def _count_or_leads(body: Any) -> tuple[int | None, list[Any] | None]:
@@ -57,23 +57,23 @@ def _count_or_leads(body: Any) -> tuple[int | None, list[Any] | None]:
     return count, leads
 
 
-def _known_bot(service: MockService, request: Request) -> str:
-    bot_id = request.path_params["bot_id"]
+def _known_bot(service: MockService, params: Params) -> str:
+    bot_id = params["bot_id"]
     if service.store.snapshot(bot_id) is None:
         raise AdminError(404, f"No bot {bot_id!r}; add it with POST {ADMIN_PREFIX}/bots")
     return bot_id
 
 
-def health(service: MockService, request: Request, body: Any) -> Any:
+def health(service: MockService, params: Params, body: Any) -> Any:
     return {"status": "ok", "bots": service.store.bot_ids()}
 
 
-def list_bots(service: MockService, request: Request, body: Any) -> Any:
+def list_bots(service: MockService, params: Params, body: Any) -> Any:
     snapshots = [service.store.snapshot(b) for b in service.store.bot_ids()]
     return {"bots": [{"bot_id": s.bot_id, "leads": s.count} for s in snapshots if s]}
 
 
-def add_bot(service: MockService, request: Request, body: Any) -> Any:
+def add_bot(service: MockService, params: Params, body: Any) -> Any:
     if not isinstance(body, dict) or not isinstance(body.get("bot_id"), str):
         raise AdminError(400, 'Send {"bot_id": "...", "count": N} or {"bot_id": ..., "leads": []}')
     bot_id = body["bot_id"]
@@ -87,30 +87,30 @@ def add_bot(service: MockService, request: Request, body: Any) -> Any:
     return _json({"bot_id": bot_id, "leads": service.store.snapshot(bot_id).count}, 201)  # type: ignore[union-attr]
 
 
-def get_leads(service: MockService, request: Request, body: Any) -> Any:
-    return service.store.leads(_known_bot(service, request))
+def get_leads(service: MockService, params: Params, body: Any) -> Any:
+    return service.store.leads(_known_bot(service, params))
 
 
-def append_leads(service: MockService, request: Request, body: Any) -> Any:
-    bot_id = _known_bot(service, request)
+def append_leads(service: MockService, params: Params, body: Any) -> Any:
+    bot_id = _known_bot(service, params)
     count, leads = _count_or_leads(body)
     appended = service.store.append(bot_id, count=count, leads=leads)
     total = service.store.snapshot(bot_id).count  # type: ignore[union-attr]
     return {"bot_id": bot_id, "appended": appended, "total": total}
 
 
-def set_leads(service: MockService, request: Request, body: Any) -> Any:
-    bot_id = _known_bot(service, request)
+def set_leads(service: MockService, params: Params, body: Any) -> Any:
+    bot_id = _known_bot(service, params)
     count, leads = _count_or_leads(body)
     service.store.set_leads(bot_id, leads, count=count)
     return {"bot_id": bot_id, "total": service.store.snapshot(bot_id).count}  # type: ignore[union-attr]
 
 
-def list_faults(service: MockService, request: Request, body: Any) -> Any:
+def list_faults(service: MockService, params: Params, body: Any) -> Any:
     return {"faults": service.faults.describe()}
 
 
-def add_fault(service: MockService, request: Request, body: Any) -> Any:
+def add_fault(service: MockService, params: Params, body: Any) -> Any:
     if not isinstance(body, dict):
         raise AdminError(400, 'Send {"spec": "429:times=3"} or the fields of a fault rule')
     try:
@@ -121,78 +121,76 @@ def add_fault(service: MockService, request: Request, body: Any) -> Any:
     return _json({"id": rule_id, **rule.to_json()}, 201)
 
 
-def clear_faults(service: MockService, request: Request, body: Any) -> Any:
+def clear_faults(service: MockService, params: Params, body: Any) -> Any:
     service.faults.clear()
     return {"faults": []}
 
 
-def remove_fault(service: MockService, request: Request, body: Any) -> Any:
-    rule_id = request.path_params["fault_id"]
-    if not service.faults.remove(rule_id):
+def remove_fault(service: MockService, params: Params, body: Any) -> Any:
+    rule_id = params["fault_id"]
+    if not (rule_id.isdigit() and service.faults.remove(int(rule_id))):
         raise AdminError(404, f"No fault rule {rule_id}; GET {ADMIN_PREFIX}/faults lists them")
     return {"removed": rule_id}
 
 
-def journal(service: MockService, request: Request, body: Any) -> Any:
+def journal(service: MockService, params: Params, body: Any) -> Any:
     return {"entries": service.journal.entries()}
 
 
-def clear_journal(service: MockService, request: Request, body: Any) -> Any:
+def clear_journal(service: MockService, params: Params, body: Any) -> Any:
     service.journal.clear()
     return {"entries": []}
 
 
-def reset(service: MockService, request: Request, body: Any) -> Any:
+def reset(service: MockService, params: Params, body: Any) -> Any:
     service.reset()
     return {"status": "reset", "bots": service.store.bot_ids()}
 
 
-_ROUTES: list[tuple[str, str, Handler]] = [
-    ("/health", "GET", health),
-    ("/bots", "GET", list_bots),
-    ("/bots", "POST", add_bot),
-    ("/bots/{bot_id}/leads", "GET", get_leads),
-    ("/bots/{bot_id}/leads", "POST", append_leads),
-    ("/bots/{bot_id}/leads", "PUT", set_leads),
-    ("/faults", "GET", list_faults),
-    ("/faults", "POST", add_fault),
-    ("/faults", "DELETE", clear_faults),
-    ("/faults/{fault_id:int}", "DELETE", remove_fault),
-    ("/journal", "GET", journal),
-    ("/journal", "DELETE", clear_journal),
-    ("/reset", "POST", reset),
-]
-
-
-def admin_routes(service: MockService) -> list[BaseRoute]:
-    """One Starlette route per admin path, dispatching on method to the handlers above."""
-    by_path: dict[str, dict[str, Handler]] = {}
-    for path, method, handler in _ROUTES:
-        by_path.setdefault(path, {})[method] = handler
-    return [
-        Route(ADMIN_PREFIX + path, _endpoint(service, handlers), methods=list(handlers))
-        for path, handlers in by_path.items()
+_ROUTES = route_table(
+    (method, ADMIN_PREFIX + path, handler)
+    for path, method, handler in [
+        ("/health", "GET", health),
+        ("/bots", "GET", list_bots),
+        ("/bots", "POST", add_bot),
+        ("/bots/{bot_id}/leads", "GET", get_leads),
+        ("/bots/{bot_id}/leads", "POST", append_leads),
+        ("/bots/{bot_id}/leads", "PUT", set_leads),
+        ("/faults", "GET", list_faults),
+        ("/faults", "POST", add_fault),
+        ("/faults", "DELETE", clear_faults),
+        ("/faults/{fault_id}", "DELETE", remove_fault),
+        ("/journal", "GET", journal),
+        ("/journal", "DELETE", clear_journal),
+        ("/reset", "POST", reset),
     ]
+)
 
 
-def _endpoint(
-    service: MockService, handlers: dict[str, Handler]
-) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        raw = await request.body()
-        try:
-            body = orjson.loads(raw) if raw.strip() else None
-        except orjson.JSONDecodeError as exc:
-            return _error(AdminError(400, f"Request body is not JSON: {exc}"))
-        try:
-            result = handlers[request.method](service, request, body)
-        except AdminError as exc:
-            return _error(exc)
-        return result if isinstance(result, Response) else _json(result)
-
-    return endpoint
+def is_admin_path(path: str) -> bool:
+    """Whether the admin API, not the ChatNode API, answers this path."""
+    return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
 
 
-def _error(exc: AdminError) -> Response:
-    response = error_response(exc.status, str(exc))
-    return Response(response.body, response.status, media_type=response.content_type)
+def answer(service: MockService, request: MockRequest) -> MockResponse:
+    """The response to a request under `/_admin/`: token check, routing, JSON body, handler."""
+    token = bearer_token(request.headers.get("authorization"))
+    if not admin_allowed(token, service.config.admin_token):
+        return error_response(
+            401,
+            "The admin API is locked: send `Authorization: Bearer <admin token>`, the token the "
+            "mock was started with (--admin-token, MockConfig.admin_token)",
+            headers={"WWW-Authenticate": 'Bearer realm="chatnode-mock-admin"'},
+        )
+    routed = match_route(_ROUTES, request, "admin API")
+    if isinstance(routed, MockResponse):
+        return routed
+    handler, params = routed
+    try:
+        body = orjson.loads(request.body) if request.body.strip() else None
+        result = handler(service, params, body)
+    except orjson.JSONDecodeError as exc:
+        return error_response(400, f"Request body is not JSON: {exc}")
+    except AdminError as exc:
+        return error_response(exc.status, str(exc))
+    return result if isinstance(result, MockResponse) else _json(result)

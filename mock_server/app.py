@@ -1,69 +1,54 @@
-"""The ASGI app: Starlette routes built from the spec's `paths`, each a thin adapter over
-`MockService.handle`, plus the `/_admin/` endpoints. Unknown paths and wrong methods get the
-generic error shape (`{"message": ..., "error": ...}`), a 405 with an `Allow` header."""
+"""The ASGI app: it reads each request's body (413 past MAX_BODY_BYTES), hands the request to
+`admin.answer` under `/_admin/` and to `MockService.dispatch` (the one router of the API, shared
+with the respx router) everywhere else, and writes the answer back, streamed when it is big."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from mock_server.admin import admin_routes
+from mock_server import admin
 from mock_server.config import MockConfig
 from mock_server.responses import MockRequest, MockResponse, error_response
 from mock_server.service import MockService
-from mock_server.service import Route as SpecRoute
 
 MAX_BODY_BYTES = 1 << 20
-"""The API takes no body; anything beyond this is refused with 413 before it is read."""
+"""Neither the API nor the admin endpoints take more; a bigger body is refused with 413 as soon
+as it passes this, without reading the rest."""
 
 
 def create_app(config: MockConfig, service: MockService | None = None) -> Starlette:
     """The mock API as an ASGI app. Pass `service` to share state with a caller (MockServer)."""
     service = service or MockService(config)
-    routes: list[BaseRoute] = [
-        Route(r.path_template, _endpoint(service, r), methods=[r.operation.method])
-        for r in service.routes
-    ]
-    routes.extend(admin_routes(service))
 
-    async def http_error(request: Request, exc: Exception) -> Response:
-        """Starlette's own 404/405, in the mock's one error shape and journaled."""
-        assert isinstance(exc, HTTPException)
-        mock_request = _mock_request(request.scope, b"")
-        if exc.status_code == 405:
-            allowed = service.allowed_methods(request.url.path)
-            return to_starlette(service.method_not_allowed(mock_request, allowed))
-        if exc.status_code == 404:
-            return to_starlette(service.not_found(mock_request))
-        return to_starlette(error_response(exc.status_code, str(exc.detail)))
+    async def answer(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await _respond(service, Request(scope, receive))
+        await to_starlette(response)(scope, receive, send)
 
-    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    app = Starlette()
+    # No Starlette routes: every request, whatever its path (even one no Starlette pattern
+    # matches, like a bot id with a newline) or method, goes to the mock's own routers.
+    app.router.default = answer
     app.state.service = service
     return app
 
 
-def _endpoint(service: MockService, route: SpecRoute) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        body = await _read_body(request)
-        if body is None:
-            return to_starlette(
-                error_response(413, f"Request body over {MAX_BODY_BYTES} bytes; send no body")
-            )
-        mock_request = _mock_request(request.scope, body)
-        response = service.handle(route.operation, request.path_params, mock_request)
-        if response.delay:
-            await asyncio.sleep(response.delay)
-        return to_starlette(response)
-
-    endpoint.__name__ = f"{route.operation.method.lower()}_{route.path_template}"
-    return endpoint
+async def _respond(service: MockService, request: Request) -> MockResponse:
+    body = await _read_body(request)
+    if body is None:
+        return error_response(413, f"Request body over {MAX_BODY_BYTES} bytes; send a smaller one")
+    mock_request = _mock_request(request.scope, body)
+    if admin.is_admin_path(mock_request.path):
+        return admin.answer(service, mock_request)
+    response = service.dispatch(mock_request)
+    if response.delay:
+        await asyncio.sleep(response.delay)
+    return response
 
 
 async def _read_body(request: Request) -> bytes | None:

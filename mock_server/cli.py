@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
-from mock_server import spec
-from mock_server.config import DEFAULT_API_KEY, DEFAULT_BOTS, MockConfig, parse_api_keys
+import chatnode_spec
+from mock_server.config import (
+    DEFAULT_API_KEY,
+    DEFAULT_BOTS,
+    MockConfig,
+    is_loopback,
+    parse_api_keys,
+)
 from mock_server.faults import parse_fault
 from mock_server.server import bind_socket, url_of, uvicorn_server
 from mock_server.service import MockService
+
+ADMIN_TOKEN_ENV = "CHATNODE_MOCK_ADMIN_TOKEN"
 
 EPILOG = f"""\
 fault syntax (--fault, repeatable; the first matching rule decides a request):
@@ -32,10 +41,13 @@ examples:
   chatnode-mock-server --quirks --seed 42
   chatnode-mock-server --fault 429:retry_after=2:times=3 --fault 503:p=0.2:seed=7
   chatnode-mock-server --fault drop:bot=bot-beta --fault latency=1.5
+  {ADMIN_TOKEN_ENV}=s3cret chatnode-mock-server --host 0.0.0.0 --port 8080
 
 defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}.
 On start it prints one line, `ChatNode mock server listening on http://HOST:PORT/v1`.
-Admin endpoints (no auth) live under http://HOST:PORT/_admin/ (see "Mock server" in README.md).
+Admin endpoints live under http://HOST:PORT/_admin/ (see "Mock server" in README.md); with an
+admin token every admin call needs `Authorization: Bearer TOKEN`, else it gets 401. Binding to
+anything but loopback (127.0.0.0/8, ::1, localhost) without an admin token is refused (exit 2).
 Ctrl-C or SIGTERM stops it.
 """
 
@@ -89,6 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="check each documented response against the spec before sending it (slow)",
     )
     parser.add_argument(
+        "--admin-token",
+        metavar="TOKEN",
+        default=os.environ.get(ADMIN_TOKEN_ENV) or None,
+        help="lock the /_admin/ API: every call needs `Authorization: Bearer TOKEN`; required "
+        f"with a non-loopback --host (default: ${ADMIN_TOKEN_ENV}, which keeps it out of `ps`; "
+        "unset: admin open, loopback only)",
+    )
+    parser.add_argument(
         "--log-level",
         default="warning",
         choices=["critical", "error", "warning", "info", "debug", "trace"],
@@ -111,6 +131,7 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         validate_responses=args.validate_responses,
         allow_request_body=args.allow_request_body,
         log_level=args.log_level,
+        admin_token=args.admin_token,
     )
 
 
@@ -122,7 +143,7 @@ async def _serve(config: MockConfig) -> None:
         await asyncio.sleep(0.01)
     if server.started:
         print(
-            f"ChatNode mock server listening on {url_of(sock)}{spec.server_base_path()}",
+            f"ChatNode mock server listening on {url_of(sock)}{chatnode_spec.server_base_path()}",
             flush=True,
         )
     try:
@@ -142,6 +163,11 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.admin_token and not is_loopback(args.host):
+        parser.error(
+            f"refusing to serve the unlocked /_admin/ API on non-loopback --host {args.host}: "
+            f"pass --admin-token TOKEN (or set {ADMIN_TOKEN_ENV}), or bind to 127.0.0.1"
+        )
     try:
         config = config_from_args(args)
     except ValueError as exc:

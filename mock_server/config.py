@@ -3,13 +3,12 @@ build a `MockConfig` and hand it to the same app factory."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from mock_server.faults import FaultRule
+from mock_server.faults import FaultRule
 
 DEFAULT_API_KEY = "mock-secret-key"
 DEFAULT_BOTS = ("bot-alpha", "bot-beta")
@@ -43,8 +42,18 @@ class MockConfig:
     journal_limit: int = 10_000
     """The request journal keeps the newest entries up to this many."""
     log_level: str = "warning"
+    admin_token: str | None = field(default=None, repr=False)
+    """When set, every `/_admin/` request needs `Authorization: Bearer <admin_token>`. Required to
+    bind anywhere but loopback: whoever reaches the admin API can rewrite what the mock serves."""
 
     def __post_init__(self) -> None:
+        if self.admin_token is not None and not self.admin_token:
+            raise ValueError("admin_token must not be empty; use None to leave /_admin/ open")
+        if self.admin_token is None and not is_loopback(self.host):
+            raise ValueError(
+                f"host {self.host!r} is not a loopback address: set admin_token to lock the "
+                "/_admin/ API before serving it to the network"
+            )
         if not self.api_keys:
             raise ValueError("MockConfig needs at least one API key")
         if self.leads_per_bot < 0:
@@ -65,6 +74,14 @@ class MockConfig:
     def first_api_key(self) -> str:
         """The key a test uses when it does not care which."""
         return next(iter(self.api_keys))
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or `localhost`: only this machine can connect."""
+    try:
+        return host.lower() == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_api_key(text: str) -> tuple[str, BotScope]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -187,13 +187,6 @@ def base_timeline(seed: int, bot_id: str, count: int) -> Timeline:
     """The timeline of a bot's initial leads: one year from 2024 plus a per-bot offset of days."""
     offset = int.from_bytes(_digest(seed, bot_id, "start", 4), "little") % (30 * _DAY_MS)
     return Timeline(_BASE_START_MS + offset, max(1, _BASE_SPAN_MS // max(count, 1)))
-
-
-def format_timestamp(ms: int) -> str:
-    """Epoch milliseconds as the spec's example form `2024-06-30T17:32:53.518+00:00`."""
-    day, rest = divmod(ms, _DAY_MS)
-    minute, ms_of_minute = divmod(rest, 60_000)
-    return f"{_day_prefix(day)}{_MINUTE_OF_DAY[minute]}{_MS_OF_MINUTE[ms_of_minute]}+00:00"
 
 
 _DAY_PREFIX: dict[int, str] = {}
@@ -371,6 +364,18 @@ def _locally_shuffled(
     return out
 
 
+def json_array(elements: Iterable[bytes]) -> Iterator[bytes]:
+    """A JSON array streamed from element chunks (each `{...},{...}`, empty ones skipped): the one
+    writer of every lead body, generated, stored or faulted."""
+    yield b"["
+    separator = b""
+    for chunk in elements:
+        if chunk:
+            yield separator + chunk
+            separator = b","
+    yield b"]"
+
+
 def lead_body_chunks(
     seed: int,
     bot_id: str,
@@ -381,14 +386,10 @@ def lead_body_chunks(
     timeline: Timeline | None = None,
 ) -> Iterator[bytes]:
     """The complete JSON array body for these leads, as chunks to stream."""
-    yield b"["
-    first = True
-    for chunk in lead_chunks(
+    chunks = lead_chunks(
         seed, bot_id, count, quirks=quirks, start_index=start_index, timeline=timeline
-    ):
-        yield chunk if first else b"," + chunk
-        first = False
-    yield b"]"
+    )
+    return json_array(chunks)
 
 
 def leads_for_bot(

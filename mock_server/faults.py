@@ -19,10 +19,11 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from itertools import chain
 from typing import Any
 
+from mock_server.data import json_array
 from mock_server.responses import MockResponse, error_response
-from mock_server.store import BotLeads
 
 
 class FaultKind(StrEnum):
@@ -281,9 +282,12 @@ class FaultPlan:
 
 
 NormalResponse = Callable[[], MockResponse]
+FaultResponse = Callable[[Fault, NormalResponse, Iterator[bytes]], MockResponse]
+"""A fault's response from: the fault, the normal response (built only if needed), and the
+bot's leads as JSON element chunks (none when the caller may not see them)."""
 
 
-def _status_response(fault: Fault, normal: NormalResponse, leads: BotLeads | None) -> MockResponse:
+def _status_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
     code = fault.status or 500
     headers = {}
     if fault.retry_after is not None:
@@ -292,22 +296,18 @@ def _status_response(fault: Fault, normal: NormalResponse, leads: BotLeads | Non
     return error_response(code, message, headers=headers)
 
 
-def _latency_response(fault: Fault, normal: NormalResponse, leads: BotLeads | None) -> MockResponse:
+def _latency_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
     return replace(normal(), delay=fault.seconds)
 
 
-def _drop_response(fault: Fault, normal: NormalResponse, leads: BotLeads | None) -> MockResponse:
+def _drop_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
     return replace(normal(), abort=True, conforming=False)
 
 
-def _lead_elements(leads: BotLeads | None) -> Iterator[bytes]:
-    return leads.element_chunks() if leads is not None else iter(())
-
-
 def _truncated_response(
-    fault: Fault, normal: NormalResponse, leads: BotLeads | None
+    fault: Fault, normal: NormalResponse, leads: Iterator[bytes]
 ) -> MockResponse:
-    first = next(_lead_elements(leads), b"")
+    first = next(leads, b"")
     # Cut inside the first chunk, never on a boundary that leaves valid JSON.
     body = b"[" + first[: max(len(first) // 2, 1)] if first else b'[{"session_id":"'
     return MockResponse(200, body)
@@ -320,30 +320,20 @@ _HTML_PAGE = (
 )
 
 
-def _html_response(fault: Fault, normal: NormalResponse, leads: BotLeads | None) -> MockResponse:
+def _html_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
     return MockResponse(200, _HTML_PAGE, content_type="text/html; charset=utf-8")
 
 
 def _non_object_response(
-    fault: Fault, normal: NormalResponse, leads: BotLeads | None
+    fault: Fault, normal: NormalResponse, leads: Iterator[bytes]
 ) -> MockResponse:
-    def chunks() -> Iterator[bytes]:
-        yield b"["
-        elements = _lead_elements(leads)
-        first = next(elements, None)
-        # A string where a lead should be, after the first chunk of leads (a whole generated
-        # chunk, or a whole appended batch), or alone in an empty list.
-        yield b'"lead-unavailable"' if first is None else first + b',"lead-unavailable"'
-        for chunk in elements:
-            yield b"," + chunk
-        yield b"]"
-
-    return MockResponse(200, chunks=chunks())
+    # A string where a lead should be, after the first chunk of leads (a whole generated chunk,
+    # or a whole appended batch), or alone in an empty list.
+    first = next(leads, b"")
+    return MockResponse(200, chunks=json_array(chain((first, b'"lead-unavailable"'), leads)))
 
 
-FAULT_RESPONSES: dict[
-    FaultKind, Callable[[Fault, NormalResponse, BotLeads | None], MockResponse]
-] = {
+FAULT_RESPONSES: dict[FaultKind, FaultResponse] = {
     FaultKind.STATUS: _status_response,
     FaultKind.LATENCY: _latency_response,
     FaultKind.DROP: _drop_response,
@@ -354,6 +344,6 @@ FAULT_RESPONSES: dict[
 """Each kind of fault and the one response it produces."""
 
 
-def fault_response(fault: Fault, normal: NormalResponse, leads: BotLeads | None) -> MockResponse:
+def fault_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
     """The response for a request that a fault rule picked."""
     return FAULT_RESPONSES[fault.kind](fault, normal, leads)

@@ -20,12 +20,12 @@ from urllib.parse import urlsplit
 import httpx
 import respx
 
-from mock_server import spec
+import chatnode_spec
 from mock_server.config import MockConfig
 from mock_server.responses import MockRequest
 from mock_server.service import MockService
 
-DEFAULT_BASE_URL = spec.spec_document()["servers"][0]["url"]
+DEFAULT_BASE_URL = chatnode_spec.server_origin() + chatnode_spec.server_base_path()
 
 
 def chatnode_respx_router(
@@ -44,7 +44,7 @@ def chatnode_respx_router(
     service = service or MockService(config or MockConfig())
     base = base_url.rstrip("/")
     base_path = urlsplit(base).path
-    spec_base = spec.server_base_path()
+    spec_base = chatnode_spec.server_base_path()
 
     def answer(request: httpx.Request) -> httpx.Response:
         path = spec_base + request.url.path[len(base_path) :]

@@ -16,12 +16,11 @@ import socket
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from types import TracebackType
 from typing import Any
 
 import uvicorn
 
-from mock_server import spec
+import chatnode_spec
 from mock_server.app import create_app
 from mock_server.config import MockConfig
 from mock_server.faults import FaultPlan, FaultRule, parse_fault
@@ -115,19 +114,31 @@ class MockServer:
         """The first configured API key (reads every bot with the default config)."""
         return self.config.first_api_key
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The headers a `/_admin/` call over HTTP needs: the admin token, when one is set."""
+        token = self.config.admin_token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
     def start(self, timeout: float = 10.0) -> MockServer:
-        """Bind, start serving, and return once the server accepts connections."""
+        """Bind, start serving, and return once the server accepts connections. If it cannot,
+        the socket and thread are released before the error propagates, so `start` may be
+        called again."""
         if self._thread is not None:
             raise RuntimeError("MockServer is already running")
-        self._socket = bind_socket(self.config.host, self.config.port)
-        self._server = uvicorn_server(self.service, self.config, graceful_seconds=1.0)
-        self._thread = threading.Thread(
-            target=self._serve, name=f"chatnode-mock:{self._socket.getsockname()[1]}", daemon=True
-        )
-        self._thread.start()
+        try:
+            self._socket = bind_socket(self.config.host, self.config.port)
+            self._server = uvicorn_server(self.service, self.config, graceful_seconds=1.0)
+            port = self._socket.getsockname()[1]
+            thread = threading.Thread(target=self._serve, name=f"chatnode-mock:{port}", daemon=True)
+            thread.start()
+            self._thread = thread
+            _wait_for(lambda: self._server is not None and self._server.started, thread, timeout)
+        except BaseException:
+            self.stop()
+            raise
         self.root_url = url_of(self._socket)
-        self.base_url = self.root_url + spec.server_base_path()
-        _wait_for(lambda: self._server is not None and self._server.started, self._thread, timeout)
+        self.base_url = self.root_url + chatnode_spec.server_base_path()
         return self
 
     def _serve(self) -> None:
@@ -149,15 +160,10 @@ class MockServer:
     def __enter__(self) -> MockServer:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    # The Python API mirrors the admin endpoints.
+    # The Python API mirrors the admin endpoints, in-process: it needs no admin token.
 
     def leads(self, bot_id: str) -> list[dict[str, Any]]:
         """What the API serves for the bot now, as dicts (materialised: for small bots)."""

@@ -1,7 +1,8 @@
 """The mock's core: one routed API request in, one `MockResponse` out, no I/O.
 
-The ASGI app and the respx router are thin adapters around `MockService.handle`, so the live
-server and the in-process router answer every request identically. The order of decisions is:
+The ASGI app and the respx router are thin adapters around `MockService.dispatch`, the one router
+over the spec's paths, so the live server and the in-process router answer every request (404 and
+405 included) identically. The order of decisions is:
 
 1. body: the spec's operation takes none, so a non-empty body is a 400 (unless allowed);
 2. openapi-core validates the request (missing/malformed bearer -> 401, bad parameter -> 400);
@@ -14,11 +15,12 @@ server and the in-process router answer every request identically. The order of 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from typing import TypeVar
 
-from mock_server import spec
+import chatnode_spec
+from chatnode_spec import Operation
 from mock_server.auth import AuthOutcome, KeyRing, bearer_token
 from mock_server.config import MockConfig
 from mock_server.faults import FaultPlan, fault_response
@@ -38,18 +40,41 @@ WHOLE_BODY_LEADS = 2048
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Route:
-    """A spec operation as served: its full path template (with the server base path)."""
+T = TypeVar("T")
+RouteTable = Sequence[tuple[str, str, re.Pattern[str], T]]
+"""(method, path template, its regex, target) rows; the first row matching a request wins."""
 
-    operation: spec.Operation
-    path_template: str
 
-    @cached_property
-    def path_regex(self) -> re.Pattern[str]:
-        """The template as a regex with named groups, for routers that match by regex."""
-        pattern = re.sub(r"\\{([^}/]+)\\}", r"(?P<\1>[^/]+)", re.escape(self.path_template))
-        return re.compile(f"^{pattern}$")
+def route_table(routes: Iterable[tuple[str, str, T]]) -> RouteTable[T]:
+    """(method, path template, target) rows with each template compiled: one named group per
+    `{parameter}`, matching one non-empty path segment."""
+    table = []
+    for method, template, target in routes:
+        pattern = re.sub(r"\\{([^}/]+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
+        table.append((method, template, re.compile(f"^{pattern}$"), target))
+    return table
+
+
+def match_route(
+    table: RouteTable[T], request: MockRequest, name: str
+) -> tuple[T, dict[str, str]] | MockResponse:
+    """The target and path parameters for a request, or the generic 404 (listing what `name`
+    serves) or 405 (with `Allow`): the one router of the API and the admin endpoints."""
+    allowed = []
+    for method, _, regex, target in table:
+        match = regex.match(request.path)
+        if match and method == request.method:
+            return target, match.groupdict()
+        if match:
+            allowed.append(method)
+    if allowed:
+        return error_response(
+            405,
+            f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}",
+            headers={"Allow": ", ".join(allowed)},
+        )
+    served = ", ".join(f"{method} {template}" for method, template, _, _ in table)
+    return error_response(404, f"No route {request.path}; the {name} serves {served}")
 
 
 @dataclass
@@ -66,22 +91,24 @@ class MockService:
 
     def __init__(self, config: MockConfig) -> None:
         self.config = config
-        self.store = LeadStore(config)
+        self.store = LeadStore(
+            config.bots, config.leads_per_bot, seed=config.seed, quirks=config.quirks
+        )
         self.faults = FaultPlan(config.faults)
         self.journal = Journal(config.journal_limit)
         self.keys = KeyRing(config.api_keys)
         self.validator = SpecValidator()
-        base = spec.server_base_path()
-        self.routes = [Route(op, base + op.path_template) for op in spec.operations()]
-        self._handlers: dict[spec.Operation, Callable[..., MockResponse]] = {}
-        for route in self.routes:
-            name = _OPERATION_HANDLERS.get((route.operation.method, route.operation.path_template))
+        self._handlers: dict[Operation, Callable[..., MockResponse]] = {}
+        for op in chatnode_spec.operations():
+            name = _OPERATION_HANDLERS.get((op.method, op.path_template))
             if name is None:
                 raise ValueError(
-                    f"the spec declares {route.operation.method} {route.path_template}, "
-                    "which the mock has no handler for; add one to _OPERATION_HANDLERS"
+                    f"the spec declares {op.method} {op.path_template}, which the mock has no "
+                    "handler for; add one to _OPERATION_HANDLERS"
                 )
-            self._handlers[route.operation] = getattr(self, name)
+            self._handlers[op] = getattr(self, name)
+        base = chatnode_spec.server_base_path()
+        self.routes = route_table((op.method, base + op.path_template, op) for op in self._handlers)
 
     def reset(self) -> None:
         """Back to the configuration: its bots and leads, its fault plan, an empty journal."""
@@ -89,43 +116,17 @@ class MockService:
         self.faults.replace(self.config.faults)
         self.journal.clear()
 
-    def allowed_methods(self, path: str) -> list[str]:
-        """The methods the spec allows on a concrete path ([] when no route matches it)."""
-        return [r.operation.method for r in self.routes if r.path_regex.match(path)]
-
     def dispatch(self, request: MockRequest) -> MockResponse:
-        """Route by the spec's paths, then handle: for adapters without a router of their own."""
-        allowed = []
-        for route in self.routes:
-            match = route.path_regex.match(request.path)
-            if match is None:
-                continue
-            if route.operation.method == request.method:
-                return self.handle(route.operation, match.groupdict(), request)
-            allowed.append(route.operation.method)
-        if allowed:
-            return self.method_not_allowed(request, allowed)
-        return self.not_found(request)
+        """Route by the spec's paths, then handle: what every adapter (ASGI, respx) answers with.
+        Every request is journaled, 404 and 405 included."""
+        routed = match_route(self.routes, request, "API")
+        if isinstance(routed, MockResponse):
+            self.journal.record(request.method, request.path, None, routed.status, None, "n/a")
+            return routed
+        return self._handle(*routed, request)
 
-    def not_found(self, request: MockRequest) -> MockResponse:
-        response = error_response(
-            404, f"No route {request.path}; the API serves {self._route_list()}", "not_found"
-        )
-        self.journal.record(request.method, request.path, None, 404, None, "n/a")
-        return response
-
-    def method_not_allowed(self, request: MockRequest, allowed: list[str]) -> MockResponse:
-        response = error_response(
-            405,
-            f"{request.method} is not allowed on {request.path}; use {', '.join(allowed)}",
-            "method_not_allowed",
-            headers={"Allow": ", ".join(allowed)},
-        )
-        self.journal.record(request.method, request.path, None, 405, None, "n/a")
-        return response
-
-    def handle(
-        self, operation: spec.Operation, path_params: Mapping[str, str], request: MockRequest
+    def _handle(
+        self, operation: Operation, path_params: Mapping[str, str], request: MockRequest
     ) -> MockResponse:
         """The response to a request routed to `operation`, recorded in the journal."""
         outcome = _Outcome()
@@ -145,7 +146,7 @@ class MockService:
 
     def _decide(
         self,
-        operation: spec.Operation,
+        operation: Operation,
         path_params: Mapping[str, str],
         request: MockRequest,
         outcome: _Outcome,
@@ -172,7 +173,7 @@ class MockService:
         return self._handlers[operation](operation, path_params, request, outcome)
 
     def _preferred(
-        self, operation: spec.Operation, prefer: str, outcome: _Outcome
+        self, operation: Operation, prefer: str, outcome: _Outcome
     ) -> MockResponse | None:
         """Prism's `Prefer: code=NNN`: the documented response for NNN, or None for a 2xx
         the spec documents (answer normally). Undocumented codes get the generic error shape."""
@@ -190,13 +191,13 @@ class MockService:
             return self._documented(operation, code)
         return error_response(code, f"Response {code} forced by the Prefer header")
 
-    def _documented(self, operation: spec.Operation, status: int) -> MockResponse:
-        message = spec.documented_error_message(operation, status) or f"HTTP {status}"
+    def _documented(self, operation: Operation, status: int) -> MockResponse:
+        message = chatnode_spec.documented_error_message(operation, status) or f"HTTP {status}"
         return spec_error_response(status, message)
 
     def _list_leads(
         self,
-        operation: spec.Operation,
+        operation: Operation,
         path_params: Mapping[str, str],
         request: MockRequest,
         outcome: _Outcome,
@@ -218,7 +219,8 @@ class MockService:
         if fault is None:
             return normal()
         outcome.fault = fault.label
-        visible = leads if outcome.auth is AuthOutcome.OK else None
+        ok = outcome.auth is AuthOutcome.OK and leads is not None
+        visible = leads.element_chunks() if ok else iter(())
         return fault_response(fault, normal, visible)
 
     def _leads_response(self, leads: BotLeads) -> MockResponse:
@@ -236,11 +238,8 @@ class MockService:
             500, f"The mock's response violates the spec: {'; '.join(errors)}", "invalid_response"
         )
 
-    def _route_list(self) -> str:
-        return ", ".join(f"{r.operation.method} {r.path_template}" for r in self.routes)
-
 
 _OPERATION_HANDLERS: dict[tuple[str, str], str] = {
-    ("POST", spec.LEADS_PATH_TEMPLATE): "_list_leads",
+    ("POST", "/get-conversation-ids/{bot_id}"): "_list_leads",
 }
 """Which method of MockService answers each spec operation."""

@@ -16,8 +16,7 @@ from typing import Any
 
 import orjson
 
-from mock_server.config import MockConfig
-from mock_server.data import APPEND_GAP_MS, Timeline, base_timeline, lead_chunks
+from mock_server.data import APPEND_GAP_MS, Timeline, base_timeline, json_array, lead_chunks
 
 
 @dataclass(frozen=True)
@@ -97,20 +96,13 @@ class BotLeads:
         return sum(s.count for s in self.segments)
 
     def element_chunks(self) -> Iterator[bytes]:
-        """The leads as non-empty JSON chunks, each `{...},{...}` without brackets."""
+        """The leads as JSON chunks, each `{...},{...}` without brackets."""
         for segment in self.segments:
-            for chunk in segment.chunks():
-                if chunk:
-                    yield chunk
+            yield from segment.chunks()
 
     def body_chunks(self) -> Iterator[bytes]:
         """The 200 body: a JSON array, streamed."""
-        yield b"["
-        first = True
-        for chunk in self.element_chunks():
-            yield chunk if first else b"," + chunk
-            first = False
-        yield b"]"
+        return json_array(self.element_chunks())
 
     @cached_property
     def whole_body(self) -> bytes:
@@ -136,15 +128,18 @@ class BotLeads:
 class LeadStore:
     """The bots and their leads, shared between the server thread and the test thread."""
 
-    def __init__(self, config: MockConfig) -> None:
-        self._config = config
+    def __init__(
+        self, bots: Sequence[str], leads_per_bot: int, *, seed: int = 0, quirks: bool = False
+    ) -> None:
+        self._initial_bots, self._leads_per_bot = tuple(bots), leads_per_bot
+        self._seed, self._quirks = seed, quirks
         self._lock = threading.Lock()
         self._bots: dict[str, BotLeads] = {}
         self.reset()
 
     def reset(self) -> None:
         """Back to the configured bots with their seeded leads."""
-        bots = {b: self._generated(b, self._config.leads_per_bot) for b in self._config.bots}
+        bots = {b: self._generated(b, self._leads_per_bot) for b in self._initial_bots}
         with self._lock:
             self._bots = bots
 
@@ -204,7 +199,7 @@ class LeadStore:
     def _generated(self, bot_id: str, count: int) -> BotLeads:
         if count < 0:
             raise ValueError(f"lead count must be >= 0, got {count}")
-        seed, quirks = self._config.seed, self._config.quirks
+        seed, quirks = self._seed, self._quirks
         timeline = base_timeline(seed, bot_id, count)
         segment = GeneratedSegment(seed, bot_id, count, quirks, 0, timeline)
         return BotLeads(bot_id).with_segment(segment)
@@ -217,7 +212,7 @@ class LeadStore:
         if count is None or count < 0:
             raise ValueError(f"lead count must be >= 0, got {count}")
         timeline = Timeline(current.end_ms, APPEND_GAP_MS)
-        seed, quirks = self._config.seed, self._config.quirks
+        seed, quirks = self._seed, self._quirks
         return GeneratedSegment(seed, current.bot_id, count, quirks, current.next_index, timeline)
 
     def _require(self, bot_id: str) -> BotLeads:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from urllib.parse import parse_qsl
 
-from openapi_core.datatypes import RequestParameters
 from openapi_core.templating.paths.exceptions import (
     OperationNotFound,
     PathNotFound,
@@ -24,9 +22,9 @@ from openapi_core.validation.request.exceptions import (
     RequestBodyValidationError,
     SecurityValidationError,
 )
-from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-from mock_server import spec
+import chatnode_spec
+from chatnode_spec import SpecRequest, SpecResponse
 from mock_server.responses import MockRequest, MockResponse
 
 _VALIDATION_STATUS: list[tuple[type[Exception], int, str]] = [
@@ -48,74 +46,52 @@ class RequestVerdict:
     """None when the request is valid."""
     error: str = ""
     detail: str = ""
-    bearer: str | None = None
 
 
-class _CoreRequest:
-    """The openapi-core request protocol over the fields the spec can read."""
-
-    def __init__(
-        self, method: str, path: str, query: str, headers: tuple[tuple[str, str], ...], body: bytes
-    ) -> None:
-        self.host_url = spec.server_origin()
-        self.path = path
-        self.method = method.lower()
-        self.body = body or None
-        self.content_type = "application/json"
-        self.parameters = RequestParameters(
-            query=ImmutableMultiDict(parse_qsl(query, keep_blank_values=True)),
-            header=Headers(list(headers)),
-        )
-
-
-class _CoreResponse:
-    """The openapi-core response protocol over a materialised `MockResponse`."""
-
-    def __init__(self, response: MockResponse) -> None:
-        self.status_code = response.status
-        self.data = response.body
-        self.content_type = response.content_type
-        self.headers = Headers(list(response.headers.items()))
+Headers = tuple[tuple[str, str], ...]
 
 
 class SpecValidator:
     """Request and response validation against the bundled spec, set up once per app."""
 
     def __init__(self, cache_size: int = 4096) -> None:
-        self._openapi = spec.openapi()
-        self._headers = tuple(sorted(n.lower() for n in spec.security_header_names()))
+        self._openapi = chatnode_spec.openapi()
+        self._headers = tuple(sorted(n.lower() for n in chatnode_spec.security_header_names()))
         self._verdict = lru_cache(maxsize=cache_size)(self._validate)
 
-    def check_request(self, request: MockRequest, operation: spec.Operation) -> RequestVerdict:
+    def check_request(
+        self, request: MockRequest, operation: chatnode_spec.Operation
+    ) -> RequestVerdict:
         """openapi-core's verdict on a request already routed to `operation`."""
-        headers = tuple((n, request.headers[n]) for n in self._headers if n in request.headers)
         body = request.body if operation.has_request_body else b""
-        return self._verdict(request.method, request.path, request.query, headers, body)
+        return self._verdict(request.method, request.path, request.query, self._read(request), body)
+
+    def _read(self, request: MockRequest) -> Headers:
+        """The request headers the spec reads: the whole of the memo key besides the line."""
+        return tuple((n, request.headers[n]) for n in self._headers if n in request.headers)
 
     def _validate(
-        self, method: str, path: str, query: str, headers: tuple[tuple[str, str], ...], body: bytes
+        self, method: str, path: str, query: str, headers: Headers, body: bytes
     ) -> RequestVerdict:
-        result = self._openapi.unmarshal_request(_CoreRequest(method, path, query, headers, body))
-        if not result.errors:
-            return RequestVerdict(bearer=(result.security or {}).get("bearerAuth"))
-        error = result.errors[0]
+        spec_request = SpecRequest(method, path, query=query, headers=headers, body=body)
+        errors = self._openapi.unmarshal_request(spec_request).errors
+        if not errors:
+            return RequestVerdict()
         for kind, status, code in _VALIDATION_STATUS:
-            if isinstance(error, kind):
-                return RequestVerdict(status, code, _describe(error))
-        return RequestVerdict(400, "invalid_request", _describe(error))
+            if isinstance(errors[0], kind):
+                return RequestVerdict(status, code, _describe(errors[0]))
+        return RequestVerdict(400, "invalid_request", _describe(errors[0]))
 
     def response_errors(self, request: MockRequest, response: MockResponse) -> list[str]:
         """What is wrong with a (materialised) response to `request`, per the spec; [] if nothing."""
-        headers = tuple((n, request.headers[n]) for n in self._headers if n in request.headers)
-        core_request = _CoreRequest(request.method, request.path, request.query, headers, b"")
-        core_response = _CoreResponse(response)
-        return [
-            _describe(e)
-            for e in self._openapi.iter_response_errors(
-                core_request,
-                core_response,  # type: ignore[arg-type]
-            )
-        ]
+        spec_request = SpecRequest(
+            request.method, request.path, query=request.query, headers=self._read(request)
+        )
+        spec_response = SpecResponse.of(
+            response.status, response.body, response.content_type, response.headers.items()
+        )
+        errors = self._openapi.iter_response_errors(spec_request, spec_response)  # type: ignore[arg-type]
+        return [_describe(e) for e in errors]
 
 
 def _describe(error: Exception) -> str:

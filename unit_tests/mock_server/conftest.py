@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from werkzeug.datastructures import Headers
 
-from mock_server import spec
+import chatnode_spec
+from chatnode_spec import SpecRequest, SpecResponse
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
 
@@ -43,29 +43,13 @@ def fetch(server: MockServer, bot_id: str, key: str | None = None, **kwargs: Any
     return httpx.post(leads_url(server, bot_id), headers=headers, timeout=30, **kwargs)
 
 
-class _SpecRequest:
-    """An httpx request in openapi-core's request protocol, placed on the spec's server URL
-    (the mock's host differs, the path is the same)."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        self.host_url = spec.server_origin()
-        self.path = request.url.path
-        self.method = request.method.lower()
-        self.body = request.content or None
-        self.content_type = request.headers.get("content-type", "application/json")
-        from openapi_core.datatypes import RequestParameters
-
-        self.parameters = RequestParameters(header=Headers(list(request.headers.items())))
-
-
-class _SpecResponse:
-    def __init__(self, response: httpx.Response) -> None:
-        self.status_code = response.status_code
-        self.data = response.content
-        self.content_type = response.headers.get("content-type", "")
-        self.headers = Headers(list(response.headers.items()))
-
-
 def assert_matches_spec(response: httpx.Response) -> None:
     """openapi-core's response validator accepts this response to its request."""
-    spec.openapi().validate_response(_SpecRequest(response.request), _SpecResponse(response))
+    request = SpecRequest.from_httpx(response.request, chatnode_spec.server_base_path())
+    chatnode_spec.openapi().validate_response(request, SpecResponse.from_httpx(response))
+
+
+def admin(server: MockServer, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """A `/_admin/` call over HTTP, with the server's admin token when it has one."""
+    headers = server.admin_headers | kwargs.pop("headers", {})
+    return httpx.request(method, f"{server.root_url}/_admin{path}", headers=headers, **kwargs)

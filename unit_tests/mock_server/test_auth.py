@@ -55,3 +55,12 @@ def test_every_key_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch)
     assert RING.scope_of("all-bots") is None
     # No early exit on the first (matching) key: both keys are compared.
     assert [b for _, b in calls] == [b"all-bots", b"alpha-only"]
+
+
+@pytest.mark.parametrize(
+    ("token", "admin_token", "allowed"),
+    [(None, None, True), ("any", None, True), (None, "t0k", False), ("t0k", "t0k", True),
+     ("t0", "t0k", False), ("t0kk", "t0k", False), ("T0K", "t0k", False)],
+)  # fmt: skip
+def test_admin_token_check(token: str | None, admin_token: str | None, allowed: bool) -> None:
+    assert auth.admin_allowed(token, admin_token) is allowed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from mock_server.cli import build_parser, config_from_args, main
+from mock_server.cli import ADMIN_TOKEN_ENV, build_parser, config_from_args, main
 
 LISTENING = re.compile(r"^ChatNode mock server listening on (http://127\.0\.0\.1:\d+/v1)$")
 
@@ -84,18 +85,56 @@ def test_flags_build_the_config() -> None:
     assert config.host == "127.0.0.1" and config.port == 0
 
 
+def test_admin_token_locks_the_admin_api() -> None:
+    with running("--admin-token", "admin-s3cret") as (process, url):
+        health = url.removesuffix("/v1") + "/_admin/health"
+        assert httpx.get(health).status_code == 401
+        locked = httpx.get(health, headers={"Authorization": "Bearer admin-s3cret"})
+        assert locked.status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+
+
+def test_a_non_loopback_host_without_an_admin_token_is_refused_with_exit_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "mock_server", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, ADMIN_TOKEN_ENV: ""},
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--admin-token" in result.stderr and "non-loopback" in result.stderr
+
+
+def test_admin_token_from_flag_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    args = ["--host", "0.0.0.0", "--admin-token", "flag-token"]
+    assert config_from_args(build_parser().parse_args(args)).admin_token == "flag-token"
+    monkeypatch.setenv(ADMIN_TOKEN_ENV, "env-token")
+    config = config_from_args(build_parser().parse_args(["--host", "0.0.0.0"]))
+    assert (config.host, config.admin_token) == ("0.0.0.0", "env-token")
+    assert config_from_args(build_parser().parse_args(args)).admin_token == "flag-token"
+
+
 def test_help_documents_every_flag_and_the_fault_syntax(capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit) as info:
+    with pytest.raises(SystemExit, match="0") as info:
         main(["--help"])
     assert info.value.code == 0
     text = capsys.readouterr().out
     for flag in ("--host", "--port", "--api-key", "--bot", "--leads", "--seed", "--quirks",
-                 "--fault", "--log-level", "retry_after", "times=N", "p=FRACTION", "examples"):  # fmt: skip
+                 "--fault", "--log-level", "--allow-request-body", "--validate-responses",
+                 "--admin-token", ADMIN_TOKEN_ENV, "retry_after", "times=N", "p=FRACTION",
+                 "examples"):  # fmt: skip
         assert flag in text
 
 
-@pytest.mark.parametrize("argv", [["--fault", "teapot"], ["--api-key", ":x"], ["--leads", "-1"]])
-def test_bad_flags_exit_2_with_a_message(argv: list[str], capsys: pytest.CaptureFixture) -> None:
-    with pytest.raises(SystemExit) as info:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--fault", "teapot"], "unknown kind"), (["--api-key", ":x"], "empty key"),
+     (["--leads", "-1"], "leads_per_bot"), (["--admin-token", ""], "admin_token must not be empty"),
+     (["--host", "::"], "--admin-token")],
+)  # fmt: skip
+def test_bad_flags_exit_2_with_a_message(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(ADMIN_TOKEN_ENV, raising=False)
+    with pytest.raises(SystemExit, match="2") as info:
         main(argv)
-    assert info.value.code == 2 and "error:" in capsys.readouterr().err
+    assert info.value.code == 2 and message in capsys.readouterr().err

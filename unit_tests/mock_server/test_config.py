@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.config import MockConfig, parse_api_key, parse_api_keys
+from mock_server.config import MockConfig, is_loopback, parse_api_key, parse_api_keys
 
 
 def test_defaults_serve_two_bots_on_loopback_with_one_key() -> None:
@@ -40,12 +40,36 @@ def test_malformed_api_key_is_rejected_with_the_syntax(text: str) -> None:
 
 
 def test_duplicate_key_is_an_error_that_does_not_echo_it() -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="given twice") as info:
         parse_api_keys(["top-secret", "top-secret:bot-a"])
     assert "top-secret" not in str(info.value)
 
 
-@pytest.mark.parametrize("kwargs", [{"api_keys": {}}, {"leads_per_bot": -1}, {"bots": ["a", "a"]}])
-def test_invalid_config_is_rejected(kwargs: dict) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"api_keys": {}}, "at least one API key"),
+        ({"leads_per_bot": -1}, "leads_per_bot"),
+        ({"bots": ["a", "a"]}, "unique"),
+        ({"host": "0.0.0.0"}, "not a loopback address: set admin_token"),
+        ({"host": "192.168.1.5"}, "not a loopback address: set admin_token"),
+        ({"admin_token": ""}, "admin_token must not be empty"),
+    ],
+)
+def test_invalid_config_is_rejected(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
         MockConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("localhost", True),
+     ("0.0.0.0", False), ("::", False), ("", False), ("10.0.0.1", False), ("example.com", False)],
+)  # fmt: skip
+def test_loopback_hosts(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_non_loopback_host_needs_an_admin_token_which_stays_out_of_repr() -> None:
+    config = MockConfig(host="0.0.0.0", admin_token="admin-s3cret")
+    assert config.admin_token == "admin-s3cret" and "admin-s3cret" not in repr(config)

@@ -11,11 +11,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
 
-from mock_server import spec
+import chatnode_spec
 from mock_server.data import (
     CHUNK_SIZE,
     Timeline,
     base_timeline,
+    json_array,
     lead_body_chunks,
     lead_chunks,
     leads_for_bot,
@@ -54,6 +55,11 @@ def test_body_is_a_json_array_of_the_requested_count() -> None:
     assert body(0, "b", 0) == b"[]"
 
 
+def test_json_array_joins_chunks_and_skips_empty_ones() -> None:
+    assert b"".join(json_array([])) == b"[]"
+    assert b"".join(json_array([b"", b'{"a":1},{"b":2}', b"", b"3"])) == b'[{"a":1},{"b":2},3]'
+
+
 def test_dicts_and_bytes_are_the_same_leads() -> None:
     # The fast path writes JSON by hand; it must be exactly what orjson would write.
     leads = list(leads_for_bot(3, "bot-alpha", 1500))
@@ -62,7 +68,7 @@ def test_dicts_and_bytes_are_the_same_leads() -> None:
 
 def test_conforming_leads_match_the_spec_schema() -> None:
     validator = OAS30Validator(
-        {"type": "array", "items": spec.conversation_schema()},
+        {"type": "array", "items": chatnode_spec.component_schema("Conversation")},
         format_checker=OAS30Validator.FORMAT_CHECKER,
     )
     leads = list(leads_for_bot(0, "bot-alpha", 2000))
@@ -162,7 +168,7 @@ class TestQuirks:
         for key in ("enduser_name", "enduser_email", "enduser_phone", "for_agent"):
             assert any(key in x and x[key] is None for x in leads), f"{key} never null"
             assert any(key not in x for x in leads), f"{key} never missing"
-        known = set(spec.conversation_schema()["properties"])
+        known = set(chatnode_spec.component_schema("Conversation")["properties"])
         assert any(set(x) - known for x in leads)
 
     def test_same_leads_but_locally_out_of_order(self) -> None:

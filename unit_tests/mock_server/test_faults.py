@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import httpx
 import orjson
@@ -14,7 +13,7 @@ from mock_server.faults import Fault, FaultKind, FaultPlan, FaultRule, parse_fau
 from mock_server.responses import MockResponse
 from mock_server.server import MockServer
 
-from .conftest import fetch
+from .conftest import bearer, fetch, leads_url
 
 
 class TestPlan:
@@ -120,28 +119,30 @@ class TestOverHttp:
         assert response.status_code == code
         assert set(response.json()) == {"message", "error"}
 
-    def test_latency_delays_then_answers_normally(self, server: MockServer) -> None:
-        server.inject(faults.latency(0.4, times=1))
-        started = time.perf_counter()
+    def test_latency_holds_the_answer_then_answers_normally(self, server: MockServer) -> None:
+        server.inject(faults.latency(30, times=1))
+        with pytest.raises(httpx.ReadTimeout, match="timed out"):
+            httpx.post(leads_url(server, "bot-alpha"), headers=bearer(server.api_key), timeout=0.5)
+        server.inject(faults.latency(0.01, times=1))
         response = fetch(server, "bot-alpha")
-        assert time.perf_counter() - started >= 0.4
         assert response.status_code == 200 and len(response.json()) == 20
+        assert [e["fault"] for e in server.journal()] == ["latency:30", "latency:0.01"]
 
     def test_drop_is_a_protocol_error_in_httpx(self, server: MockServer) -> None:
-        with server.inject(faults.drop()), pytest.raises(httpx.RemoteProtocolError):
+        with server.inject(faults.drop()), pytest.raises(httpx.RemoteProtocolError, match="closed"):
             fetch(server, "bot-alpha")
         assert fetch(server, "bot-alpha").status_code == 200  # the server lives on
 
     def test_drop_of_a_streamed_body(self, server: MockServer) -> None:
         server.set_leads("bot-alpha", count=5000)
-        with server.inject(faults.drop()), pytest.raises(httpx.RemoteProtocolError):
+        with server.inject(faults.drop()), pytest.raises(httpx.RemoteProtocolError, match="closed"):
             fetch(server, "bot-alpha")
 
     def test_truncated_is_a_200_with_invalid_json(self, server: MockServer) -> None:
         server.inject(faults.truncated(times=1))
         response = fetch(server, "bot-alpha")
         assert response.status_code == 200 and response.content.startswith(b'[{"session_id"')
-        with pytest.raises(json.JSONDecodeError):
+        with pytest.raises(json.JSONDecodeError, match="Unterminated string"):
             json.loads(response.content)
 
     def test_html_page_with_html_content_type(self, server: MockServer) -> None:
@@ -195,9 +196,21 @@ def test_fault_kinds_each_have_exactly_one_response() -> None:
 
 
 def test_truncated_without_leads_is_still_invalid_json() -> None:
-    response = faults.fault_response(Fault(FaultKind.TRUNCATED), _unused, None)
-    with pytest.raises(orjson.JSONDecodeError):
+    response = faults.fault_response(Fault(FaultKind.TRUNCATED), _unused, iter(()))
+    with pytest.raises(orjson.JSONDecodeError, match="unexpected end of data"):
         orjson.loads(response.body)
+
+
+@pytest.mark.parametrize(
+    ("elements", "body"),
+    [([], b'["lead-unavailable"]'),
+     ([b'{"a":1},{"b":2}', b'{"c":3}'], b'[{"a":1},{"b":2},"lead-unavailable",{"c":3}]')],
+)  # fmt: skip
+def test_non_object_puts_a_string_after_the_first_chunk_of_leads(
+    elements: list[bytes], body: bytes
+) -> None:
+    response = faults.fault_response(Fault(FaultKind.NON_OBJECT), _unused, iter(elements))
+    assert b"".join(response.iter_body()) == body
 
 
 def _unused() -> MockResponse:

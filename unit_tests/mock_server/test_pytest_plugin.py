@@ -36,6 +36,13 @@ def test_marker_sets_the_fault_plan(chatnode_mock: MockServer) -> None:
     assert [post(chatnode_mock).status_code for _ in range(2)] == [503, 200]
 
 
+@pytest.mark.chatnode_mock(admin_token="fixture-token", leads_per_bot=1)
+def test_marker_locks_the_admin_api(chatnode_mock: MockServer) -> None:
+    health = f"{chatnode_mock.root_url}/_admin/health"
+    assert httpx.get(health).status_code == 401
+    assert httpx.get(health, headers=chatnode_mock.admin_headers).status_code == 200
+
+
 def test_session_factory(chatnode_mock_factory: Callable[..., MockServer]) -> None:
     server = chatnode_mock_factory(leads_per_bot=2)
     assert len(post(server).json()) == 2

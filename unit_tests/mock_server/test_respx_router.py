@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 import pytest
+import respx
 
 from mock_server import faults
 from mock_server.config import MockConfig
@@ -30,17 +31,31 @@ def test_answers_exactly_like_the_live_server() -> None:
         ("POST", "/get-conversation-ids/bot-alpha", {}),
         ("POST", "/get-conversation-ids/ghost", {"Authorization": "Bearer k"}),
         ("GET", "/get-conversation-ids/bot-alpha", {"Authorization": "Bearer k"}),
+        ("DELETE", "/get-conversation-ids/ghost", {}),
+        ("PROPFIND", "/get-conversation-ids/bot-alpha", {}),
         ("POST", "/elsewhere", {"Authorization": "Bearer k"}),
+        ("GET", "/", {}),
+        ("POST", "/get-conversation-ids/", {"Authorization": "Bearer k"}),
+        ("POST", "/get-conversation-ids/bot-alpha/more", {"Authorization": "Bearer k"}),
+        ("POST", "/get-conversation-ids/new%0Aline", {"Authorization": "Bearer k"}),
         ("POST", "/get-conversation-ids/bot-beta", {"Authorization": "Bearer k", "Prefer": "code=403"}),
     ]  # fmt: skip
     with MockServer(config) as live:
         real = [httpx.request(m, live.base_url + path, headers=h) for m, path, h in cases]
-    with chatnode_respx_router(config, base_url=BASE):
+        real_journal = live.journal()
+    router = chatnode_respx_router(config, base_url=BASE)
+    with router:
         mocked = [httpx.request(m, BASE + path, headers=h) for m, path, h in cases]
     for (_, path, _), want, got in zip(cases, real, mocked, strict=True):
         assert (got.status_code, got.content) == (want.status_code, want.content), path
         assert got.headers.get("allow") == want.headers.get("allow")
         assert got.headers.get("content-type") == want.headers.get("content-type")
+    assert {r.status_code for r in real} >= {200, 401, 403, 404, 405}
+
+    def untimed(entries: list[dict]) -> list[dict]:
+        return [{k: v for k, v in e.items() if k != "timestamp"} for e in entries]
+
+    assert untimed(router.chatnode.journal.entries()) == untimed(real_journal)  # type: ignore[attr-defined]
 
 
 def test_faults_and_journal_through_the_service() -> None:
@@ -52,13 +67,16 @@ def test_faults_and_journal_through_the_service() -> None:
         first = httpx.post(f"{BASE}/get-conversation-ids/bot-alpha", headers=KEY)
         assert first.status_code == 429 and first.headers["retry-after"] == "1"
         assert httpx.post(f"{BASE}/get-conversation-ids/bot-alpha", headers=KEY).status_code == 200
-        with pytest.raises(httpx.RemoteProtocolError):
+        with pytest.raises(httpx.RemoteProtocolError, match="drop fault"):
             httpx.post(f"{BASE}/get-conversation-ids/bot-beta", headers=KEY)
     assert [e["status"] for e in service.journal.entries()] == [429, 200, 200]
 
 
 def test_other_hosts_are_not_mocked() -> None:
-    with chatnode_respx_router(), pytest.raises(Exception, match="not mocked"):
+    with (
+        chatnode_respx_router(),
+        pytest.raises(respx.models.AllMockedAssertionError, match="not mocked"),
+    ):
         httpx.get("https://example.com/")
 
 

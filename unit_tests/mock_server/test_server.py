@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from mock_server import faults
+from mock_server import server as server_module
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
 
@@ -24,7 +25,10 @@ def test_serves_on_a_free_loopback_port_and_stops_cleanly() -> None:
         port = int(server.root_url.rsplit(":", 1)[1])
         assert fetch(server, "bot-alpha").status_code == 200
     assert set(threading.enumerate()) == threads_before
-    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+    with (
+        pytest.raises(ConnectionRefusedError, match="refused"),
+        socket.create_connection(("127.0.0.1", port), timeout=1),
+    ):
         pass
 
 
@@ -43,17 +47,49 @@ def test_overrides_and_api_key() -> None:
 
 def test_stop_is_idempotent_and_start_twice_is_an_error() -> None:
     server = MockServer().start()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="already running"):
         server.start()
     server.stop()
     server.stop()
 
 
-def test_port_in_use_is_reported() -> None:
-    with MockServer() as server:
-        port = int(server.root_url.rsplit(":", 1)[1])
-        with pytest.raises(OSError):
-            MockServer(port=port).start()
+def test_a_failed_start_releases_its_socket_and_can_be_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The port is taken (fails at bind), then the server thread exits without serving (fails
+    after the socket and thread exist): each time nothing is left open, and a retry works."""
+    sockets: list[socket.socket] = []
+    real_bind = server_module.bind_socket
+    monkeypatch.setattr(
+        server_module, "bind_socket", lambda *a: sockets.append(real_bind(*a)) or sockets[-1]
+    )
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    threads_before = set(threading.enumerate())
+    server = MockServer(port=blocker.getsockname()[1], leads_per_bot=1)
+    with pytest.raises(OSError, match="in use"):
+        server.start()
+    blocker.close()
+    with monkeypatch.context() as patch:
+        patch.setattr(MockServer, "_serve", lambda self: None)
+        with pytest.raises(RuntimeError, match="failed to start"):
+            server.start()
+    assert len(sockets) == 1 and sockets[0].fileno() == -1
+    assert set(threading.enumerate()) == threads_before
+    with server:
+        assert fetch(server, "bot-alpha").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"host": "0.0.0.0"}, "admin_token"), ({"host": "::", "admin_token": ""}, "admin_token")],
+)
+def test_refuses_a_non_loopback_host_without_an_admin_token(
+    overrides: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        MockServer(**overrides)  # type: ignore[arg-type]
 
 
 class TestPythonApi:

@@ -7,7 +7,6 @@ from datetime import datetime
 
 import pytest
 
-from mock_server.config import MockConfig
 from mock_server.data import leads_for_bot
 from mock_server.store import LeadStore
 
@@ -18,7 +17,7 @@ def stamp(lead: dict) -> datetime:
 
 @pytest.fixture
 def store() -> LeadStore:
-    return LeadStore(MockConfig(bots=("a", "b"), leads_per_bot=30, seed=5))
+    return LeadStore(("a", "b"), 30, seed=5)
 
 
 def test_starts_with_the_seeded_leads(store: LeadStore) -> None:
@@ -92,6 +91,14 @@ def test_concurrent_appends_lose_nothing(store: LeadStore) -> None:
     leads = store.leads("a")
     assert len(leads) == 30 + 4 * 25 * 2
     assert len({x["session_id"] for x in leads}) == len(leads)
+
+
+def test_quirks_and_seed_reach_generated_and_appended_leads() -> None:
+    store = LeadStore(("a",), 3, seed=5, quirks=True)
+    assert store.leads("a") == list(leads_for_bot(5, "a", 3, quirks=True))
+    spec_fields = {"session_id", "created_at", "enduser_name", "enduser_email", "enduser_phone",
+                   "for_agent"}  # fmt: skip
+    assert any(set(lead) - spec_fields for lead in store.append("a", count=50))
 
 
 def test_a_snapshot_is_unaffected_by_later_changes(store: LeadStore) -> None:

@@ -1,16 +1,15 @@
-"""openapi-core request validation, memoised: same verdicts as uncached, and cheap when cached."""
+"""openapi-core request validation, memoised: the same verdicts as uncached, one openapi-core
+call per distinct request."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from mock_server import spec
+import chatnode_spec
 from mock_server.responses import MockRequest, MockResponse
 from mock_server.validation import SpecValidator
 
-(OPERATION,) = spec.operations()
+(OPERATION,) = chatnode_spec.operations()
 PATH = "/v1/get-conversation-ids/bot-alpha"
 
 
@@ -19,29 +18,30 @@ def request(headers: dict[str, str], path: str = PATH, method: str = "POST") -> 
 
 
 @pytest.mark.parametrize(
-    ("headers", "status", "bearer"),
+    ("headers", "status"),
     [
-        ({"Authorization": "Bearer k"}, None, "k"),
-        ({"authorization": "bearer k"}, None, "k"),
-        ({}, 401, None),
-        ({"Authorization": "Basic k"}, 401, None),
-        ({"Authorization": "Bearerk"}, 401, None),
+        ({"Authorization": "Bearer k"}, None),
+        ({"authorization": "bearer k"}, None),
+        ({}, 401),
+        ({"Authorization": "Basic k"}, 401),
+        ({"Authorization": "Bearerk"}, 401),
     ],
 )
-def test_verdicts(headers: dict[str, str], status: int | None, bearer: str | None) -> None:
+def test_verdicts(headers: dict[str, str], status: int | None) -> None:
     verdict = SpecValidator().check_request(request(headers), OPERATION)
-    assert verdict.status == status and verdict.bearer == bearer
+    assert verdict.status == status
+    assert (verdict.error, bool(verdict.detail)) == (
+        ("unauthorized", True) if status else ("", False)
+    )
 
 
-def test_cached_verdicts_equal_fresh_ones_and_are_fast() -> None:
+def test_a_repeated_request_is_answered_from_the_cache_with_the_fresh_verdict() -> None:
     cached = SpecValidator()
     for headers in ({"Authorization": "Bearer a"}, {}, {"Authorization": "Bearer b"}) * 3:
         fresh = SpecValidator(cache_size=0).check_request(request(headers), OPERATION)
         assert cached.check_request(request(headers), OPERATION) == fresh
-    started = time.perf_counter()
-    for _ in range(1000):
-        cached.check_request(request({"Authorization": "Bearer a"}), OPERATION)
-    assert time.perf_counter() - started < 0.5  # ~1 ms each uncached
+    info = cached._verdict.cache_info()
+    assert (info.misses, info.hits) == (3, 6)
 
 
 def test_headers_the_spec_does_not_read_do_not_split_the_cache() -> None:
