@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # Some machines set this; every connector process would then recompile airbyte-cdk (~1.3 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install lint format test demo bench bench-quick clean
+.PHONY: help install lint format test demo bench bench-quick clean cloud-edition
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,11 +30,14 @@ test: lint  ## ruff, then the whole test suite (hypothesis profile `ci` under CI
 demo: install  ## mock server + check/discover/full refresh/incremental + PyAirbyte into DuckDB
 	$(RUN) python -m demo
 
-bench: install  ## full benchmark run, writes bench/results.md and bench/results.json
+bench: install  ## full benchmark, 10k/100k/1M leads, best of 2 runs: bench/results.md and .json
 	$(RUN) python -m bench
 
-bench-quick: install  ## small sizes, under 2 minutes, to check the harness
+bench-quick: install  ## the whole harness on small sizes, a few minutes: bench/.work/quick/results.md
 	$(RUN) python -m bench --quick
+
+cloud-edition: install  ## regenerate source_chatnode/builder/manifest.yaml, the Airbyte Cloud edition (no custom components)
+	$(RUN) python tools/cloud_edition.py
 
 clean:  ## remove the virtualenv and caches
 	rm -rf .venv .pytest_cache .ruff_cache .hypothesis

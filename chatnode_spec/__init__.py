@@ -8,6 +8,7 @@ nothing retypes a route or a schema.
 from chatnode_spec.documents import (
     DOCUMENT_FILES,
     api_document,
+    api_document_copy,
     component_schema,
     document_path,
     server_base_path,
@@ -30,6 +31,7 @@ __all__ = [
     "SpecRequest",
     "SpecResponse",
     "api_document",
+    "api_document_copy",
     "component_schema",
     "document_path",
     "documented_error_message",

@@ -1,1 +1,1 @@
-"""Peer readers run as scripts by path, so none of them imports the bench or the connector."""
+"""Readers run as scripts by path, each its own process, so the bench measures only them."""

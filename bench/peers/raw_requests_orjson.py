@@ -1,16 +1,9 @@
-"""The floor: what reading the leads costs with no framework at all.
+"""The floor, no framework at all: one POST per bot with requests, orjson, and each lead written
+as the RECORD message our connector writes (plus `bot_id`). Beyond this is framework overhead.
 
-One POST per bot with requests, the body parsed by orjson, and each lead written to stdout as
-the same Airbyte RECORD message our connector writes (the lead plus `bot_id`). Anything a
-connector spends beyond this is framework overhead.
-
-    python bench/peers/raw_requests_orjson.py --config config.json
+    python bench/peers/raw_requests_orjson.py CONFIG.json
 """
 
-from __future__ import annotations
-
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,47 +11,23 @@ from pathlib import Path
 import orjson
 import requests
 
-STREAM = "leads"
-BATCH = 10_000
 
-
-def emit_leads(session: requests.Session, base_url: str, bot_id: str) -> int:
-    response = session.post(f"{base_url.rstrip('/')}/get-conversation-ids/{bot_id}", timeout=300)
-    response.raise_for_status()
-    leads = orjson.loads(response.content)
-    emitted_at = int(time.time() * 1000)
-    out = sys.stdout.buffer
-    for start in range(0, len(leads), BATCH):
-        lines = [
-            orjson.dumps(
-                {
-                    "type": "RECORD",
-                    "record": {
-                        "stream": STREAM,
-                        "data": {**lead, "bot_id": bot_id},
-                        "emitted_at": emitted_at,
-                    },
-                }
-            )
-            for lead in leads[start : start + BATCH]
-        ]
-        out.write(b"\n".join(lines) + b"\n")
-    return len(leads)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, required=True, help="the connector's config.json")
-    args = parser.parse_args()
-    config = json.loads(args.config.read_text())
+def main(config_path: str) -> None:
+    config, out = orjson.loads(Path(config_path).read_bytes()), sys.stdout.buffer
     with requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {config['api_key']}"
-        session.headers["Accept"] = "application/json"
         for bot_id in config["bot_ids"]:
-            emit_leads(session, config["base_url"], bot_id)
-    sys.stdout.buffer.flush()
-    return 0
+            url = f"{config['base_url'].rstrip('/')}/get-conversation-ids/{bot_id}"
+            response = session.post(url, headers={"Accept": "application/json"}, timeout=300)
+            response.raise_for_status()
+            leads, emitted_at = orjson.loads(response.content), int(time.time() * 1000)
+            for start in range(0, len(leads), 10_000):  # batched writes, bounded memory
+                data = ({**lead, "bot_id": bot_id} for lead in leads[start : start + 10_000])
+                records = ({"stream": "leads", "data": d, "emitted_at": emitted_at} for d in data)
+                lines = [orjson.dumps({"type": "RECORD", "record": r}) for r in records]
+                out.write(b"\n".join(lines) + b"\n")
+    out.flush()
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main(*sys.argv[1:])

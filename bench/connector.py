@@ -1,0 +1,209 @@
+"""The connector suite: every reader reads one bot of N leads from our mock server.
+
+Each measurement is one whole `read` process (startup included, as a sync pays it): its wall
+time and its process tree's peak RSS. Every RECORD line it writes is counted afterwards; a run
+that does not deliver exactly the leads served is an error row, never a number.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import shlex
+import shutil
+import sys
+from functools import reduce
+from itertools import product
+from operator import getitem
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import yaml
+from airbyte_cdk.models import ConfiguredAirbyteStream, ConfiguredAirbyteStreamSerializer, SyncMode
+from airbyte_cdk.models import DestinationSyncMode as Destination
+
+from bench.config import BENCH_DIR, Case
+from bench.procs import Measured, ProcessGroup, run_measured, tail
+from bench.rows import Name, Row
+from bench.servers import start_mock
+from source_chatnode.run import MANIFEST_PATH, declarative_source
+
+if TYPE_CHECKING:
+    from bench.cli import Run
+
+MINIMAL_MANIFEST = BENCH_DIR / "minimal_manifest.yaml"
+READ = "read --config {config} --catalog {catalog}"
+COMMANDS = {
+    Name.OURS: f"{{bin}}/source-chatnode {READ}",
+    Name.GLOBAL_CURSOR: f"{{python}} {{peers}}/manifest_variant.py {{manifest}} {READ}",
+    Name.MINIMAL: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
+    Name.RAW: "{python} {peers}/raw_requests_orjson.py {config}",
+    Name.DLT: "{python} {peers}/dlt_rest_api.py {config} {run_dir}",
+}
+"""Each reader's console script, run directly: a launcher (`uv run`) would add its startup."""
+IMPORTS = {
+    Name.OURS: "source_chatnode.run",
+    Name.GLOBAL_CURSOR: "source_chatnode.run",
+    Name.MINIMAL: "airbyte_cdk.cli.source_declarative_manifest",
+    Name.RAW: "requests, orjson",
+    Name.DLT: "dlt.sources.rest_api, duckdb",
+}
+"""What each reader imports, compiled once by the unmeasured warm-up as in a deployed image."""
+
+
+def global_cursor_manifest() -> dict[str, Any]:
+    """Our manifest with `global_substream_cursor: true` on the leads stream's cursor (issue #12):
+    one cursor for all bots instead of one per bot. Measured, never shipped."""
+    manifest = yaml.safe_load(MANIFEST_PATH.read_text(encoding="utf-8"))
+    for stream in (s for s in manifest["streams"] if s["name"] == "leads"):
+        cursor = stream["incremental_sync"]
+        if "$ref" in cursor:  # "#/definitions/created_at_cursor": a copy of it is changed
+            cursor = reduce(getitem, cursor["$ref"].removeprefix("#/").split("/"), manifest)
+        stream["incremental_sync"] = {**copy.deepcopy(cursor), "global_substream_cursor": True}
+    return manifest
+
+
+def incremental_minimal_manifest() -> dict[str, Any]:
+    """The minimal manifest with its plain client-side cursor switched on (see its header)."""
+    manifest = yaml.safe_load(MINIMAL_MANIFEST.read_text(encoding="utf-8"))
+    for stream in manifest["streams"]:
+        stream["incremental_sync"] = {"$ref": "#/definitions/created_at_cursor"}
+    return manifest
+
+
+def configured_catalog(manifest: dict[str, Any], case: Case) -> dict[str, Any]:
+    """The catalog the platform would send for the case's stream and mode, from `discover`."""
+    config = {"api_key": "-", "bot_ids": ["-"]}
+    source = declarative_source(config=config, manifest=manifest)
+    streams = source.discover(logging.getLogger(), config).streams
+    stream = next(s for s in streams if s.name == case.stream)
+    incremental = case.mode == "incremental"
+    configured = ConfiguredAirbyteStream(
+        stream=stream,
+        sync_mode=SyncMode(case.mode),
+        destination_sync_mode=Destination.append_dedup if incremental else Destination.overwrite,
+        cursor_field=stream.default_cursor_field if incremental else None,
+        primary_key=stream.source_defined_primary_key,
+    )
+    return {"streams": [ConfiguredAirbyteStreamSerializer.dump(configured)]}
+
+
+def count_records(out: Path, dlt: bool) -> tuple[int, str]:
+    """Records a run delivered, and the first error it reported. Airbyte readers write
+    `{"type":"RECORD"` first on a record's line; dlt prints the rows DuckDB holds after the load."""
+    if dlt:
+        last = (out.read_text().splitlines() or [""])[-1]
+        return (json.loads(last)["rows"] if last.startswith('{"rows"') else 0), ""
+    records, error = 0, ""
+    with out.open("rb") as lines:
+        for line in lines:
+            if line.startswith(b'{"type":"RECORD"'):
+                records += 1
+            elif line.startswith(b'{"type":"TRACE"') and not error:
+                trace = orjson.loads(line)["trace"]
+                error = trace["error"]["message"] if trace["type"] == "ERROR" else ""
+    return records, error
+
+
+def measure_read(
+    group: ProcessGroup, argv: list[str], run_dir: Path, served: int, dlt: bool = False
+) -> tuple[Measured, str | None]:
+    """One read process, measured, and what went wrong if anything did."""
+    shutil.rmtree(run_dir, ignore_errors=True)
+    run_dir.mkdir(parents=True)
+    # Bytecode caching on, as in a deployed image: without it every run recompiles the CDK.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    # Generous: a hung run must end its row, not the bench (dlt reads 1M leads in 2 minutes).
+    timeout = 300 + served / 1_000
+    measured = run_measured(group, argv, run_dir / "stdout", timeout, env)
+    records, error = count_records(run_dir / "stdout", dlt and measured.returncode == 0)
+    if measured.returncode is None:
+        return measured, f"timed out after {timeout:.0f} s"
+    if measured.returncode != 0:
+        return measured, f"exit code {measured.returncode}: {error or tail(run_dir / 'stdout.err')}"
+    if records != served:
+        return measured, f"{records} records delivered of {served} served {error}".strip()
+    shutil.rmtree(run_dir)  # a million records are hundreds of MB: keep only failed runs
+    return measured, None
+
+
+def add_run(row: Row, measured: Measured, problem: str | None) -> Row:
+    """The fastest run's time and the highest peak RSS of all runs: noise on a shared machine
+    only ever slows a run down, and a peak seen once can happen in production."""
+    if problem:
+        return row.failed(problem)
+    row.runs.append(round(measured.seconds, 3))
+    row.seconds, row.records = min(row.runs), row.leads
+    row.records_per_s = row.leads / row.seconds
+    row.peak_rss_mb = max(row.peak_rss_mb or 0, measured.peak_rss_mb)
+    return row
+
+
+def prepare(cases: tuple[Case, ...], work: Path) -> dict[Case, dict[str, str]]:
+    """Each case's placeholders in `COMMANDS` that stay the same at every size; the derived
+    manifests and the catalogs are written once, to the work folder."""
+    manifests = {
+        (Name.OURS, "incremental"): MANIFEST_PATH,
+        (Name.OURS, "full_refresh"): MANIFEST_PATH,
+        (Name.GLOBAL_CURSOR, "incremental"): global_cursor_manifest(),
+        (Name.MINIMAL, "full_refresh"): MINIMAL_MANIFEST,
+        (Name.MINIMAL, "incremental"): incremental_minimal_manifest(),
+    }
+    python, inputs = Path(sys.executable), {}
+    fixed = {"python": str(python), "bin": str(python.parent), "peers": str(BENCH_DIR / "peers")}
+    for case in cases:
+        inputs[case], name = dict(fixed), f"{case.name}-{case.mode}-{case.stream}"
+        manifest = manifests.get((case.name, case.mode))
+        if isinstance(manifest, dict):
+            (work / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+            manifest = work / f"{name}.yaml"
+        if manifest is not None:
+            catalog = configured_catalog(yaml.safe_load(manifest.read_text()), case)
+            (work / f"{name}.json").write_text(json.dumps(catalog))
+            inputs[case] |= {"manifest": str(manifest), "catalog": str(work / f"{name}.json")}
+    return inputs
+
+
+def run_connector_suite(run: Run) -> None:
+    """An unmeasured warm-up, then per size one mock server and every case's runs against it.
+
+    Run k of every case comes before run k+1 of any: drift on a shared machine spreads over all
+    readers instead of landing on one."""
+    config, work = run.config, run.config.work_dir / "connector"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    inputs, imports = prepare(config.cases, work), {IMPORTS[case.name] for case in config.cases}
+    run.say(f"connector: warm-up, importing {', '.join(sorted(imports))}")
+    argv = [sys.executable, "-c", f"import {', '.join(imports)}"]
+    _, problem = measure_read(run.group, argv, work / "warm-up", 0)
+    run.say(f"  warm-up failed: {problem}" if problem else "  done")
+    for leads in config.sizes:
+        size_dir, rows = work / f"leads-{leads}", {case: case.row(leads) for case in config.cases}
+        size_dir.mkdir()
+        run.say(f"connector: mock server with {leads:,} leads")
+        try:
+            server = start_mock(run.group, size_dir / "mock.out", config, leads)
+        except RuntimeError as exc:  # one size failing must not end the others
+            for row in rows.values():
+                run.put(row.failed(f"mock server: {exc}"))
+            continue
+        settings = dict(api_key=config.api_key, bot_ids=[config.bot_id], base_url=server.api_url)
+        (size_dir / "config.json").write_text(json.dumps(settings))
+        try:
+            for k, case in product(range(1, config.runs + 1), config.cases):
+                if rows[case].status != "ok":
+                    continue
+                run_dir = size_dir / f"run-{k}-{case.name}-{case.mode}"
+                places = {**inputs[case], "config": f"{size_dir}/config.json", "run_dir": run_dir}
+                argv = [part.format(**places) for part in shlex.split(COMMANDS[case.name])]
+                dlt = case.name == Name.DLT
+                measured, problem = measure_read(run.group, argv, run_dir, leads, dlt)
+                rows[case] = add_run(rows[case], measured, problem)
+                run.put(rows[case])
+                done = f"{measured.seconds:.2f} s, {measured.peak_rss_mb:.0f} MB"
+                run.say(f"  {case.name} {case.mode}, {leads:,} leads: {problem or done}")
+        finally:
+            run.group.stop(server.process)
