@@ -1,9 +1,10 @@
 """What the checker calls: the spec's operations it checks for each bot, and the probes.
 
-Two tables, no logic. Checking another operation is one more `CheckedOperation` row: its path
-template (the spec supplies the method and the documented responses), how to build its request
-body from the bot's earlier responses, and the status a healthy API answers with. The checker
-calls the rows in order for each bot, so a row may build on the responses of the rows before it.
+Two tables, and the request bodies they need. Checking another operation is one more
+`CheckedOperation` row: its path template (the spec supplies the method and the documented
+responses), how to build its request body from the bot's earlier responses, and the status a
+healthy API answers with. The checker calls the rows in order for each bot, so a row may build
+on the responses of the rows before it, or `Skip` when they give it nothing to ask.
 """
 
 from __future__ import annotations
@@ -13,17 +14,47 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
+import orjson
 
 from chatnode_spec import Operation, operation_at
 
+CHATS_SESSIONS_PER_CHECK = 20
+"""The chats call asks for the messages of at most this many of the bot's sessions: enough to
+see every field, little enough for any API to answer at once."""
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A row that cannot be called for this bot; the reason goes into the report."""
+
+    reason: str
+
+
 RequestBody = Callable[[Mapping[str, httpx.Response]], Any]
 """An operation's JSON request body, built from the bot's earlier responses (keyed by the
-`CheckedOperation.name` that drew them); None sends no body."""
+`CheckedOperation.name` that drew them); None sends no body, a `Skip` makes no call."""
 
 
 def no_body(earlier: Mapping[str, httpx.Response]) -> None:
     """For an operation whose request carries nothing but the path and the bearer token."""
     return None
+
+
+def leads_session_ids(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
+    """The first CHATS_SESSIONS_PER_CHECK distinct `session_id`s of the bot's leads, in order.
+    Never `[]`: an empty array asks for the bot's recent conversations, not for sessions."""
+    response = earlier.get("leads")
+    try:
+        leads = orjson.loads(response.content) if response is not None else None
+    except orjson.JSONDecodeError:
+        leads = None
+    if response is None or response.status_code != 200 or not isinstance(leads, list):
+        return Skip("no session ids to ask for: the leads call gave no array of leads")
+    ids = [lead.get("session_id") for lead in leads if isinstance(lead, dict)]
+    distinct = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
+    if not distinct:
+        return Skip("no session ids to ask for: the bot has no leads")
+    return distinct[:CHATS_SESSIONS_PER_CHECK]
 
 
 @dataclass(frozen=True)
@@ -52,8 +83,9 @@ class CheckedOperation:
 
 CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
     CheckedOperation("leads", "/get-conversation-ids/{bot_id}", 200, "lead"),
+    CheckedOperation("chats", "/get-chats/{bot_id}", 200, "message", leads_session_ids),
 )
-"""Called in this order for each bot."""
+"""Called in this order for each bot; the first is the bot's primary call (see `report.py`)."""
 
 
 @dataclass(frozen=True)

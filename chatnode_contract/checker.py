@@ -1,7 +1,8 @@
 """One run of the check: call the API with httpx, have each response judged, collect a `Report`.
 
-Each bot gets every row of `calls.CHECKED_OPERATIONS` with the real key, in order; then the
-probes draw the documented error responses. Bots go first, so rejected credentials stop the run
+Each bot gets every row of `calls.CHECKED_OPERATIONS` with the real key, in order (its leads,
+then the chats of up to 20 of their sessions; a row with nothing to ask is reported as skipped);
+then the probes draw the documented error responses. Bots go first, so rejected credentials stop the run
 (exit 2) before anything else is called. Nothing is retried and redirects are not followed: a
 429, a 5xx or a 3xx is reported as what it is.
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -22,6 +24,7 @@ from chatnode_contract.calls import (
     PROBES,
     CheckedOperation,
     Probe,
+    Skip,
     checked_operation,
 )
 from chatnode_contract.config import API_KEY_ENV, CheckConfig, redact
@@ -68,16 +71,14 @@ class Checker:
         call: CheckedOperation,
         bot: str,
         authorization: str | None,
-        earlier: Mapping[str, httpx.Response],
+        body: Any,
         *,
         own_check: bool = False,
     ) -> tuple[httpx.Request, httpx.Response]:
         operation = call.operation
         url = str(self.base_url) + operation.path_template.format(bot_id=quote(bot, safe=""))
         headers = {"Authorization": authorization} if authorization else {}
-        request = self.client.build_request(
-            operation.method, url, headers=headers, json=call.body(earlier)
-        )
+        request = self.client.build_request(operation.method, url, headers=headers, json=body)
         if own_check:
             self.check_own_request(request, bot)
         try:
@@ -91,8 +92,12 @@ class Checker:
         a result is yielded before the next call, so a stopped run keeps what was checked."""
         earlier: dict[str, httpx.Response] = {}
         for call in CHECKED_OPERATIONS:
+            body = call.body(earlier)
+            if isinstance(body, Skip):
+                yield _skipped_result(call, bot, body.reason)
+                continue
             request, response = self.send(
-                call, bot, f"Bearer {self.config.api_key}", earlier, own_check=True
+                call, bot, f"Bearer {self.config.api_key}", body, own_check=True
             )
             rejected = REJECTED_CREDENTIALS.get(response.status_code)
             if rejected is not None:
@@ -122,7 +127,7 @@ class Checker:
             "invalid": f"Bearer chatnode-contract-invalid-{secrets.token_hex(16)}",
             "real": f"Bearer {self.config.api_key}",
         }[probe.credentials]
-        request, response = self.send(call, bot, authorization, {})
+        request, response = self.send(call, bot, authorization, call.body({}))
         findings, _ = judge(request, response, self.base_url, call.operation, probe.expected_status)
         return TargetResult(
             Target.PROBE,
@@ -131,6 +136,8 @@ class Checker:
             response.status_code,
             tuple(sorted(findings, key=Finding.sort_key)),
             description=probe.description,
+            operation=call.name,
+            call=call.title,
         )
 
     def probes_to_run(self) -> list[Probe]:
@@ -156,8 +163,9 @@ def _bot_result(
 ) -> TargetResult:
     ordered = tuple(sorted(findings, key=Finding.sort_key))
     expected = call.expected_status
+    labels = {"item": call.item, "operation": call.name, "call": call.title}
     if body is None:
-        return TargetResult(Target.BOT, bot, expected, status, ordered, item=call.item)
+        return TargetResult(Target.BOT, bot, expected, status, ordered, **labels)
     return TargetResult(
         Target.BOT,
         bot,
@@ -167,7 +175,20 @@ def _bot_result(
         body.items_checked,
         body.timestamp_forms,
         body.order,
+        **labels,
+    )
+
+
+def _skipped_result(call: CheckedOperation, bot: str, reason: str) -> TargetResult:
+    return TargetResult(
+        Target.BOT,
+        bot,
+        call.expected_status,
+        None,
         item=call.item,
+        operation=call.name,
+        call=call.title,
+        skipped=reason,
     )
 
 

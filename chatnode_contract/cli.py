@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import httpx
 import orjson
 
-from chatnode_contract.calls import CHECKED_OPERATIONS
+from chatnode_contract.calls import CHATS_SESSIONS_PER_CHECK, CHECKED_OPERATIONS
 from chatnode_contract.checker import run_check
 from chatnode_contract.config import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact
 from chatnode_contract.report import render_text, to_json
@@ -26,15 +26,21 @@ def spec_server_url() -> str:
     return api_document()["servers"][0]["url"]
 
 
-_DESCRIPTION = """\
+_DESCRIPTION = f"""\
 Check a ChatNode account's API against the OpenAPI contract bundled with source-chatnode.
 
-For each --bot it calls `POST {base_url}/get-conversation-ids/{bot}` with your key and checks the
-response with openapi-core (status, content type, body), then reports drift per field, over all
-leads: unknown fields, nulls where the spec has no `nullable`, type mismatches, missing required
-fields, created_at timestamp forms (fraction digits; Z, +00:00 or other offsets; unparseable) and
-undocumented status codes, each with a count and an example lead (index and session_id). Lead
-values are never printed, except timestamps. The API key is never printed.
+For each --bot it calls, with your key:
+  1. `POST {{base_url}}/get-conversation-ids/{{bot}}`: the bot's leads;
+  2. `POST {{base_url}}/get-chats/{{bot}}` with the session ids of the first {CHATS_SESSIONS_PER_CHECK} of those leads
+     (a JSON array): their chat messages. A bot without leads is skipped here, with a note: the
+     check never sends an empty array, which would ask for recent chats instead.
+It checks each response with openapi-core (status, content type, body), then reports drift per
+field, over all leads or messages: unknown fields, nulls where the spec has no `nullable`, type
+mismatches, missing required fields, timestamp forms of `date-time` fields (fraction digits; Z,
++00:00 or other offsets; unparseable) and undocumented status codes, each with a count and an
+example (index and id: a lead's session_id, a message's id). Lead and message values are never
+printed, except date-times. The API key is never printed. In the text report a bot's leads are
+`Bot BOT: ...` and its chats `Bot BOT chats: ...`.
 
 It then probes the documented error responses: no bearer token and a made-up token on the first
 bot (expect 401), and your key on a random bot id that cannot exist (expect 403); skip them with
@@ -59,10 +65,18 @@ exit codes:
 
 --json output (schema_version 1; keys are only ever added):
   {{"schema_version", "base_url", "strict", "conforms", "breaking", "exit_code",
-   "error": null | {{"kind", "message"}}, "bots": [...], "probes": [...],
-   "findings": [{{"bot", "probe", "field", "kind", "severity", "count", "detail",
+   "error": null | {{"kind", "message"}},
+   "bots": [{{"bot", "status", "leads_checked", "order", "timestamp_forms",
+             "breaking_findings", "additive_findings",
+             "operations": [{{"operation": "leads" | "chats", "call", "status", "skipped",
+                             "item", "items_checked", "order", "timestamp_forms",
+                             "breaking_findings", "additive_findings"}}]}}],
+   "probes": [...],
+   "findings": [{{"bot", "probe", "operation", "field", "kind", "severity", "count", "detail",
                  "example": {{"index", "id", "value"}}}}]}}
-  field by field in README.md, "Contract testing your ChatNode account"
+  a bot's status, leads_checked, order and timestamp_forms are those of its leads call; its
+  finding counts add up all its calls. Field by field in README.md, "Contract testing your
+  ChatNode account"
 
 examples:
   export {API_KEY_ENV}=...          # keeps the key out of shell history and `ps`
@@ -100,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         required=True,
         metavar="BOT",
-        help="a bot (agent) id to read the leads of; repeat for several bots",
+        help="a bot (agent) id to read the leads and chats of; repeat for several bots",
     )
     parser.add_argument(
         "--json",

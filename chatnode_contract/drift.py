@@ -89,7 +89,7 @@ class Finding:
     example_index: int | None = None
     """Index of the first item (lead) showing it, when the body is an array."""
     example_id: str | None = None
-    """That item's identifier (a lead's `session_id`), when it has one."""
+    """That item's identifier (a lead's `session_id`, a message's `id`), when it has one."""
     example_value: str | None = None
     """Only for `date-time` fields; other values may be personal data."""
 
@@ -232,11 +232,13 @@ def resolve_refs(schema: Any, document: Mapping[str, Any] | None, depth: int = 0
 
 
 def identity_field(item_schema: Mapping[str, Any]) -> str | None:
-    """The property that names an item in examples: the first required string property whose
-    name ends in `_id` (a lead's `session_id`); None when the schema has no such property."""
+    """The property that names an item in examples: the first required string property named
+    `id` or ending in `_id` (a lead's `session_id`, a chat message's `id`); None when the schema
+    has no such property."""
     properties = item_schema.get("properties", {})
     for name in item_schema.get("required", []):
-        if name.endswith("_id") and properties.get(name, {}).get("type") == "string":
+        is_id = name == "id" or name.endswith("_id")
+        if is_id and properties.get(name, {}).get("type") == "string":
             return name
     return None
 
@@ -352,6 +354,8 @@ class _Walker:
             if name not in value:
                 self.note(where.child(name), Kind.MISSING_REQUIRED, "required by the spec, absent")
         extra = schema.get("additionalProperties", True)
+        if extra is True and "properties" not in schema:
+            return  # a free-form object (a chat's `message`): whatever it holds is what it allows
         for name, item in value.items():
             if name in properties:
                 self.walk(item, properties[name], where.child(name))

@@ -14,18 +14,30 @@ JSON schema (`schema_version` 1; keys are only ever added, never renamed or remo
       "exit_code": 0 | 1 | 2,
       "error": null | {"kind": "usage" | "auth" | "connection" | "timeout", "message": str},
       "bots": [{"bot": str, "status": int | null, "leads_checked": int,
-                "order": {"field": str | null, "direction": "ascending" | "descending" |
-                          "unordered" | "n/a", "steps_up": int, "steps_down": int},
-                "timestamp_forms": {FIELD: {"fraction_digits": {"0".."5": int, "6+": int},
-                                            "offsets": {"Z": int, "+00:00": int, "other": int},
-                                            "unparseable": int}},
-                "breaking_findings": int, "additive_findings": int}],
+                "order": ORDER, "timestamp_forms": FORMS,
+                "breaking_findings": int, "additive_findings": int,
+                "operations": [{"operation": "leads" | "chats", "call": str,
+                                "status": int | null, "skipped": str | null,
+                                "item": "lead" | "message", "items_checked": int,
+                                "order": ORDER, "timestamp_forms": FORMS,
+                                "breaking_findings": int, "additive_findings": int}]}],
       "probes": [{"probe": str, "description": str, "expected_status": int,
-                  "status": int | null, "breaking_findings": int, "additive_findings": int}],
-      "findings": [{"bot": str | null, "probe": str | null, "field": str, "kind": str,
-                    "severity": "breaking" | "additive", "count": int, "detail": str,
+                  "status": int | null, "breaking_findings": int, "additive_findings": int,
+                  "operation": str}],
+      "findings": [{"bot": str | null, "probe": str | null, "operation": str, "field": str,
+                    "kind": str, "severity": "breaking" | "additive", "count": int,
+                    "detail": str,
                     "example": {"index": int | null, "id": str | null, "value": str | null}}]
     }
+    ORDER = {"field": str | null, "direction": "ascending" | "descending" | "unordered" | "n/a",
+             "steps_up": int, "steps_down": int}
+    FORMS = {FIELD: {"fraction_digits": {"0".."5": int, "6+": int},
+                     "offsets": {"Z": int, "+00:00": int, "other": int}, "unparseable": int}}
+
+A bot makes one call per checked operation (`calls.CHECKED_OPERATIONS`), each listed under its
+`operations`. The bot's own `status`, `leads_checked`, `order` and `timestamp_forms` are those of
+its first call, the leads (as before there were others); its finding counts add up all its calls,
+so a CI job reading only them still sees drift in the chats.
 """
 
 from __future__ import annotations
@@ -49,7 +61,8 @@ EXIT_ABORTED = 2
 
 class Target(StrEnum):
     BOT = "bot"
-    """A call of a checked operation for one of the `--bot`s with the real key (its leads)."""
+    """A call of a checked operation for one of the `--bot`s with the real key (its leads, its
+    chats)."""
     PROBE = "probe"
     """A call made to get a documented error response, to check its shape."""
 
@@ -70,6 +83,12 @@ class TargetResult:
     description: str = ""
     item: str = "item"
     """What one element of the body is, singular (`lead`), for the text report."""
+    operation: str = ""
+    """The checked operation's name (`leads`, `chats`); a probe's, the one it calls."""
+    call: str = ""
+    """Its method and path template, `POST /get-chats/{bot_id}`."""
+    skipped: str | None = None
+    """Why the call was not made (for a bot with nothing to ask); None when it was."""
 
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
@@ -117,7 +136,10 @@ class Report:
 
 def to_json(report: Report) -> dict[str, Any]:
     """The report as the documented JSON document (see the module docstring)."""
-    bots = [r for r in report.results if r.target is Target.BOT]
+    bots: dict[str, list[TargetResult]] = {}
+    for result in report.results:
+        if result.target is Target.BOT:
+            bots.setdefault(result.name, []).append(result)
     probes = [r for r in report.results if r.target is Target.PROBE]
     return {
         "schema_version": SCHEMA_VERSION,
@@ -129,17 +151,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "error": None
         if report.error is None
         else {"kind": report.error.kind, "message": report.error.message},
-        "bots": [
-            {
-                "bot": r.name,
-                "status": r.status,
-                "leads_checked": r.items_checked,
-                "order": r.order.to_json(),
-                "timestamp_forms": {k: v.to_json() for k, v in r.timestamp_forms.items()},
-                **_severity_counts(r),
-            }
-            for r in bots
-        ],
+        "bots": [_bot_json(name, calls) for name, calls in bots.items()],
         "probes": [
             {
                 "probe": r.name,
@@ -147,6 +159,7 @@ def to_json(report: Report) -> dict[str, Any]:
                 "expected_status": r.expected_status,
                 "status": r.status,
                 **_severity_counts(r),
+                "operation": r.operation,
             }
             for r in probes
         ],
@@ -154,6 +167,7 @@ def to_json(report: Report) -> dict[str, Any]:
             {
                 "bot": r.name if r.target is Target.BOT else None,
                 "probe": r.name if r.target is Target.PROBE else None,
+                "operation": r.operation,
                 **f.to_json(),
             }
             for r, f in report.findings
@@ -161,10 +175,42 @@ def to_json(report: Report) -> dict[str, Any]:
     }
 
 
-def _severity_counts(result: TargetResult) -> dict[str, int]:
+def _bot_json(name: str, calls: Sequence[TargetResult]) -> dict[str, Any]:
+    """One bot: its first call's figures at the top (the schema's original keys), finding counts
+    over all its calls, and every call under `operations`."""
+    first = calls[0]
     return {
-        "breaking_findings": result.count(Severity.BREAKING),
-        "additive_findings": result.count(Severity.ADDITIVE),
+        "bot": name,
+        "status": first.status,
+        "leads_checked": first.items_checked,
+        "order": first.order.to_json(),
+        "timestamp_forms": _forms_json(first),
+        **_severity_counts(*calls),
+        "operations": [
+            {
+                "operation": r.operation,
+                "call": r.call,
+                "status": r.status,
+                "skipped": r.skipped,
+                "item": r.item,
+                "items_checked": r.items_checked,
+                "order": r.order.to_json(),
+                "timestamp_forms": _forms_json(r),
+                **_severity_counts(r),
+            }
+            for r in calls
+        ],
+    }
+
+
+def _forms_json(result: TargetResult) -> dict[str, Any]:
+    return {k: v.to_json() for k, v in result.timestamp_forms.items()}
+
+
+def _severity_counts(*results: TargetResult) -> dict[str, int]:
+    return {
+        "breaking_findings": sum(r.count(Severity.BREAKING) for r in results),
+        "additive_findings": sum(r.count(Severity.ADDITIVE) for r in results),
     }
 
 
@@ -177,9 +223,11 @@ def render_text(report: Report, operation: str) -> str:
     """The human report: per bot a summary line and a findings table, then the probes, then
     one result line that says what the exit code means."""
     lines = [f"chatnode-contract: {operation} at {report.base_url}", ""]
+    seen: set[str] = set()
     for result in report.results:
         if result.target is Target.BOT:
-            lines += _bot_section(result)
+            lines += _bot_section(result, primary=result.name not in seen)
+            seen.add(result.name)
     probes = [r for r in report.results if r.target is Target.PROBE]
     if probes:
         lines += ["Probes (the documented error responses):"]
@@ -203,9 +251,13 @@ def render_text(report: Report, operation: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _bot_section(result: TargetResult) -> list[str]:
+def _bot_section(result: TargetResult, primary: bool) -> list[str]:
+    """`Bot B: ...` for a bot's first call (its leads), `Bot B chats: ...` for the others."""
+    label = f"Bot {result.name}" if primary else f"Bot {result.name} {result.operation}"
+    if result.skipped is not None:
+        return [f"{label}: skipped, {result.skipped}", ""]
     noun = result.item if result.items_checked == 1 else f"{result.item}s"
-    head = f"Bot {result.name}: HTTP {_status_text(result.status)}, {result.items_checked} {noun} checked"
+    head = f"{label}: HTTP {_status_text(result.status)}, {result.items_checked} {noun} checked"
     if result.order.field and result.order.direction != "n/a":
         head += f", {_order_text(result.order)}"
     lines = [head]

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-DOCUMENT_FILES = ("chatnode-leads.openapi.yaml",)
+DOCUMENT_FILES = ("chatnode-leads.openapi.yaml", "chatnode-chats.openapi.yaml")
 """The published documents, in `spec/` of a checkout (bundled into the wheel beside this module)."""
 
 

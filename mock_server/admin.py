@@ -8,6 +8,11 @@ With `MockConfig.admin_token` set, every call needs `Authorization: Bearer <admi
     GET    /_admin/bots/{bot_id}/leads     [lead, ...]  (what the API serves now)
     POST   /_admin/bots/{bot_id}/leads     {"count": N | "leads": [...]} -> {"appended": [...]}
     PUT    /_admin/bots/{bot_id}/leads     {"count": N | "leads": [...]} -> {"total": N}
+    GET    /_admin/bots/{bot_id}/sessions/{session_id}/messages
+                                           [message, ...]  (what the chats API serves for it now)
+    POST   /_admin/bots/{bot_id}/sessions/{session_id}/messages
+                                           {"content": str, "type": "human"} (both optional)
+                                           or {"raw": {...}} -> 201 {"appended": message}
     GET    /_admin/faults                  {"faults": [rule, ...]}
     POST   /_admin/faults                  {"spec": "429:times=3"} or rule fields -> 201 rule
     DELETE /_admin/faults[/{id}]           clear all, or one rule
@@ -106,6 +111,38 @@ def set_leads(service: MockService, params: Params, body: Any) -> Any:
     return {"bot_id": bot_id, "total": service.store.snapshot(bot_id).count}  # type: ignore[union-attr]
 
 
+def _session(service: MockService, params: Params) -> tuple[str, str]:
+    bot_id, session_id = _known_bot(service, params), params["session_id"]
+    if session_id not in service.store.snapshot(bot_id).sessions:  # type: ignore[union-attr]
+        raise AdminError(
+            404, f"Bot {bot_id!r} has no lead with session_id {session_id!r}; GET its leads"
+        )
+    return bot_id, session_id
+
+
+def get_messages(service: MockService, params: Params, body: Any) -> Any:
+    bot_id, session_id = _session(service, params)
+    return service.store.chats(bot_id, [session_id])
+
+
+def append_message(service: MockService, params: Params, body: Any) -> Any:
+    bot_id, session_id = _session(service, params)
+    body = {} if body is None else body
+    if not isinstance(body, dict) or set(body) - {"content", "type", "raw"}:
+        raise AdminError(
+            400, 'Send {"content": "...", "type": "human"} (both optional) or {"raw": {...}}'
+        )
+    if ("raw" in body and set(body) != {"raw"}) or not isinstance(body.get("raw", {}), dict):
+        raise AdminError(400, '"raw" must be a JSON object, sent alone')
+    content, kind = body.get("content"), body.get("type", "human")
+    if not isinstance(content, str | None) or not isinstance(kind, str):
+        raise AdminError(400, '"content" and "type" must be strings')
+    appended = service.store.append_message(
+        bot_id, session_id, content=content, type=kind, raw=body.get("raw")
+    )
+    return _json({"bot_id": bot_id, "session_id": session_id, "appended": appended}, 201)
+
+
 def list_faults(service: MockService, params: Params, body: Any) -> Any:
     return {"faults": service.faults.describe()}
 
@@ -156,6 +193,8 @@ _ROUTES = route_table(
         ("/bots/{bot_id}/leads", "GET", get_leads),
         ("/bots/{bot_id}/leads", "POST", append_leads),
         ("/bots/{bot_id}/leads", "PUT", set_leads),
+        ("/bots/{bot_id}/sessions/{session_id}/messages", "GET", get_messages),
+        ("/bots/{bot_id}/sessions/{session_id}/messages", "POST", append_message),
         ("/faults", "GET", list_faults),
         ("/faults", "POST", add_fault),
         ("/faults", "DELETE", clear_faults),

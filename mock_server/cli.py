@@ -11,12 +11,14 @@ import sys
 from collections.abc import Sequence
 
 import chatnode_spec
+from mock_server.chats import DEFAULT_MESSAGES_PER_SESSION, DEFAULT_RECENT_SESSIONS
 from mock_server.config import (
     DEFAULT_API_KEY,
     DEFAULT_BOTS,
     MockConfig,
     is_loopback,
     parse_api_keys,
+    parse_messages_per_session,
 )
 from mock_server.faults import parse_fault
 from mock_server.server import bind_socket, url_of, uvicorn_server
@@ -31,8 +33,17 @@ fault syntax (--fault, repeatable; the first matching rule decides a request):
            {{"message": ..., "error": ...}}; latency=SECONDS (then a normal answer);
            drop (connection broken mid-body); truncated (200, JSON cut off);
            html (200, text/html page); non_object (200, one array element not an object)
-  OPTIONS  retry_after=SECONDS and message=TEXT (status only); bot=BOT_ID (only that bot);
-           times=N (only the next N requests); p=FRACTION and seed=S (a seeded fraction)
+  OPTIONS  retry_after=SECONDS and message=TEXT (status only); route=leads|chats (only
+           that endpoint); bot=BOT_ID (only that bot); times=N (only the next N requests);
+           p=FRACTION and seed=S (a seeded fraction)
+
+chats (POST /v1/get-chats/{{bot_id}}, body: a JSON array of session ids):
+  Each lead's session has a seeded conversation (--messages per session), human and ai turns
+  alternating, every message after its lead. The messages of the sessions named in the body
+  come back session by session; ids that are not sessions of the bot's leads add nothing. An
+  empty array (or no body) returns the {DEFAULT_RECENT_SESSIONS} most recent sessions (by lead created_at), or
+  ?k=N of them; k is ignored when ids are given. A body that is not a JSON array of strings is a
+  400. Append messages with POST /_admin/bots/BOT/sessions/SESSION/messages.
 
 examples:
   chatnode-mock-server --port 8080
@@ -41,6 +52,7 @@ examples:
   chatnode-mock-server --quirks --seed 42
   chatnode-mock-server --fault 429:retry_after=2:times=3 --fault 503:p=0.2:seed=7
   chatnode-mock-server --fault drop:bot=bot-beta --fault latency=1.5
+  chatnode-mock-server --leads 10000 --messages 100 --fault 500:route=chats:times=1
   {ADMIN_TOKEN_ENV}=s3cret chatnode-mock-server --host 0.0.0.0 --port 8080
 
 defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}.
@@ -55,8 +67,9 @@ Ctrl-C or SIGTERM stops it.
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatnode-mock-server",
-        description="A spec-driven mock of the ChatNode leads API "
-        "(POST /v1/get-conversation-ids/{bot_id}), with seeded data and fault injection.",
+        description="A spec-driven mock of the ChatNode API: leads "
+        "(POST /v1/get-conversation-ids/{bot_id}) and chat history (POST /v1/get-chats/{bot_id}), "
+        "with seeded data and fault injection.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -80,12 +93,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--leads", type=int, default=100, metavar="N", help="leads per bot (default 100)"
     )
+    low, high = DEFAULT_MESSAGES_PER_SESSION
+    parser.add_argument(
+        "--messages",
+        type=_messages_per_session,
+        default=DEFAULT_MESSAGES_PER_SESSION,
+        metavar="N|MIN-MAX",
+        help=f"chat messages per lead's session: exactly N, or a seeded number from MIN to MAX "
+        f"(default {low}-{high})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
     parser.add_argument(
         "--quirks",
         action="store_true",
-        help="serve leads as a sloppy real API might: 0-6 fraction digits, Z or other offsets, "
-        "nulls, unknown fields, slightly out of order (not spec-conforming)",
+        help="serve leads and chats as a sloppy real API might: 0-6 fraction digits, Z or other "
+        "offsets, nulls, unknown fields, slightly out of order, now and then a message type "
+        "other than human/ai (not spec-conforming)",
     )
     parser.add_argument(
         "--fault", action="append", metavar="SPEC", help="a fault rule, repeatable (see below)"
@@ -125,6 +148,7 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         api_keys=parse_api_keys(args.api_key or [DEFAULT_API_KEY]),
         bots=tuple(args.bot or DEFAULT_BOTS),
         leads_per_bot=args.leads,
+        messages_per_session=args.messages,
         seed=args.seed,
         quirks=args.quirks,
         faults=tuple(parse_fault(f) for f in args.fault or ()),
@@ -133,6 +157,15 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         log_level=args.log_level,
         admin_token=args.admin_token,
     )
+
+
+def _messages_per_session(text: str) -> tuple[int, int]:
+    try:
+        per_session = parse_messages_per_session(text)
+        MockConfig(messages_per_session=per_session)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return per_session
 
 
 async def _serve(config: MockConfig) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from mock_server.chats import DEFAULT_MESSAGES_PER_SESSION, Conversations
 from mock_server.faults import FaultRule
 
 DEFAULT_API_KEY = "mock-secret-key"
@@ -30,8 +31,10 @@ class MockConfig:
     bots: Sequence[str] = DEFAULT_BOTS
     leads_per_bot: int = 100
     seed: int = 0
+    messages_per_session: tuple[int, int] = DEFAULT_MESSAGES_PER_SESSION
+    """(MIN, MAX): each lead's session starts with a seeded number of chat messages in this range."""
     quirks: bool = False
-    """Serve leads the way a sloppy real API might (see `data.py`); not spec-conforming."""
+    """Serve leads and chats the way a sloppy real API might (see `data.py`, `chats.py`)."""
     faults: Sequence[FaultRule] = ()
     """The fault plan at start and after every reset."""
     validate_responses: bool = False
@@ -60,6 +63,8 @@ class MockConfig:
             raise ValueError(f"leads_per_bot must be >= 0, got {self.leads_per_bot}")
         if len(set(self.bots)) != len(self.bots):
             raise ValueError(f"bot ids must be unique, got {list(self.bots)}")
+        per_session = Conversations(per_session=self.messages_per_session).per_session
+        object.__setattr__(self, "messages_per_session", per_session)
         object.__setattr__(self, "bots", tuple(self.bots))
         object.__setattr__(self, "faults", tuple(self.faults))
         object.__setattr__(
@@ -95,6 +100,17 @@ def parse_api_key(text: str) -> tuple[str, BotScope]:
     if not scope:
         raise ValueError(f"API key spec {text!r} lists no bots after ':'; use KEY:bot1,bot2")
     return key, scope
+
+
+def parse_messages_per_session(text: str) -> tuple[int, int]:
+    """`N` (every session has N messages) or `MIN-MAX`, as the CLI's `--messages` takes it."""
+    low, sep, high = text.strip().partition("-")
+    try:
+        return (int(low), int(high) if sep else int(low))
+    except ValueError:
+        raise ValueError(
+            f"--messages {text!r}: use N or MIN-MAX with whole numbers, e.g. 100 or 0-8"
+        ) from None
 
 
 def parse_api_keys(texts: Sequence[str]) -> dict[str, BotScope]:

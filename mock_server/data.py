@@ -22,12 +22,25 @@ from typing import Any
 
 import orjson
 
+from mock_server.seeded import (
+    ALNUM3,
+    ALNUM4,
+    DAY_MS,
+    DAY_PREFIX,
+    MINUTE_OF_DAY,
+    MS_OF_MINUTE,
+    day_prefix,
+    digest,
+    locally_shuffled,
+    quirk_timestamp,
+    stretch,
+)
+
 CHUNK_SIZE = 1024
 """Leads per generated chunk: big enough to amortise per-chunk work, small enough to stream."""
 
-_DAY_MS = 86_400_000
 _BASE_START_MS = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
-_BASE_SPAN_MS = 365 * _DAY_MS
+_BASE_SPAN_MS = 365 * DAY_MS
 """Base leads of a bot spread over one year, whatever their number."""
 APPEND_GAP_MS = 90_000
 """Mean spacing of leads appended at runtime (they arrive after everything already stored)."""
@@ -38,25 +51,6 @@ _RECORD = struct.Struct("<IHHHHBHHBB")
 # Quirk choices per lead, from their own bytes so quirks never change the underlying lead:
 # fraction digits, offset, null-or-missing, extra field, order key, microseconds.
 _QUIRK_RECORD = struct.Struct("<BBBBBH")
-
-_ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def _alnum_table(width: int, multiplier: int) -> list[str]:
-    """65,536 lowercase alphanumeric strings of `width`, spread over the whole alphabet."""
-    space = len(_ALNUM) ** width
-    table = []
-    for i in range(65536):
-        n, chars = (i * multiplier) % space, []
-        for _ in range(width):
-            n, digit = divmod(n, len(_ALNUM))
-            chars.append(_ALNUM[digit])
-        table.append("".join(chars))
-    return table
-
-
-_PREFIX4 = _alnum_table(4, 25_717)
-_PREFIX3 = _alnum_table(3, 7_919)
 
 # (display name, ascii form for email addresses)
 _FIRST_NAMES = [
@@ -134,23 +128,13 @@ _EXTRA_FIELDS = [
     ("page_url", ["https://example.com/pricing", "https://example.com/", "https://example.com/demo"]),
     ("rating", [1, 2, 3, 4, 5]),
 ]  # fmt: skip
-_QUIRK_OFFSETS_MIN = [0, 0, 120, -300, 330, 60, -420, 540]
-"""UTC offsets (minutes) a quirky API may render timestamps in; 0 appears as `Z` or `+00:00`."""
 
-
-def _stretch(table: list[Any], size: int = 256) -> list[Any]:
-    """Repeat a table to `size` entries so a random byte indexes it without a modulo."""
-    return [table[i % len(table)] for i in range(size)]
-
-
-_FIRST = _stretch(_FIRST_NAMES)
-_LAST = _stretch(_LAST_NAMES)
-_DOMAIN = _stretch(_DOMAINS)
-_PHONE_HEAD = _stretch(_PHONE_HEADS)
+_FIRST = stretch(_FIRST_NAMES)
+_LAST = stretch(_LAST_NAMES)
+_DOMAIN = stretch(_DOMAINS)
+_PHONE_HEAD = stretch(_PHONE_HEADS)
 _DIGITS4 = [f"{i % 10_000:04d}" for i in range(65536)]
 _DIGITS3 = [f"{i % 1_000:03d}" for i in range(65536)]
-_MINUTE_OF_DAY = [f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
-_MS_OF_MINUTE = [f"{ms // 1000:02d}.{ms % 1000:03d}" for ms in range(60_000)]
 
 
 def _check_tables_need_no_escaping() -> None:
@@ -178,27 +162,10 @@ class Timeline:
         return self.start_ms + max(count, 0) * self.gap_ms + 1000
 
 
-def _digest(seed: int, bot_id: str, label: str, size: int) -> bytes:
-    """Stable random bytes for (seed, bot, label); SHAKE-256 is the same on every platform."""
-    return hashlib.shake_256(f"{seed}\x1f{bot_id}\x1f{label}".encode()).digest(size)
-
-
 def base_timeline(seed: int, bot_id: str, count: int) -> Timeline:
     """The timeline of a bot's initial leads: one year from 2024 plus a per-bot offset of days."""
-    offset = int.from_bytes(_digest(seed, bot_id, "start", 4), "little") % (30 * _DAY_MS)
+    offset = int.from_bytes(digest(seed, bot_id, "start", 4), "little") % (30 * DAY_MS)
     return Timeline(_BASE_START_MS + offset, max(1, _BASE_SPAN_MS // max(count, 1)))
-
-
-_DAY_PREFIX: dict[int, str] = {}
-
-
-def _day_prefix(day: int) -> str:
-    """`YYYY-MM-DDT` for a day number since the epoch, cached (a million leads span a year)."""
-    prefix = _DAY_PREFIX.get(day)
-    if prefix is None:
-        prefix = datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%dT")
-        _DAY_PREFIX[day] = prefix
-    return prefix
 
 
 def _render_chunk(records: Iterator[tuple[int, ...]], start_ms: int, gap_ms: int) -> list[str]:
@@ -207,18 +174,18 @@ def _render_chunk(records: Iterator[tuple[int, ...]], start_ms: int, gap_ms: int
     The hot loop of a million-lead body: table lookups and f-strings only, locals bound once.
     """
     persons, agents, heads, d4, d3 = _person_fragments(), _AGENT, _PHONE_HEAD, _DIGITS4, _DIGITS3
-    p4, p3, minutes, seconds, days = _PREFIX4, _PREFIX3, _MINUTE_OF_DAY, _MS_OF_MINUTE, _DAY_PREFIX
+    p4, p3, minutes, seconds, days = ALNUM4, ALNUM3, MINUTE_OF_DAY, MS_OF_MINUTE, DAY_PREFIX
     out = []
     created = start_ms
     for jitter, pa, pb, lag, person, head, da, db, has_phone, agent in records:
         ms = created + jitter % gap_ms
         created += gap_ms
-        day, rest = divmod(ms, _DAY_MS)
+        day, rest = divmod(ms, DAY_MS)
         minute, ms_of_minute = divmod(rest, 60_000)
         phone = f',"enduser_phone":"{heads[head]}{d4[da]}{d3[db]}"' if has_phone < 150 else ""
         out.append(
             f'{{"session_id":"{p4[pa]}{p3[pb]}-{ms - lag - 1500}","created_at":"'
-            f'{days.get(day) or _day_prefix(day)}{minutes[minute]}{seconds[ms_of_minute]}+00:00"'
+            f'{days.get(day) or day_prefix(day)}{minutes[minute]}{seconds[ms_of_minute]}+00:00"'
             f"{persons[person]}{phone}{agents[agent]}}}"
         )
     return out
@@ -263,29 +230,13 @@ def _apply_quirks(lead: dict[str, Any], created_ms: int, quirk: tuple[int, ...])
     """Turn a conforming lead into what a real API might send: loose timestamps, nulls for
     absent fields, an unknown field. The instant stays the same (up to the precision shown)."""
     digits, offset_pick, nulls, extra, _, micro = quirk
-    lead["created_at"] = _quirk_timestamp(created_ms, micro % 1000, digits % 7, offset_pick)
+    lead["created_at"] = quirk_timestamp(created_ms, micro % 1000, digits % 7, offset_pick)
     for bit, key in enumerate(("enduser_name", "enduser_email", "enduser_phone", "for_agent")):
         if key not in lead and nulls >> bit & 1:
             lead[key] = None
     if extra < 90:
         name, values = _EXTRA_FIELDS[extra % len(_EXTRA_FIELDS)]
         lead[name] = values[extra // len(_EXTRA_FIELDS) % len(values)]
-
-
-def _quirk_timestamp(created_ms: int, micro: int, digits: int, offset_pick: int) -> str:
-    """`created_ms` (+ `micro` µs when more than 3 digits show) with 0-6 fraction digits and a
-    `Z`, `+00:00` or non-UTC offset; the wall clock shifts with the offset so the instant holds."""
-    offset_min = _QUIRK_OFFSETS_MIN[offset_pick & 7]
-    total_us = created_ms * 1000 + (micro if digits > 3 else 0) + offset_min * 60_000_000
-    seconds, us = divmod(total_us, 1_000_000)
-    wall = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f".{us:06d}"[: digits + 1] if digits else ""
-    if offset_min == 0:
-        suffix = "Z" if offset_pick & 8 else "+00:00"
-    else:
-        sign = "+" if offset_min > 0 else "-"
-        suffix = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
-    return f"{wall}{fraction}{suffix}"
 
 
 def lead_chunks(
@@ -313,7 +264,7 @@ def lead_chunks(
         chunk_number, offset = divmod(index, CHUNK_SIZE)
         take = min(CHUNK_SIZE - offset, stop - index)
         # SHAKE output is a prefix-stable stream: asking for fewer bytes gives the same first ones.
-        raw = _digest(seed, bot_id, f"leads:{chunk_number}", (offset + take) * size)
+        raw = digest(seed, bot_id, f"leads:{chunk_number}", (offset + take) * size)
         records = _RECORD.iter_unpack(raw[offset * size :])
         chunk_start_ms = timeline.start_ms + (index - start_index) * timeline.gap_ms
         texts = _render_chunk(records, chunk_start_ms, timeline.gap_ms)
@@ -337,7 +288,7 @@ def _quirky(
 ) -> list[dict[str, Any]]:
     """The quirk forms of one chunk's leads, shuffled within small windows."""
     size = _QUIRK_RECORD.size
-    raw = _digest(seed, bot_id, f"quirks:{chunk_number}", (offset + len(texts)) * size)
+    raw = digest(seed, bot_id, f"quirks:{chunk_number}", (offset + len(texts)) * size)
     quirks = _QUIRK_RECORD.iter_unpack(raw[offset * size :])
     leads = orjson.loads("[" + ",".join(texts) + "]")
     keyed = []
@@ -346,22 +297,12 @@ def _quirky(
         created_ms = _parse_conforming_ms(lead["created_at"])
         _apply_quirks(lead, created_ms, quirk)
         keyed.append((quirk[4], k, lead))
-    return _locally_shuffled(keyed)
+    return locally_shuffled(keyed)
 
 
 def _parse_conforming_ms(text: str) -> int:
     """Epoch milliseconds of a timestamp in the spec's example form (as `_render_chunk` writes)."""
     return int(datetime.fromisoformat(text).timestamp() * 1000 + 0.5)
-
-
-def _locally_shuffled(
-    keyed: list[tuple[int, int, dict[str, Any]]], window: int = 8
-) -> list[dict[str, Any]]:
-    """Reorder leads within windows of `window` by their random key: out of order, only a bit."""
-    out: list[dict[str, Any]] = []
-    for lo in range(0, len(keyed), window):
-        out.extend(lead for _, _, lead in sorted(keyed[lo : lo + window], key=lambda e: e[:2]))
-    return out
 
 
 def json_array(elements: Iterable[bytes]) -> Iterator[bytes]:

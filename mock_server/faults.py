@@ -1,15 +1,15 @@
 """Fault injection: the bad days of a real API, on demand and reproducible.
 
-A `FaultRule` says what goes wrong (a `Fault`) and when (every request, one bot, the next N
-requests, a seeded fraction p). A `FaultPlan` holds rules in order; the first that matches a
-request decides it. `FAULT_RESPONSES` maps each kind of fault to the one response it produces.
+A `FaultRule` says what goes wrong (a `Fault`) and when (every request, one route, one bot, the
+next N requests, a seeded fraction p). A `FaultPlan` holds rules in order; the first that matches
+a request decides it. `FAULT_RESPONSES` maps each kind of fault to the one response it produces.
 
 CLI / admin syntax, one rule per string: `WHAT[:OPTION=VALUE]...`
   WHAT:    an HTTP status (`429`, `500`, `502`, `503`, `404`, ...), `latency=SECONDS`, `drop`,
            `truncated`, `html` or `non_object`
   OPTIONS: `retry_after=SECONDS` (status only), `message=TEXT` (status only),
-           `bot=BOT_ID`, `times=N`, `p=FRACTION`, `seed=S` (for p; default 0)
-  e.g.     `429:retry_after=2:times=3`, `503:p=0.2:seed=7`, `drop:bot=bot-a`, `latency=1.5`
+           `route=leads|chats`, `bot=BOT_ID`, `times=N`, `p=FRACTION`, `seed=S` (for p; default 0)
+  e.g.     `429:retry_after=2:times=3`, `503:p=0.2:seed=7`, `drop:bot=bot-a`, `500:route=chats`
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from typing import Any
 from mock_server.data import json_array
 from mock_server.responses import MockResponse, error_response
 
+ROUTES = ("leads", "chats")
+"""The API routes a rule can be scoped to: `leads` is POST /get-conversation-ids/{bot_id},
+`chats` is POST /get-chats/{bot_id} (the service names its handlers after these)."""
+
 
 class FaultKind(StrEnum):
     STATUS = "status"
@@ -34,11 +38,11 @@ class FaultKind(StrEnum):
     DROP = "drop"
     """Start the normal response, then break the connection mid-body."""
     TRUNCATED = "truncated"
-    """200 with the lead array cut off mid-way: invalid JSON."""
+    """200 with the array cut off mid-way: invalid JSON."""
     HTML = "html"
     """200 with an HTML error page, as a misconfigured proxy or CDN sends."""
     NON_OBJECT = "non_object"
-    """200 with a lead array in which one element is a string, not an object."""
+    """200 with an array in which one element is a string, not an object."""
 
 
 @dataclass(frozen=True)
@@ -73,15 +77,19 @@ class FaultRule:
     p: float | None = None
     """Only a fraction of matching requests, drawn from a generator seeded with `seed`."""
     seed: int = 0
+    route: str | None = None
+    """Only requests to this route (one of ROUTES)."""
 
     def __post_init__(self) -> None:
         if self.times is not None and self.times < 1:
             raise ValueError(f"times must be >= 1, got {self.times}")
         if self.p is not None and not 0.0 <= self.p <= 1.0:
             raise ValueError(f"p must be within [0, 1], got {self.p}")
+        if self.route is not None and self.route not in ROUTES:
+            raise ValueError(f"route must be one of {', '.join(ROUTES)}, got {self.route!r}")
 
     def to_json(self) -> dict[str, Any]:
-        scope = {"bot": self.bot, "times": self.times, "p": self.p}
+        scope = {"route": self.route, "bot": self.bot, "times": self.times, "p": self.p}
         data: dict[str, Any] = {"kind": self.fault.kind.value}
         data.update({k: v for k, v in vars(self.fault).items() if k != "kind" and v})
         data.update({k: v for k, v in scope.items() if v is not None})
@@ -94,7 +102,7 @@ class FaultRule:
         """`{"spec": "429:times=3"}` or the fields of `to_json`."""
         if "spec" in data:
             return parse_fault(str(data["spec"]))
-        known = {"kind", "status", "retry_after", "message", "seconds", "bot", "times", "p", "seed"}
+        known = {"kind", "status", "retry_after", "message", "seconds", "route", "bot", "times", "p", "seed"}  # fmt: skip
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault fields {sorted(unknown)}; known: {sorted(known)}")
@@ -105,7 +113,14 @@ class FaultRule:
             data.get("message"),
             float(data.get("seconds", 0.0)),
         )
-        return cls(fault, data.get("bot"), data.get("times"), data.get("p"), data.get("seed", 0))
+        return cls(
+            fault,
+            data.get("bot"),
+            data.get("times"),
+            data.get("p"),
+            data.get("seed", 0),
+            data.get("route"),
+        )
 
 
 # Constructors, one per kind; scope keywords are those of FaultRule.
@@ -120,49 +135,55 @@ def status(
     times: int | None = None,
     p: float | None = None,
     seed: int = 0,
+    route: str | None = None,
 ) -> FaultRule:
     """Answer `code` with the generic error body (and `Retry-After` when given)."""
     if not 100 <= code <= 599:
         raise ValueError(f"status code {code} is not an HTTP status")
-    return FaultRule(Fault(FaultKind.STATUS, code, retry_after, message), bot, times, p, seed)
+    fault = Fault(FaultKind.STATUS, code, retry_after, message)
+    return FaultRule(fault, bot, times, p, seed, route)
 
 
 def latency(
     seconds: float, *, bot: str | None = None, times: int | None = None, p: float | None = None,
-    seed: int = 0,
+    seed: int = 0, route: str | None = None,
 ) -> FaultRule:  # fmt: skip
     """Wait `seconds` before answering normally."""
     if seconds < 0:
         raise ValueError(f"latency must be >= 0 seconds, got {seconds}")
-    return FaultRule(Fault(FaultKind.LATENCY, seconds=seconds), bot, times, p, seed)
+    return FaultRule(Fault(FaultKind.LATENCY, seconds=seconds), bot, times, p, seed, route)
 
 
 def drop(
-    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0
-) -> FaultRule:
+    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0,
+    route: str | None = None,
+) -> FaultRule:  # fmt: skip
     """Break the connection after the headers and part of the body."""
-    return FaultRule(Fault(FaultKind.DROP), bot, times, p, seed)
+    return FaultRule(Fault(FaultKind.DROP), bot, times, p, seed, route)
 
 
 def truncated(
-    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0
-) -> FaultRule:
+    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0,
+    route: str | None = None,
+) -> FaultRule:  # fmt: skip
     """200 with a body cut off mid-array."""
-    return FaultRule(Fault(FaultKind.TRUNCATED), bot, times, p, seed)
+    return FaultRule(Fault(FaultKind.TRUNCATED), bot, times, p, seed, route)
 
 
 def html(
-    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0
-) -> FaultRule:
+    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0,
+    route: str | None = None,
+) -> FaultRule:  # fmt: skip
     """200 with an HTML page instead of JSON."""
-    return FaultRule(Fault(FaultKind.HTML), bot, times, p, seed)
+    return FaultRule(Fault(FaultKind.HTML), bot, times, p, seed, route)
 
 
 def non_object(
-    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0
-) -> FaultRule:
+    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0,
+    route: str | None = None,
+) -> FaultRule:  # fmt: skip
     """200 with an array in which one element is not an object."""
-    return FaultRule(Fault(FaultKind.NON_OBJECT), bot, times, p, seed)
+    return FaultRule(Fault(FaultKind.NON_OBJECT), bot, times, p, seed, route)
 
 
 _SIMPLE_KINDS = {k.value: k for k in (FaultKind.DROP, FaultKind.TRUNCATED, FaultKind.HTML, FaultKind.NON_OBJECT)}  # fmt: skip
@@ -177,9 +198,10 @@ def parse_fault(text: str) -> FaultRule:
         if not sep or not name:
             raise ValueError(f"fault {text!r}: option {option!r} is not NAME=VALUE")
         opts[name.strip()] = value.strip()
-    allowed = {"bot", "times", "p", "seed"}
+    allowed = {"route", "bot", "times", "p", "seed"}
     try:
         scope: dict[str, Any] = {
+            "route": opts.get("route"),
             "bot": opts.get("bot"),
             "times": int(opts["times"]) if "times" in opts else None,
             "p": float(opts["p"]) if "p" in opts else None,
@@ -216,9 +238,11 @@ class _ActiveRule:
     remaining: int | None
     draws: random.Random = field(repr=False)
 
-    def fires(self, bot_id: str | None) -> bool:
+    def fires(self, bot_id: str | None, route: str | None) -> bool:
         rule = self.rule
         if rule.bot is not None and rule.bot != bot_id:
+            return False
+        if rule.route is not None and rule.route != route:
             return False
         if self.remaining is not None and self.remaining <= 0:
             return False
@@ -268,13 +292,14 @@ class FaultPlan:
         with self._lock:
             return [{"id": r.id, **r.rule.to_json(), "remaining": r.remaining} for r in self._rules]
 
-    def pick(self, bot_id: str | None) -> Fault | None:
-        """The fault for this request, if any: the first rule that fires; spent rules go."""
+    def pick(self, bot_id: str | None, route: str | None = None) -> Fault | None:
+        """The fault for a request to `route` for `bot_id`, if any: the first rule that fires;
+        spent rules go."""
         with self._lock:
             if not self._rules:
                 return None
             for active in self._rules:
-                if active.fires(bot_id):
+                if active.fires(bot_id, route):
                     if active.remaining == 0:
                         self._rules.remove(active)
                     return active.rule.fault
@@ -284,10 +309,13 @@ class FaultPlan:
 NormalResponse = Callable[[], MockResponse]
 FaultResponse = Callable[[Fault, NormalResponse, Iterator[bytes]], MockResponse]
 """A fault's response from: the fault, the normal response (built only if needed), and the
-bot's leads as JSON element chunks (none when the caller may not see them)."""
+elements the normal 200 would hold (leads or messages) as JSON chunks (none when the caller may
+not see them)."""
 
 
-def _status_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
+def _status_response(
+    fault: Fault, normal: NormalResponse, elements: Iterator[bytes]
+) -> MockResponse:
     code = fault.status or 500
     headers = {}
     if fault.retry_after is not None:
@@ -296,18 +324,20 @@ def _status_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes
     return error_response(code, message, headers=headers)
 
 
-def _latency_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
+def _latency_response(
+    fault: Fault, normal: NormalResponse, elements: Iterator[bytes]
+) -> MockResponse:
     return replace(normal(), delay=fault.seconds)
 
 
-def _drop_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
+def _drop_response(fault: Fault, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
     return replace(normal(), abort=True, conforming=False)
 
 
 def _truncated_response(
-    fault: Fault, normal: NormalResponse, leads: Iterator[bytes]
+    fault: Fault, normal: NormalResponse, elements: Iterator[bytes]
 ) -> MockResponse:
-    first = next(leads, b"")
+    first = next((chunk for chunk in elements if chunk), b"")
     # Cut inside the first chunk, never on a boundary that leaves valid JSON.
     body = b"[" + first[: max(len(first) // 2, 1)] if first else b'[{"session_id":"'
     return MockResponse(200, body)
@@ -320,17 +350,17 @@ _HTML_PAGE = (
 )
 
 
-def _html_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
+def _html_response(fault: Fault, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
     return MockResponse(200, _HTML_PAGE, content_type="text/html; charset=utf-8")
 
 
 def _non_object_response(
-    fault: Fault, normal: NormalResponse, leads: Iterator[bytes]
+    fault: Fault, normal: NormalResponse, elements: Iterator[bytes]
 ) -> MockResponse:
-    # A string where a lead should be, after the first chunk of leads (a whole generated chunk,
-    # or a whole appended batch), or alone in an empty list.
-    first = next(leads, b"")
-    return MockResponse(200, chunks=json_array(chain((first, b'"lead-unavailable"'), leads)))
+    # A string where a lead (or message) should be, after the first chunk of them (a whole
+    # generated chunk, an appended batch, a session's messages), or alone in an empty list.
+    first = next((chunk for chunk in elements if chunk), b"")
+    return MockResponse(200, chunks=json_array(chain((first, b'"lead-unavailable"'), elements)))
 
 
 FAULT_RESPONSES: dict[FaultKind, FaultResponse] = {
@@ -344,6 +374,6 @@ FAULT_RESPONSES: dict[FaultKind, FaultResponse] = {
 """Each kind of fault and the one response it produces."""
 
 
-def fault_response(fault: Fault, normal: NormalResponse, leads: Iterator[bytes]) -> MockResponse:
+def fault_response(fault: Fault, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
     """The response for a request that a fault rule picked."""
-    return FAULT_RESPONSES[fault.kind](fault, normal, leads)
+    return FAULT_RESPONSES[fault.kind](fault, normal, elements)

@@ -37,7 +37,7 @@ def chatnode_respx_router(
 ) -> respx.MockRouter:
     """A respx router serving the mock API under `base_url` (the real ChatNode URL by default).
 
-    The router's `chatnode` attribute is the `MockService`, for appending leads, injecting
+    The router's `chatnode` attribute is the `MockService`, for appending leads and messages, injecting
     faults and reading the journal. Requests outside `base_url` are not mocked (respx fails
     them, as it does any unmatched request).
     """

@@ -4,6 +4,8 @@ with MockServer(MockConfig(leads_per_bot=5)) as mock:
     httpx.post(f"{mock.base_url}/get-conversation-ids/bot-alpha",
                headers={"Authorization": f"Bearer {mock.api_key}"})
     mock.append("bot-alpha", count=3)
+    session_id = mock.leads("bot-alpha")[0]["session_id"]
+    mock.append_message("bot-alpha", session_id, content="Any news on my refund?")
     with mock.inject(faults.status(429, retry_after=1, times=2)):
         ...
 """
@@ -14,7 +16,7 @@ import asyncio
 import logging
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -22,6 +24,7 @@ import uvicorn
 
 import chatnode_spec
 from mock_server.app import create_app
+from mock_server.chats import DEFAULT_RECENT_SESSIONS
 from mock_server.config import MockConfig
 from mock_server.faults import FaultPlan, FaultRule, parse_fault
 from mock_server.service import MockService
@@ -188,6 +191,32 @@ class MockServer:
         """A new bot, with `count` seeded leads (default 0) or the given `leads`."""
         self.service.store.add_bot(bot_id, count=count, leads=leads)
 
+    def chats(
+        self,
+        bot_id: str,
+        session_ids: Sequence[str] | None = None,
+        k: int = DEFAULT_RECENT_SESSIONS,
+    ) -> list[Any]:
+        """What the chats API serves for these sessions now (without ids: the `k` most recent
+        sessions, as for a `[]` body), as dicts."""
+        return self.service.store.chats(bot_id, session_ids, k)
+
+    def append_message(
+        self,
+        bot_id: str,
+        session_id: str,
+        *,
+        content: str | None = None,
+        type: str = "human",
+        raw: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Add a message to a session of the bot's leads, created after every message the bot
+        has (so an incremental sync must pick it up); `content` None draws a seeded text of the
+        type. `raw` is served verbatim instead. Returns the message."""
+        return self.service.store.append_message(
+            bot_id, session_id, content=content, type=type, raw=raw
+        )
+
     def inject(self, rule: FaultRule | str) -> InjectedFault:
         """Add a fault rule (or its CLI spec, e.g. `"429:retry_after=2:times=3"`) after the
         existing ones."""
@@ -203,7 +232,7 @@ class MockServer:
         return self.service.journal.entries()
 
     def reset(self) -> None:
-        """Back to the configured bots, leads and faults; empty journal."""
+        """Back to the configured bots, leads, chats and faults; empty journal."""
         self.service.reset()
 
 

@@ -4,25 +4,35 @@ The ASGI app and the respx router are thin adapters around `MockService.dispatch
 over the spec's paths, so the live server and the in-process router answer every request (404 and
 405 included) identically. The order of decisions is:
 
-1. body: the spec's operation takes none, so a non-empty body is a 400 (unless allowed);
-2. openapi-core validates the request (missing/malformed bearer -> 401, bad parameter -> 400);
+1. body: an operation the spec gives none (leads) takes none, so a non-empty one is a 400
+   (unless allowed);
+2. openapi-core validates the request (missing/malformed bearer -> 401, bad parameter or a chats
+   body that is not a JSON array of strings -> 400);
 3. `Prefer: code=NNN` forces a documented response (Prism's convention);
-4. the fault plan may pick a fault (after validation, before the key check, like a gateway);
+4. the fault plan may pick a fault for the route and bot (after validation, before the key check,
+   like a gateway);
 5. the key must be known (401) and may read the bot, which must exist (403);
-6. 200 with the bot's leads, streamed.
+6. 200 with the bot's leads, or the messages of the sessions asked for, streamed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from itertools import chain
 from typing import TypeVar
+from urllib.parse import parse_qs
+
+import orjson
 
 import chatnode_spec
 from chatnode_spec import Operation
 from mock_server.auth import AuthOutcome, KeyRing, bearer_token
+from mock_server.chats import DEFAULT_RECENT_SESSIONS
 from mock_server.config import MockConfig
+from mock_server.data import json_array
 from mock_server.faults import FaultPlan, fault_response
 from mock_server.journal import Journal
 from mock_server.responses import (
@@ -31,11 +41,14 @@ from mock_server.responses import (
     error_response,
     spec_error_response,
 )
-from mock_server.store import BotLeads, LeadStore
+from mock_server.store import BotChats, BotLeads, LeadStore
 from mock_server.validation import SpecValidator
 
 WHOLE_BODY_LEADS = 2048
 """Bodies up to this many leads are sent in one piece with a Content-Length; bigger ones stream."""
+STREAM_PIECE_BYTES = 1 << 16
+"""A chats body is written in pieces of about this size; one that fits in one piece is sent
+whole, with a Content-Length."""
 
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
 
@@ -92,21 +105,26 @@ class MockService:
     def __init__(self, config: MockConfig) -> None:
         self.config = config
         self.store = LeadStore(
-            config.bots, config.leads_per_bot, seed=config.seed, quirks=config.quirks
+            config.bots,
+            config.leads_per_bot,
+            seed=config.seed,
+            quirks=config.quirks,
+            messages_per_session=config.messages_per_session,
         )
         self.faults = FaultPlan(config.faults)
         self.journal = Journal(config.journal_limit)
         self.keys = KeyRing(config.api_keys)
         self.validator = SpecValidator()
-        self._handlers: dict[Operation, Callable[..., MockResponse]] = {}
+        self._handlers: dict[Operation, tuple[str, Handler]] = {}
         for op in chatnode_spec.operations():
-            name = _OPERATION_HANDLERS.get((op.method, op.path_template))
-            if name is None:
+            row = OPERATION_HANDLERS.get((op.method, op.path_template))
+            if row is None:
                 raise ValueError(
                     f"the spec declares {op.method} {op.path_template}, which the mock has no "
-                    "handler for; add one to _OPERATION_HANDLERS"
+                    "handler for; add one to OPERATION_HANDLERS"
                 )
-            self._handlers[op] = getattr(self, name)
+            route, name = row
+            self._handlers[op] = (route, getattr(self, name))
         base = chatnode_spec.server_base_path()
         self.routes = route_table((op.method, base + op.path_template, op) for op in self._handlers)
 
@@ -170,7 +188,8 @@ class MockService:
             forced = self._preferred(operation, prefer, outcome)
             if forced is not None:
                 return forced
-        return self._handlers[operation](operation, path_params, request, outcome)
+        route, handler = self._handlers[operation]
+        return handler(_Call(operation, route, path_params["bot_id"], request, outcome))
 
     def _preferred(
         self, operation: Operation, prefer: str, outcome: _Outcome
@@ -195,39 +214,73 @@ class MockService:
         message = chatnode_spec.documented_error_message(operation, status) or f"HTTP {status}"
         return spec_error_response(status, message)
 
-    def _list_leads(
-        self,
-        operation: Operation,
-        path_params: Mapping[str, str],
-        request: MockRequest,
-        outcome: _Outcome,
-    ) -> MockResponse:
+    def _list_leads(self, call: _Call) -> MockResponse:
         """POST /get-conversation-ids/{bot_id}: every lead of the bot."""
-        bot_id = path_params["bot_id"]
-        leads = self.store.snapshot(bot_id)
-        token = bearer_token(request.headers.get("authorization"))
-        outcome.auth = self.keys.check(token, bot_id, leads is not None)
-
-        def normal() -> MockResponse:
-            if outcome.auth in (AuthOutcome.MISSING, AuthOutcome.UNKNOWN):
-                return self._documented(operation, 401)
-            if outcome.auth is AuthOutcome.FORBIDDEN or leads is None:
-                return self._documented(operation, 403)
-            return self._leads_response(leads)
-
-        fault = self.faults.pick(bot_id)
-        if fault is None:
-            return normal()
-        outcome.fault = fault.label
-        ok = outcome.auth is AuthOutcome.OK and leads is not None
-        visible = leads.element_chunks() if ok else iter(())
-        return fault_response(fault, normal, visible)
+        leads = self.store.snapshot(call.bot_id)
+        if leads is None:
+            return self._bot_answer(call, None, _no_elements)
+        return self._bot_answer(call, lambda: self._leads_response(leads), leads.element_chunks)
 
     def _leads_response(self, leads: BotLeads) -> MockResponse:
         conforming = not (self.config.quirks or leads.has_raw)
         if leads.count <= WHOLE_BODY_LEADS:
             return MockResponse(200, leads.whole_body, conforming=conforming)
         return MockResponse(200, chunks=leads.body_chunks(), conforming=conforming)
+
+    def _list_chats(self, call: _Call) -> MockResponse:
+        """POST /get-chats/{bot_id}: the messages of the sessions in the body (a JSON array of
+        session ids, already validated by the spec), or of the `k` most recent sessions when it
+        is empty. Ids that are not sessions of the bot's leads contribute nothing."""
+        chats = self.store.chat_snapshot(call.bot_id)
+        if chats is None:
+            return self._bot_answer(call, None, _no_elements)
+        request = call.request
+
+        @cache
+        def sessions() -> list[str]:  # only once the key may read the bot
+            asked = orjson.loads(request.body) if request.body.strip() else None
+            return chats.select(asked or None, _recent_sessions_k(request.query))
+
+        return self._bot_answer(
+            call,
+            lambda: self._chats_response(chats, sessions()),
+            lambda: chats.element_chunks(sessions()),
+        )
+
+    def _chats_response(self, chats: BotChats, sessions: Sequence[str]) -> MockResponse:
+        pieces = _pieces(json_array(chats.element_chunks(sessions)), STREAM_PIECE_BYTES)
+        first = next(pieces)
+        second = next(pieces, None)
+        if second is None:
+            return MockResponse(200, first, conforming=chats.conforming)
+        return MockResponse(200, chunks=chain((first, second), pieces), conforming=chats.conforming)
+
+    def _bot_answer(
+        self,
+        call: _Call,
+        answer: Callable[[], MockResponse] | None,
+        elements: Callable[[], Iterator[bytes]],
+    ) -> MockResponse:
+        """What every bot route shares: the key check (401, or 403 for a bot it may not read or
+        that does not exist, `answer` None), then a fault for this route and bot, if the plan
+        picks one, else `answer()`. A fault sees the `elements` only when the key may."""
+        token = bearer_token(call.request.headers.get("authorization"))
+        outcome = call.outcome
+        outcome.auth = self.keys.check(token, call.bot_id, answer is not None)
+
+        def normal() -> MockResponse:
+            if outcome.auth in (AuthOutcome.MISSING, AuthOutcome.UNKNOWN):
+                return self._documented(call.operation, 401)
+            if outcome.auth is AuthOutcome.FORBIDDEN or answer is None:
+                return self._documented(call.operation, 403)
+            return answer()
+
+        fault = self.faults.pick(call.bot_id, call.route)
+        if fault is None:
+            return normal()
+        outcome.fault = fault.label
+        visible = elements() if outcome.auth is AuthOutcome.OK else iter(())
+        return fault_response(fault, normal, visible)
 
     def _checked(self, request: MockRequest, response: MockResponse) -> MockResponse:
         """The response if the spec allows it, else a 500 that names the violation."""
@@ -239,7 +292,49 @@ class MockService:
         )
 
 
-_OPERATION_HANDLERS: dict[tuple[str, str], str] = {
-    ("POST", "/get-conversation-ids/{bot_id}"): "_list_leads",
+@dataclass(frozen=True)
+class _Call:
+    """A request routed to a bot operation, with what is known of it so far."""
+
+    operation: Operation
+    route: str
+    """Its name in OPERATION_HANDLERS (and in fault rules' `route=`)."""
+    bot_id: str
+    request: MockRequest
+    outcome: _Outcome
+
+
+Handler = Callable[[_Call], MockResponse]
+
+OPERATION_HANDLERS: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "/get-conversation-ids/{bot_id}"): ("leads", "_list_leads"),
+    ("POST", "/get-chats/{bot_id}"): ("chats", "_list_chats"),
 }
-"""Which method of MockService answers each spec operation."""
+"""Each spec operation: its route name (as fault rules scope it) and the MockService method that
+answers it."""
+
+
+def _no_elements() -> Iterator[bytes]:
+    return iter(())
+
+
+def _recent_sessions_k(query: str) -> int:
+    """The `k` query parameter (already an integer, per the spec), or the default; below 0
+    counts as 0."""
+    values = parse_qs(query).get("k")
+    return max(int(values[-1]), 0) if values else DEFAULT_RECENT_SESSIONS
+
+
+def _pieces(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    """The chunks joined into pieces of at least `size` bytes (the last may be smaller): fewer,
+    fuller writes, while holding no more than one piece."""
+    buffer: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        buffer.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield b"".join(buffer)
+            buffer, held = [], 0
+    if buffer:
+        yield b"".join(buffer)

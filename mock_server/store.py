@@ -1,22 +1,32 @@
-"""What each bot serves right now: its generated base leads plus whatever a test added since.
+"""What each bot serves right now: its generated base leads plus whatever a test added since, and
+the chats of those leads' sessions (generated, plus messages a test appended).
 
 A bot's leads are an immutable tuple of segments (lazily generated runs, or raw dicts given by a
-test), swapped under a lock. A request takes a snapshot and streams it without holding the lock,
-so a test can append from another thread while a million-lead body is on the wire.
+test), swapped under a lock; so is the log of its appended messages. A request takes a snapshot
+and streams it without holding the lock, so a test can append from another thread while a
+million-lead body is on the wire. A snapshot's session lookup (session id -> the lead's
+created_at) is built on first use and cached with it, so it is built once per version of the
+bot's leads.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import orjson
 
+from mock_server.chats import (
+    DEFAULT_MESSAGES_PER_SESSION,
+    DEFAULT_RECENT_SESSIONS,
+    Conversations,
+)
 from mock_server.data import APPEND_GAP_MS, Timeline, base_timeline, json_array, lead_chunks
+from mock_server.seeded import parse_ms
 
 
 @dataclass(frozen=True)
@@ -69,14 +79,13 @@ Segment = GeneratedSegment | RawSegment
 
 
 def _epoch_ms(value: Any) -> int | None:
-    """A raw lead's `created_at` in epoch ms, when it is a parseable timestamp with an offset."""
+    """A `created_at` in epoch ms, when it is a parseable timestamp with an offset."""
     if not isinstance(value, str):
         return None
     try:
-        parsed = datetime.fromisoformat(value)
+        return parse_ms(value)
     except ValueError:
         return None
-    return int(parsed.timestamp() * 1000) if parsed.tzinfo else None
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,31 @@ class BotLeads:
         """All leads as Python objects: for tests and admin answers on small bots."""
         return orjson.loads(b"".join(self.body_chunks()))
 
+    @cached_property
+    def sessions(self) -> Mapping[str, int | None]:
+        """Session id -> its lead's created_at in epoch ms (None when it names no instant), in
+        lead order; a session listed twice keeps its first lead. Built on first use, one chunk of
+        leads at a time."""
+        found: dict[str, int | None] = {}
+        for chunk in self.element_chunks():
+            for lead in orjson.loads(b"[" + chunk + b"]"):
+                session_id = lead.get("session_id") if isinstance(lead, dict) else None
+                if isinstance(session_id, str) and session_id not in found:
+                    found[session_id] = _epoch_ms(lead.get("created_at"))
+        return MappingProxyType(found)
+
+    @cached_property
+    def sessions_by_time(self) -> tuple[str, ...]:
+        """The sessions whose lead names an instant, oldest lead first."""
+        timed = [
+            (ms, i, sid) for i, (sid, ms) in enumerate(self.sessions.items()) if ms is not None
+        ]
+        return tuple(sid for _, _, sid in sorted(timed))
+
+    def recent_sessions(self, k: int) -> tuple[str, ...]:
+        """The `k` most recent sessions (by their lead's created_at), oldest of them first."""
+        return self.sessions_by_time[-k:] if k > 0 else ()
+
     def with_segment(self, segment: Segment) -> BotLeads:
         generated = segment.count if isinstance(segment, GeneratedSegment) else 0
         return BotLeads(
@@ -125,23 +159,102 @@ class BotLeads:
         )
 
 
+MESSAGE_APPEND_GAP_MS = 60_000
+"""An appended message comes this long after everything the bot's chats held before it."""
+
+
+@dataclass(frozen=True)
+class ChatLog:
+    """The messages a test appended to a bot's sessions, served after the generated ones."""
+
+    messages: Mapping[str, tuple[bytes, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Session id -> its appended messages as JSON texts, oldest first."""
+    appended: int = 0
+    """How many so far: numbers the next one, which seeds its id and text."""
+    end_ms: int = 0
+    """An instant after every appended message."""
+    has_raw: bool = False
+
+    def with_message(self, session_id: str, item: Any, at_ms: int, raw: bool) -> ChatLog:
+        messages = dict(self.messages)
+        messages[session_id] = (*messages.get(session_id, ()), orjson.dumps(item))
+        return ChatLog(
+            MappingProxyType(messages),
+            self.appended + 1,
+            max(self.end_ms, at_ms + 1),
+            self.has_raw or raw,
+        )
+
+
+@dataclass(frozen=True)
+class BotChats:
+    """An immutable snapshot of one bot's chats: its leads' sessions, each session's generated
+    conversation, and the messages appended to it since."""
+
+    leads: BotLeads
+    log: ChatLog
+    conversations: Conversations
+
+    @property
+    def conforming(self) -> bool:
+        """Whether the messages are meant to match the spec (not quirky, nothing raw)."""
+        return not (self.conversations.quirks or self.log.has_raw)
+
+    @property
+    def end_ms(self) -> int:
+        """An instant after every message of the bot, generated or appended."""
+        return max(self.log.end_ms, self.leads.end_ms + self.conversations.span_ms)
+
+    def select(self, session_ids: Sequence[str] | None, k: int) -> list[str]:
+        """The sessions a request names, once each, in its order, without those that are not
+        sessions of this bot's leads; or, without ids, the `k` most recent sessions."""
+        if session_ids is None:
+            return list(self.leads.recent_sessions(k))
+        known = self.leads.sessions
+        return [s for s in dict.fromkeys(session_ids) if s in known]
+
+    def element_chunks(self, session_ids: Sequence[str]) -> Iterator[bytes]:
+        """The messages of these sessions as JSON chunks, session by session: generated only as
+        the body streams, so memory stays flat however many messages a response holds."""
+        sessions, appended = self.leads.sessions, self.log.messages
+        for session_id in session_ids:
+            lead_ms = sessions.get(session_id)
+            if lead_ms is not None:
+                yield self.conversations.session_chunk(self.leads.bot_id, session_id, lead_ms)
+            if session_id in appended:
+                yield b",".join(appended[session_id])
+
+    def materialize(self, session_ids: Sequence[str]) -> list[Any]:
+        return orjson.loads(b"".join(json_array(self.element_chunks(session_ids))))
+
+
 class LeadStore:
-    """The bots and their leads, shared between the server thread and the test thread."""
+    """The bots, their leads and their chats, shared between the server thread and the test
+    thread."""
 
     def __init__(
-        self, bots: Sequence[str], leads_per_bot: int, *, seed: int = 0, quirks: bool = False
+        self,
+        bots: Sequence[str],
+        leads_per_bot: int,
+        *,
+        seed: int = 0,
+        quirks: bool = False,
+        messages_per_session: tuple[int, int] = DEFAULT_MESSAGES_PER_SESSION,
     ) -> None:
         self._initial_bots, self._leads_per_bot = tuple(bots), leads_per_bot
         self._seed, self._quirks = seed, quirks
+        self.conversations = Conversations(seed, messages_per_session, quirks)
         self._lock = threading.Lock()
         self._bots: dict[str, BotLeads] = {}
+        self._chats: dict[str, ChatLog] = {}
         self.reset()
 
     def reset(self) -> None:
-        """Back to the configured bots with their seeded leads."""
+        """Back to the configured bots with their seeded leads and conversations."""
         bots = {b: self._generated(b, self._leads_per_bot) for b in self._initial_bots}
         with self._lock:
             self._bots = bots
+            self._chats = {b: ChatLog() for b in bots}
 
     def bot_ids(self) -> list[str]:
         with self._lock:
@@ -170,12 +283,14 @@ class LeadStore:
     def set_leads(
         self, bot_id: str, leads: Sequence[Any] | None = None, *, count: int | None = None
     ) -> None:
-        """Replace a bot's leads with `leads` (verbatim) or `count` freshly seeded leads."""
+        """Replace a bot's leads with `leads` (verbatim) or `count` freshly seeded leads; the
+        messages appended to its old sessions go with them."""
         _one_of(count, leads)
         replacement = self._fresh(bot_id, count, leads)
         with self._lock:
             self._require_locked(bot_id)
             self._bots[bot_id] = replacement
+            self._chats[bot_id] = ChatLog()
 
     def add_bot(
         self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
@@ -190,6 +305,60 @@ class LeadStore:
             if bot_id in self._bots:
                 raise KeyError(f"bot {bot_id!r} already exists; use set_leads to replace its leads")
             self._bots[bot_id] = fresh
+            self._chats[bot_id] = ChatLog()
+
+    def chat_snapshot(self, bot_id: str) -> BotChats | None:
+        with self._lock:
+            leads = self._bots.get(bot_id)
+            return (
+                None if leads is None else BotChats(leads, self._chats[bot_id], self.conversations)
+            )
+
+    def chats(
+        self,
+        bot_id: str,
+        session_ids: Sequence[str] | None = None,
+        k: int = DEFAULT_RECENT_SESSIONS,
+    ) -> list[Any]:
+        """What the chats endpoint serves now for these sessions (or, without ids, the `k` most
+        recent ones), as dicts."""
+        snapshot = self.chat_snapshot(bot_id)
+        if snapshot is None:
+            raise KeyError(f"no bot {bot_id!r}; known bots: {self.bot_ids()}")
+        return snapshot.materialize(snapshot.select(session_ids, k))
+
+    def append_message(
+        self,
+        bot_id: str,
+        session_id: str,
+        *,
+        content: str | None = None,
+        type: str = "human",
+        raw: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Add a message to a session of the bot's leads and return it: created after every
+        message the bot had, with a seeded id, `type`, and `content` (a seeded text of that type
+        when None); or `raw`, served verbatim (to break the spec on purpose)."""
+        if raw is not None and content is not None:
+            raise ValueError("give content= or raw=, not both")
+        while True:
+            snapshot = self.chat_snapshot(bot_id)
+            if snapshot is None:
+                raise KeyError(f"no bot {bot_id!r}; known bots: {self.bot_ids()}")
+            if session_id not in snapshot.leads.sessions:  # built outside the lock: may be big
+                raise KeyError(f"bot {bot_id!r} has no lead with session_id {session_id!r}")
+            at_ms = snapshot.end_ms + MESSAGE_APPEND_GAP_MS
+            if raw is not None:
+                item: Any = dict(raw)
+                at_ms = max(at_ms, _epoch_ms(item.get("created_at")) or 0)
+            else:
+                number = snapshot.log.appended
+                item = self.conversations.appended(bot_id, session_id, number, at_ms, content, type)
+            with self._lock:
+                if self._bots.get(bot_id) is snapshot.leads and self._chats[bot_id] is snapshot.log:
+                    log = snapshot.log.with_message(session_id, item, at_ms, raw is not None)
+                    self._chats[bot_id] = log
+                    return item
 
     def _fresh(self, bot_id: str, count: int | None, leads: Sequence[Any] | None) -> BotLeads:
         if leads is not None:

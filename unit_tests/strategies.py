@@ -1,11 +1,13 @@
-"""Hypothesis strategies for ChatNode leads, built from the spec's `Conversation` schema at runtime.
+"""Hypothesis strategies for ChatNode leads and chat messages, built from the spec's
+`Conversation` and `Chat` schemas at runtime.
 
 Shared by the unit and integration tests, so that every property draws leads the same way. The
 schema decides which fields exist, their types and which are required; the strategies then widen
 it with what real APIs send besides: timestamps with 0-6 fraction digits and any offset, optional
 fields absent or null, unknown extra fields, unicode text, shared instants and unordered arrays.
-`spec_conversations` draws only what the spec allows, for tests that judge conformance; the
-JSON-type and date-time-text strategies feed the tests that break a lead on purpose.
+`spec_conversations` and `spec_chats` draw only what the spec allows, for tests that judge
+conformance; the JSON-type and date-time-text strategies feed the tests that break a record on
+purpose.
 """
 
 from __future__ import annotations
@@ -362,3 +364,167 @@ def start_dates(pool: Sequence[datetime] = ()) -> SearchStrategy[str]:
         instants(LATEST, LATEST + timedelta(days=365)),
     )
     return rfc3339_timestamps(moments)
+
+
+# --- Chat messages (the `Chat` schema of POST /get-chats/{bot_id}) ---------------------------
+
+Chat = dict[str, Any]
+
+MESSAGE_TYPES = ("human", "ai")
+"""The message types the spec's example shows; any other is data a client must pass through."""
+
+MESSAGE_TEXTS = (
+    "",
+    "Hello there! How can I assist you today?",
+    "How much is the Pro plan?",
+    "line one\nline two\n",
+    "Quelle est la différence ? 🤔",
+    "料金プランについて教えてください。",
+    "👍🏽🚀",
+    '"quoted" \\ back\\slash\ttab',
+)
+"""Texts a chat holds: empty, plain, multi-line, accented, CJK, emoji (with a modifier), and the
+characters JSON must escape."""
+
+
+def message_contents() -> SearchStrategy[str]:
+    """Free text as visitors and agents write it: the samples above, or any unicode at all."""
+    return st.sampled_from(MESSAGE_TEXTS) | st.text(max_size=40)
+
+
+def message_types() -> SearchStrategy[str]:
+    """Mostly `human` and `ai`, sometimes another type (`system`, or any text)."""
+    return (
+        st.sampled_from(MESSAGE_TYPES) | st.sampled_from(["system", "tool"]) | st.text(max_size=6)
+    )
+
+
+@st.composite
+def chat_message_objects(draw: st.DrawFn) -> dict[str, Any]:
+    """A chat's `message` as the spec's example shows it: `{"data": {"type": t, "content":
+    text}, "type": t}`. The spec types it only as an object, so everything inside is data."""
+    kind = draw(message_types())
+    return {"data": {"type": kind, "content": draw(message_contents())}, "type": kind}
+
+
+def message_ids() -> SearchStrategy[str]:
+    """Short ids over a tiny alphabet, so sessions and bots share message ids and keys must
+    include the bot (the spec's example, `9ds49k9cncp7bmp`, is 15 lowercase alphanumerics)."""
+    return st.text(alphabet="ab01", min_size=1, max_size=4)
+
+
+def _is_date_time(prop: Mapping[str, Any]) -> bool:
+    """A string property that names an instant: `format: date-time`, or (the Chat schema's
+    `created_at`, which has no format) an example that is a timestamp."""
+    return prop.get("format") == "date-time" or instant_of(prop.get("example")) is not None
+
+
+def _chat_value(
+    name: str,
+    prop: Mapping[str, Any],
+    session_of: SearchStrategy[str],
+    timestamps: SearchStrategy[Any],
+) -> SearchStrategy[Any]:
+    """The strategy for one `Chat` property, from its schema (type, example) and its role."""
+    if prop.get("type") == "object":
+        return chat_message_objects()
+    if name == "session_id":
+        return session_of
+    if name == "id":
+        return message_ids()
+    if _is_date_time(prop):
+        return timestamps
+    return _value_strategy(prop, {})
+
+
+def _session_of(sessions: Sequence[str]) -> SearchStrategy[str]:
+    """One of the given sessions, or (none given) any from `session_ids`."""
+    return st.sampled_from(list(sessions)) if sessions else session_ids()
+
+
+@st.composite
+def spec_chats(
+    draw: st.DrawFn,
+    sessions: Sequence[str] = (),
+    schema: Mapping[str, Any] | None = None,
+) -> Chat:
+    """A message exactly as the spec allows it: every required field, any subset of the optional
+    ones, each of its schema's type, `created_at` an RFC 3339 timestamp in any form, nothing
+    else. Its `session_id` is one of `sessions` when given."""
+    schema = schema or component_schema("Chat")
+    required = set(schema.get("required", ()))
+    session_of = _session_of(sessions)
+    timestamps = rfc3339_timestamps(instants())
+    message: Chat = {}
+    for name, prop in schema["properties"].items():
+        if name in required or draw(st.booleans()):
+            message[name] = draw(_chat_value(name, prop, session_of, timestamps))
+    return message
+
+
+@st.composite
+def chats(
+    draw: st.DrawFn,
+    sessions: Sequence[str] = (),
+    pool: Sequence[datetime] = (),
+    schema: Mapping[str, Any] | None = None,
+) -> Chat:
+    """One message as the API may send it, field by field from the `Chat` schema.
+
+    Required fields are present, except that `created_at` is sometimes missing or names no
+    instant (as sloppy APIs do); timestamps come from `pool` when given, to share instants with
+    leads and other messages; a few unknown fields may ride along, among them a stray `bot_id`.
+    """
+    schema = schema or component_schema("Chat")
+    session_of = _session_of(sessions)
+    message: Chat = {}
+    for name, prop in schema["properties"].items():
+        dated = _is_date_time(prop)
+        if dated and draw(st.integers(0, 15)) == 0:
+            continue
+        message[name] = draw(_chat_value(name, prop, session_of, created_at_values(pool)))
+    known = set(schema["properties"])
+    extra_names = st.sampled_from(["bot_id", "feedback", "sources"]) | st.text(
+        min_size=1, max_size=6
+    )
+    extras = draw(
+        st.dictionaries(extra_names.filter(lambda n: n not in known), json_values, max_size=2)
+    )
+    return {**message, **extras}
+
+
+def chat_lists(
+    sessions: Sequence[str] = (),
+    pool: Sequence[datetime] = (),
+    min_size: int = 0,
+    max_size: int = 8,
+) -> SearchStrategy[list[Chat]]:
+    """The messages one chats response may hold for these sessions: unique ids, in no particular
+    order, sessions interleaved."""
+    return st.lists(
+        chats(sessions, pool),
+        min_size=min_size,
+        max_size=max_size,
+        unique_by=lambda message: message["id"],
+    )
+
+
+@st.composite
+def chat_histories(
+    draw: st.DrawFn,
+    sessions: Sequence[str],
+    batches: int,
+    pool: Sequence[datetime] | None = None,
+    max_messages: int = 10,
+) -> list[list[Chat]]:
+    """The messages of these sessions cut into `batches` arrivals: the first served at once, the
+    rest appended later (conversations continue), each newer than, as old as, or older than a
+    cursor, as the shared pool of instants makes them."""
+    if pool is None:
+        pool = draw(instant_pools())
+    messages = draw(chat_lists(sessions, pool, max_size=max_messages))
+    cuts = sorted(
+        draw(st.lists(st.integers(0, len(messages)), min_size=batches - 1, max_size=batches - 1))
+    )
+    bounds = [0, *cuts, len(messages)]
+    return [messages[lo:hi] for lo, hi in pairwise(bounds)]

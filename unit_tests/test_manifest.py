@@ -152,7 +152,7 @@ def test_committed_configs_are_valid_for_the_connection_spec(
 
 
 def test_a_config_without_bots_is_rejected_by_the_spec(manifest: dict[str, Any]) -> None:
-    with pytest.raises(jsonschema.ValidationError, match="should be non-empty|is too short"):
+    with pytest.raises(jsonschema.ValidationError, match=r"should be non-empty|is too short"):
         jsonschema.validate(
             {"api_key": "k", "bot_ids": []}, manifest["spec"]["connection_specification"]
         )

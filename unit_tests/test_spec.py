@@ -8,7 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 import chatnode_spec
-from chatnode_spec.documents import merge_into, freeze, thaw
+from chatnode_spec.documents import freeze, merge_into, thaw
 
 
 def recorded_checksums() -> dict[str, str]:

@@ -64,9 +64,23 @@ def spec_lead(**changes: Any) -> dict[str, Any]:
     return {n: s["example"] for n, s in properties.items()} | changes
 
 
+def spec_chat(**changes: Any) -> dict[str, Any]:
+    """A chat message made of the spec's own examples, changed as a test needs."""
+    properties = component_schema("Chat")["properties"]
+    return {n: s["example"] for n, s in properties.items()} | changes
+
+
 def findings(run: Run) -> set[tuple[str | None, str, str, str]]:
     return {
         (f["bot"] or f["probe"], f["field"], f["kind"], f["severity"])
+        for f in run.report["findings"]
+    }
+
+
+def operation_findings(run: Run) -> set[tuple[str | None, str, str, str, str]]:
+    """(bot or probe, operation, field, kind, severity) of every finding."""
+    return {
+        (f["bot"] or f["probe"], f["operation"], f["field"], f["kind"], f["severity"])
         for f in run.report["findings"]
     }
 
@@ -83,24 +97,43 @@ def assert_report_schema(report: dict[str, Any]) -> None:
     for bot in report["bots"]:
         assert bot.keys() == {
             "bot", "status", "leads_checked", "order", "timestamp_forms", "breaking_findings",
-            "additive_findings",
+            "additive_findings", "operations",
         }  # fmt: skip
-        assert bot["order"].keys() == {"field", "direction", "steps_up", "steps_down"}
-        assert bot["order"]["direction"] in ("ascending", "descending", "unordered", "n/a")
-        for forms in bot["timestamp_forms"].values():
-            assert list(forms["fraction_digits"]) == ["0", "1", "2", "3", "4", "5", "6+"]
-            assert list(forms["offsets"]) == ["Z", "+00:00", "other"]
-            assert isinstance(forms["unparseable"], int)
+        calls = bot["operations"]
+        assert calls and calls[0]["operation"] == "leads"
+        assert (bot["status"], bot["leads_checked"], bot["order"], bot["timestamp_forms"]) == (
+            calls[0]["status"], calls[0]["items_checked"], calls[0]["order"],
+            calls[0]["timestamp_forms"],
+        )  # fmt: skip
+        for severity in ("breaking_findings", "additive_findings"):
+            assert bot[severity] == sum(call[severity] for call in calls)
+        for call in calls:
+            assert call.keys() == {
+                "operation", "call", "status", "skipped", "item", "items_checked", "order",
+                "timestamp_forms", "breaking_findings", "additive_findings",
+            }  # fmt: skip
+            assert call["skipped"] is None or (call["status"] is None and call["skipped"])
+            _assert_order_and_forms(call)
     for probe in report["probes"]:
         assert probe.keys() == {
             "probe", "description", "expected_status", "status", "breaking_findings",
-            "additive_findings",
+            "additive_findings", "operation",
         }  # fmt: skip
     for finding in report["findings"]:
         assert finding.keys() == {
-            "bot", "probe", "field", "kind", "severity", "count", "detail", "example",
+            "bot", "probe", "operation", "field", "kind", "severity", "count", "detail",
+            "example",
         }  # fmt: skip
         assert (finding["bot"] is None) != (finding["probe"] is None)
         assert finding["kind"] in {k.value for k in Kind}
         assert finding["severity"] in ("breaking", "additive") and finding["count"] >= 1
         assert finding["example"].keys() == {"index", "id", "value"}
+
+
+def _assert_order_and_forms(call: dict[str, Any]) -> None:
+    assert call["order"].keys() == {"field", "direction", "steps_up", "steps_down"}
+    assert call["order"]["direction"] in ("ascending", "descending", "unordered", "n/a")
+    for forms in call["timestamp_forms"].values():
+        assert list(forms["fraction_digits"]) == ["0", "1", "2", "3", "4", "5", "6+"]
+        assert list(forms["offsets"]) == ["Z", "+00:00", "other"]
+        assert isinstance(forms["unparseable"], int)

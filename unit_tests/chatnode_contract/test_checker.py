@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 from typing import Any
 
+import orjson
 import pytest
 
 from chatnode_contract import checker
@@ -21,7 +22,9 @@ from unit_tests.chatnode_contract.runs import (
     bot_args,
     findings,
     mock_config,
+    operation_findings,
     run_cli,
+    spec_chat,
     spec_lead,
 )
 
@@ -33,21 +36,104 @@ def test_a_conforming_api_exits_0_after_checking_bots_and_probes(capsys: Any, ro
     assert run.code == 0, run.out
     assert "Result: conforms to the spec; exit 0" in run.out
     assert "Bot bot-alpha: HTTP 200, 5 leads checked" in run.out
+    served = len(router.chatnode.store.chats("bot-alpha", _session_ids(router, "bot-alpha")))
+    assert f"Bot bot-alpha chats: HTTP 200, {served} messages checked" in run.out
     journal = router.chatnode.journal.entries()
-    assert [(e["bot"], e["status"], e["auth"]) for e in journal][:2] == [
-        ("bot-alpha", 200, "ok"),
-        ("bot-beta", 200, "ok"),
+    assert [(e["path"].rsplit("/", 2)[1], e["bot"], e["status"]) for e in journal][:4] == [
+        ("get-conversation-ids", "bot-alpha", 200),
+        ("get-chats", "bot-alpha", 200),
+        ("get-conversation-ids", "bot-beta", 200),
+        ("get-chats", "bot-beta", 200),
     ]
-    assert [(e["status"], e["auth"]) for e in journal[2:]] == [
+    assert [(e["status"], e["auth"]) for e in journal[4:]] == [
         (401, "missing"),
         (401, "unknown"),
         (403, "forbidden"),
     ]
 
 
+def _session_ids(router: Any, bot: str) -> list[str]:
+    return [lead["session_id"] for lead in router.chatnode.store.leads(bot)]
+
+
 def test_no_probes_calls_only_the_given_bots(capsys: Any, router: Any) -> None:
     assert run_cli(capsys, *bot_args("bot-alpha"), "--no-probes").code == 0
-    assert [e["bot"] for e in router.chatnode.journal.entries()] == ["bot-alpha"]
+    assert [e["bot"] for e in router.chatnode.journal.entries()] == ["bot-alpha", "bot-alpha"]
+
+
+# --- The chats call ----------------------------------------------------------------------------
+
+
+def test_chats_ask_for_the_first_20_of_the_bots_own_session_ids(capsys: Any, router: Any) -> None:
+    router.chatnode.store.set_leads("bot-alpha", count=30)
+    assert run_cli(capsys, *bot_args("bot-alpha"), "--no-probes").code == 0
+    [chats_call] = [c for c in router.calls if c.request.url.path.endswith("/get-chats/bot-alpha")]
+    assert orjson.loads(chats_call.request.content) == _session_ids(router, "bot-alpha")[:20]
+    assert chats_call.request.headers["content-type"] == "application/json"
+
+
+def test_a_bot_without_leads_skips_its_chats_and_never_sends_an_empty_array(
+    capsys: Any, router: Any
+) -> None:
+    router.chatnode.store.set_leads("bot-beta", [])
+    run = run_cli(capsys, *bot_args(*BOTS), "--no-probes", "--json")
+    assert run.code == 0 and run.report["conforms"] is True
+    beta = next(b for b in run.report["bots"] if b["bot"] == "bot-beta")
+    assert beta["operations"][1] == {
+        "operation": "chats", "call": "POST /get-chats/{bot_id}", "status": None,
+        "skipped": "no session ids to ask for: the bot has no leads", "item": "message",
+        "items_checked": 0, "order": {"field": None, "direction": "n/a", "steps_up": 0,
+        "steps_down": 0}, "timestamp_forms": {}, "breaking_findings": 0, "additive_findings": 0,
+    }  # fmt: skip
+    assert not [c for c in router.calls if c.request.url.path.endswith("/get-chats/bot-beta")]
+    text = run_cli(capsys, *bot_args("bot-beta"), "--no-probes")
+    assert (
+        "Bot bot-beta chats: skipped, no session ids to ask for: the bot has no leads" in text.out
+    )
+
+
+def test_chat_message_drift_is_reported_under_the_chats_call(capsys: Any) -> None:
+    """A message without `id` is breaking, an extra field additive; a message type other than
+    human/ai, or any content, is what the spec's free-form `message` object allows."""
+    with chatnode_respx_router(mock_config(messages_per_session=(0, 0))) as mocked:
+        store = mocked.chatnode.store
+        store.set_leads("bot-alpha", [spec_lead()])
+        session = spec_lead()["session_id"]
+        no_id = {k: v for k, v in spec_chat().items() if k != "id"}
+        for raw in (no_id, spec_chat(id="m2", sentiment="positive"), spec_chat(id="m3")):
+            store.append_message("bot-alpha", session, raw=raw)
+        store.append_message("bot-alpha", session, type="system", content="Agent joined ✅\n")
+        run = run_cli(capsys, *bot_args("bot-alpha"), "--no-probes", "--json")
+    assert run.code == 1
+    assert operation_findings(run) == {
+        ("bot-alpha", "chats", "id", "missing_required", "breaking"),
+        ("bot-alpha", "chats", "sentiment", "unknown_field", "additive"),
+    }
+    example = {f["field"]: f["example"] for f in run.report["findings"]}
+    assert example["sentiment"] == {"index": 1, "id": "m2", "value": None}
+    assert example["id"]["index"] == 0
+    [alpha] = run.report["bots"]
+    assert (alpha["leads_checked"], alpha["breaking_findings"], alpha["additive_findings"]) == (
+        1, 1, 1,
+    )  # fmt: skip
+    assert [(c["operation"], c["items_checked"]) for c in alpha["operations"]] == [
+        ("leads", 1),
+        ("chats", 4),
+    ]
+    assert "positive" not in run.out and "Agent joined" not in run.out  # values are not printed
+
+
+def test_a_fault_on_the_chats_route_is_breaking_drift_of_the_chats_call(
+    capsys: Any, router: Any
+) -> None:
+    router.chatnode.faults.add(faults.status(502, route="chats", bot="bot-beta"))
+    run = run_cli(capsys, *bot_args(*BOTS), "--no-probes", "--json")
+    assert run.code == 1
+    assert operation_findings(run) == {
+        ("bot-beta", "chats", "(status)", "undocumented_status", "breaking")
+    }
+    beta = next(b for b in run.report["bots"] if b["bot"] == "bot-beta")
+    assert (beta["status"], beta["operations"][1]["status"]) == (200, 502)
 
 
 def test_additive_drift_warns_with_exit_0_and_fails_under_strict(capsys: Any, router: Any) -> None:
@@ -104,6 +190,11 @@ def test_a_bad_response_is_breaking(
     run = run_cli(capsys, *bot_args(*BOTS), "--json", "--no-probes")
     assert run.code == 1 and run.report["breaking"] is True
     assert {(b, f, k) for b, f, k, _ in findings(run)} == {("bot-alpha", *e) for e in expected}
+    # A leads answer that is no array of leads gives no session ids: the chats are skipped.
+    # One element that is not a lead leaves the others' ids, and the chats meet the fault too.
+    alpha = next(b for b in run.report["bots"] if b["bot"] == "bot-alpha")
+    called = alpha["operations"][1]["skipped"] is None
+    assert called == (fault.fault.kind is faults.FaultKind.NON_OBJECT)
     assert {b["bot"]: b["breaking_findings"] > 0 for b in run.report["bots"]} == {
         "bot-alpha": True,
         "bot-beta": False,
@@ -196,6 +287,11 @@ def test_live_server_in_normal_mode_conforms(capsys: Any) -> None:
         ("bot-beta", 200, 50),
     ]
     assert {b["order"]["direction"] for b in report["bots"]} == {"ascending"}
+    chats = [b["operations"][1] for b in report["bots"]]
+    assert [(c["operation"], c["status"], c["skipped"]) for c in chats] == [
+        ("chats", 200, None)
+    ] * 2
+    assert all(c["items_checked"] > 20 for c in chats)  # 20 sessions of 0-8 messages each
     assert [(p["probe"], p["status"]) for p in report["probes"]] == [
         ("missing_key", 401),
         ("invalid_key", 401),
@@ -212,7 +308,8 @@ def test_live_server_in_quirks_mode_reports_every_quirk_as_drift(capsys: Any) ->
     assert run.code == 1 and text.code == 1
     report = run.report
     assert_report_schema(report)
-    kinds = {(f["kind"], f["severity"]) for f in report["findings"]}
+    leads = [f for f in report["findings"] if f["operation"] == "leads"]
+    kinds = {(f["kind"], f["severity"]) for f in leads}
     assert kinds == {
         ("null_not_nullable", "breaking"),
         ("unknown_field", "additive"),
@@ -220,10 +317,16 @@ def test_live_server_in_quirks_mode_reports_every_quirk_as_drift(capsys: Any) ->
     }
     schema = component_schema("Conversation")
     optional = set(schema["properties"]) - set(schema["required"])
-    nulls = {f["field"] for f in report["findings"] if f["kind"] == "null_not_nullable"}
+    nulls = {f["field"] for f in leads if f["kind"] == "null_not_nullable"}
     assert nulls == optional
-    unknown = {f["field"] for f in report["findings"] if f["kind"] == "unknown_field"}
+    unknown = {f["field"] for f in leads if f["kind"] == "unknown_field"}
     assert unknown and not unknown & set(schema["properties"])
+    # Quirky messages add fields; their other quirks (timestamp forms, order, a `system` type)
+    # are what the Chat schema allows: its created_at has no `format`, `message` is free-form.
+    chats = [f for f in report["findings"] if f["operation"] == "chats"]
+    assert {(f["kind"], f["severity"]) for f in chats} == {("unknown_field", "additive")}
+    assert not {f["field"] for f in chats} & set(component_schema("Chat")["properties"])
+    assert "Bot bot-alpha chats: HTTP 200" in text.out
     [bot] = report["bots"]
     forms = bot["timestamp_forms"]["created_at"]
     assert all(forms["fraction_digits"].values()) and all(forms["offsets"].values())

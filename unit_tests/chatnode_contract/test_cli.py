@@ -57,7 +57,8 @@ def test_help_documents_options_exit_codes_and_examples(capsys: Any) -> None:
     assert run.code == 0
     for text in ("--base-url", "--api-key", "--bot", "--json", "--strict", "--timeout", "--no-probes",
                  API_KEY_ENV, "exit codes:", "examples:", "additive", "breaking", "403",
-                 "python -m chatnode_contract"):  # fmt: skip
+                 "python -m chatnode_contract", "/get-chats/{bot}", "first 20 of those leads",
+                 "never sends an empty array", '"operations"', '"operation"', "Bot BOT chats:"):  # fmt: skip
         assert text in run.out, text
     assert "mock_server" not in run.out
 

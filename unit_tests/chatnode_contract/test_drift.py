@@ -47,9 +47,11 @@ from chatnode_spec import (
     response_schema,
 )
 from unit_tests.strategies import (
+    chats,
     date_time_lookalikes,
     json_values,
     rfc3339_spellings,
+    spec_chats,
     spec_conversations,
     values_not_of_type,
 )
@@ -137,6 +139,28 @@ def test_conforming_leads_show_no_breaking_drift(leads: list[dict[str, Any]]) ->
     assert not report.breaking
     assert {f.kind for f in report.findings} <= {Kind.TIMESTAMP_FORM}
     assert report.items_checked == len(leads)
+
+
+@given(st.lists(spec_chats(), max_size=6), st.lists(chats(), max_size=6))
+def test_chats_drift_only_where_openapi_core_says_so(
+    conforming: list[dict[str, Any]], sloppy: list[dict[str, Any]]
+) -> None:
+    """Messages as the spec allows them show no drift at all; the API's sloppier ones only
+    unknown fields (additive), unless openapi-core too rejects the body (a `created_at` that
+    is not a string)."""
+    chats_op = operation_at("/get-chats/{bot_id}")
+    schema = response_schema(chats_op, 200)
+    assert analyze_value(conforming, schema, DOCUMENT).findings == ()
+    report = analyze_value(sloppy, schema, DOCUMENT)
+    request = SpecRequest(
+        "POST", "/get-chats/b", headers=[("Authorization", "Bearer k")], relative=True
+    )
+    response = SpecResponse.of(200, orjson.dumps(sloppy), "application/json")
+    rejected = bool(list(openapi().iter_response_errors(request, response)))
+    assert report.breaking == rejected
+    assert {f.kind for f in report.findings} - {Kind.UNKNOWN_FIELD} <= {
+        Kind.TYPE_MISMATCH, Kind.NULL_NOT_NULLABLE, Kind.MISSING_REQUIRED,
+    }  # fmt: skip
 
 
 @given(mutated_leads())
@@ -385,6 +409,22 @@ def test_a_field_the_schema_forbids_is_breaking() -> None:
     }
     found = only(analyze_value({"a": "x", "b": 1}, schema).findings, Kind.FORBIDDEN_FIELD)
     assert found.field == "b" and found.severity is Severity.BREAKING
+
+
+def test_a_free_form_object_holds_anything_but_a_closed_one_still_forbids() -> None:
+    """A chat's `message` is `type: object` with no properties: its fields are not drift."""
+    chat_schema = component_schema("Chat")
+    message = {"data": {"type": "system", "content": "", "extra": [1]}, "type": "system", "x": 1}
+    chat = {n: s["example"] for n, s in chat_schema["properties"].items()} | {"message": message}
+    assert analyze_value([chat], {"type": "array", "items": chat_schema}).findings == ()
+    closed = {"type": "object", "additionalProperties": False}
+    assert only(analyze_value({"b": 1}, closed).findings, Kind.FORBIDDEN_FIELD).field == "b"
+
+
+def test_a_chat_message_is_named_by_its_id_and_a_lead_by_its_session_id() -> None:
+    assert identity_field(component_schema("Chat")) == "id"
+    assert identity_field(LEAD_SCHEMA) == "session_id"
+    assert identity_field({"required": ["id"], "properties": {"id": {"type": "integer"}}}) is None
 
 
 def test_additional_properties_with_a_schema_are_checked_against_it() -> None:

@@ -53,3 +53,25 @@ def admin(server: MockServer, method: str, path: str, **kwargs: Any) -> httpx.Re
     """A `/_admin/` call over HTTP, with the server's admin token when it has one."""
     headers = server.admin_headers | kwargs.pop("headers", {})
     return httpx.request(method, f"{server.root_url}/_admin{path}", headers=headers, **kwargs)
+
+
+def chats_url(server: MockServer, bot_id: str) -> str:
+    return f"{server.base_url}/get-chats/{bot_id}"
+
+
+def fetch_chats(
+    server: MockServer,
+    bot_id: str,
+    session_ids: Any = (),
+    key: str | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """POST the chats endpoint with these session ids (a JSON array) as a ChatNode client would."""
+    headers = bearer(key or server.api_key) | kwargs.pop("headers", {})
+    if "content" not in kwargs:
+        kwargs["json"] = list(session_ids)
+    return httpx.post(chats_url(server, bot_id), headers=headers, timeout=30, **kwargs)
+
+
+def session_ids(server: MockServer, bot_id: str) -> list[str]:
+    return [lead["session_id"] for lead in server.leads(bot_id)]

@@ -20,7 +20,7 @@ from mock_server.service import WHOLE_BODY_LEADS, MockService
 
 from .conftest import admin, assert_matches_spec, bearer, fetch, leads_url
 
-(OPERATION,) = chatnode_spec.operations()
+OPERATION = chatnode_spec.operation_at("/get-conversation-ids/{bot_id}")
 UNAUTHORIZED = {"message": chatnode_spec.documented_error_message(OPERATION, 401)}
 FORBIDDEN = {"message": chatnode_spec.documented_error_message(OPERATION, 403)}
 

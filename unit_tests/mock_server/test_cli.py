@@ -76,13 +76,40 @@ def test_faults_from_flags() -> None:
 def test_flags_build_the_config() -> None:
     args = build_parser().parse_args(
         ["--api-key", "a", "--api-key", "b:x,y", "--bot", "x", "--bot", "y", "--leads", "5",
-         "--seed", "9", "--quirks", "--fault", "drop:bot=x", "--fault", "latency=0.5"]
+         "--seed", "9", "--quirks", "--fault", "drop:bot=x", "--fault", "latency=0.5",
+         "--messages", "3-12", "--fault", "500:route=chats"]
     )  # fmt: skip
     config = config_from_args(args)
     assert dict(config.api_keys) == {"a": None, "b": frozenset({"x", "y"})}
     assert config.bots == ("x", "y") and config.leads_per_bot == 5 and config.seed == 9
-    assert config.quirks and [f.fault.kind.value for f in config.faults] == ["drop", "latency"]
+    assert config.quirks and [f.fault.kind.value for f in config.faults] == [
+        "drop",
+        "latency",
+        "status",
+    ]
+    assert config.faults[2].route == "chats"
+    assert config.messages_per_session == (3, 12)
     assert config.host == "127.0.0.1" and config.port == 0
+    assert config_from_args(
+        build_parser().parse_args(["--messages", "100"])
+    ).messages_per_session == (100, 100)
+    assert config_from_args(build_parser().parse_args([])).messages_per_session == (0, 8)
+
+
+def test_chats_are_served_with_the_messages_asked_for() -> None:
+    with running("--leads", "3", "--messages", "4", "--fault", "502:route=chats:times=1") as (
+        process,
+        url,
+    ):
+        headers = {"Authorization": "Bearer mock-secret-key"}
+        leads = httpx.post(f"{url}/get-conversation-ids/bot-alpha", headers=headers).json()
+        ids = [lead["session_id"] for lead in leads]
+        chats = f"{url}/get-chats/bot-alpha"
+        assert httpx.post(chats, headers=headers, json=ids).status_code == 502
+        messages = httpx.post(chats, headers=headers, json=ids).json()
+        assert [m["session_id"] for m in messages] == [s for s in ids for _ in range(4)]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
 
 
 def test_admin_token_locks_the_admin_api() -> None:
@@ -121,15 +148,18 @@ def test_help_documents_every_flag_and_the_fault_syntax(capsys: pytest.CaptureFi
     for flag in ("--host", "--port", "--api-key", "--bot", "--leads", "--seed", "--quirks",
                  "--fault", "--log-level", "--allow-request-body", "--validate-responses",
                  "--admin-token", ADMIN_TOKEN_ENV, "retry_after", "times=N", "p=FRACTION",
-                 "examples"):  # fmt: skip
-        assert flag in text
+                 "examples", "--messages N|MIN-MAX", "(default 0-8)", "route=leads|chats",
+                 "/v1/get-chats/{bot_id}", "returns the 10 most recent sessions", "?k=N",
+                 "/_admin/bots/BOT/sessions/SESSION/messages"):  # fmt: skip
+        assert flag in " ".join(text.split()), flag
 
 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [(["--fault", "teapot"], "unknown kind"), (["--api-key", ":x"], "empty key"),
      (["--leads", "-1"], "leads_per_bot"), (["--admin-token", ""], "admin_token must not be empty"),
-     (["--host", "::"], "--admin-token")],
+     (["--host", "::"], "--admin-token"), (["--messages", "8-2"], "need 0 <= MIN <= MAX"),
+     (["--messages", "lots"], "use N or MIN-MAX"), (["--fault", "500:route=x"], "route must be")],
 )  # fmt: skip
 def test_bad_flags_exit_2_with_a_message(
     argv: list[str], message: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch

@@ -30,6 +30,16 @@ class TestPlan:
         assert plan.pick("a") is None
         assert plan.pick("b").kind is FaultKind.HTML  # type: ignore[union-attr]
 
+    def test_route_scope(self) -> None:
+        plan = FaultPlan([faults.status(500, route="chats"), faults.drop(route="leads", bot="b")])
+        assert plan.pick("a", "chats").status == 500  # type: ignore[union-attr]
+        assert plan.pick("a", "leads") is None and plan.pick("a") is None
+        assert plan.pick("b", "leads").kind is FaultKind.DROP  # type: ignore[union-attr]
+
+    def test_an_unknown_route_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="route must be one of leads, chats, got 'messages'"):
+            faults.status(500, route="messages")
+
     def test_next_n_requests_then_spent(self) -> None:
         plan = FaultPlan([faults.status(429, times=2)])
         assert [plan.pick("a") is not None for _ in range(4)] == [True, True, False, False]
@@ -82,6 +92,9 @@ class TestSyntax:
             ("html", faults.html()),
             ("truncated", faults.truncated()),
             ("non_object:bot=b:times=2", faults.non_object(bot="b", times=2)),
+            ("500:route=chats", faults.status(500, route="chats")),
+            ("truncated:route=leads:bot=b", faults.truncated(route="leads", bot="b")),
+            ("latency=2:route=chats", faults.latency(2, route="chats")),
         ],
     )
     def test_parses(self, text: str, rule: FaultRule) -> None:
@@ -89,15 +102,30 @@ class TestSyntax:
 
     @pytest.mark.parametrize(
         "text",
-        ["teapot", "429:times", "429:times=0", "503:p=2", "drop:retry_after=1", "99", "latency=x"],
+        [
+            "teapot",
+            "429:times",
+            "429:times=0",
+            "503:p=2",
+            "drop:retry_after=1",
+            "99",
+            "latency=x",
+            "500:route=nowhere",
+            "500:path=chats",
+        ],
     )
     def test_rejects_with_a_message_naming_the_spec(self, text: str) -> None:
         with pytest.raises(ValueError, match="fault"):
             parse_fault(text)
 
     def test_json_round_trip(self) -> None:
-        for rule in (faults.status(429, retry_after=2, times=3, bot="b"), faults.latency(0.5)):
+        for rule in (
+            faults.status(429, retry_after=2, times=3, bot="b"),
+            faults.latency(0.5),
+            faults.html(route="chats"),
+        ):
             assert FaultRule.from_json(rule.to_json()) == rule
+        assert faults.html(route="chats").to_json() == {"kind": "html", "route": "chats"}
         assert FaultRule.from_json({"spec": "drop"}) == faults.drop()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+import orjson
 import pytest
 import respx
 
@@ -12,6 +13,7 @@ from mock_server import faults
 from mock_server.config import MockConfig
 from mock_server.respx_router import chatnode_respx_router
 from mock_server.server import MockServer
+from mock_server.service import MockService
 
 BASE = "https://api.public.chatnode.ai/v1"
 KEY = {"Authorization": "Bearer mock-secret-key"}
@@ -56,6 +58,39 @@ def test_answers_exactly_like_the_live_server() -> None:
         return [{k: v for k, v in e.items() if k != "timestamp"} for e in entries]
 
     assert untimed(router.chatnode.journal.entries()) == untimed(real_journal)  # type: ignore[attr-defined]
+
+
+def test_chats_answer_exactly_like_the_live_server() -> None:
+    config = MockConfig(leads_per_bot=6, api_keys={"k": None}, quirks=True)
+    ids = [lead["session_id"] for lead in MockService(config).store.leads("bot-alpha")]
+    auth = {"Authorization": "Bearer k", "content-type": "application/json"}
+    cases = [
+        ("/get-chats/bot-alpha", "", orjson.dumps(ids), auth),
+        ("/get-chats/bot-alpha", "k=2", b"[]", auth),
+        ("/get-chats/bot-alpha", "", b"", auth),
+        ("/get-chats/bot-alpha", "", b'["nope"]', auth),
+        ("/get-chats/bot-alpha", "", b"{}", auth),
+        ("/get-chats/bot-alpha", "k=x", b"[]", auth),
+        ("/get-chats/bot-alpha", "", b"[]", {}),
+        ("/get-chats/ghost", "", b"[]", auth),
+    ]
+    with MockServer(config) as live:
+        live.inject("503:route=chats:times=1")
+        real = [
+            httpx.post(f"{live.base_url}{path}?{query}", content=body, headers=headers)
+            for path, query, body, headers in cases
+        ]
+    router = chatnode_respx_router(config, base_url=BASE)
+    router.chatnode.faults.add(faults.parse_fault("503:route=chats:times=1"))  # type: ignore[attr-defined]
+    with router:
+        mocked = [
+            httpx.post(f"{BASE}{path}?{query}", content=body, headers=headers)
+            for path, query, body, headers in cases
+        ]
+    assert [r.status_code for r in real] == [503, 200, 200, 200, 400, 400, 401, 403]
+    for want, got in zip(real, mocked, strict=True):
+        assert (got.status_code, got.content) == (want.status_code, want.content)
+    assert len(real[2].json()) > 0
 
 
 def test_faults_and_journal_through_the_service() -> None:

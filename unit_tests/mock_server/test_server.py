@@ -113,6 +113,18 @@ class TestPythonApi:
         server.add_bot("delta", leads=[{"session_id": "d", "created_at": "2024-01-01T00:00:00Z"}])
         assert len(fetch(server, "delta").json()) == 1
 
+    def test_chats_and_append_message_mirror_the_chats_endpoint(self, server: MockServer) -> None:
+        ids = [lead["session_id"] for lead in server.leads("bot-beta")]
+        added = server.append_message("bot-beta", ids[0], content="hi", type="human")
+        served = httpx.post(
+            f"{server.base_url}/get-chats/bot-beta",
+            headers={"Authorization": f"Bearer {server.api_key}"},
+            json=ids,
+        ).json()
+        assert served == server.chats("bot-beta", ids) and added in served
+        assert server.chats("bot-beta", k=2) == server.chats("bot-beta", ids[-2:])
+        assert server.journal()[-1]["path"] == "/v1/get-chats/bot-beta"
+
     def test_inject_returns_a_removable_handle(self, server: MockServer) -> None:
         handle = server.inject(faults.status(503))
         assert fetch(server, "bot-alpha").status_code == 503

@@ -5,17 +5,38 @@ from __future__ import annotations
 
 import pytest
 
+import chatnode_spec
 from mock_server.config import MockConfig
+from mock_server.faults import ROUTES
 from mock_server.responses import MockRequest, MockResponse
-from mock_server.service import MockService, match_route, route_table
+from mock_server.service import OPERATION_HANDLERS, MockService, match_route, route_table
 
 KEY = {"Authorization": "Bearer mock-secret-key"}
 
 
-def test_spec_routes_are_served_under_the_server_base_path() -> None:
-    ((method, template, _, operation),) = MockService(MockConfig()).routes
-    assert (method, template) == ("POST", "/v1/get-conversation-ids/{bot_id}")
-    assert operation.path_template == "/get-conversation-ids/{bot_id}"
+def test_every_spec_operation_is_served_under_the_server_base_path() -> None:
+    routes = [(m, t, op.path_template) for m, t, _, op in MockService(MockConfig()).routes]
+    assert routes == [
+        ("POST", "/v1/get-conversation-ids/{bot_id}", "/get-conversation-ids/{bot_id}"),
+        ("POST", "/v1/get-chats/{bot_id}", "/get-chats/{bot_id}"),
+    ]
+    assert [(op.method, op.path_template) for op in chatnode_spec.operations()] == list(
+        OPERATION_HANDLERS
+    )
+
+
+def test_each_operation_has_a_route_name_that_fault_rules_can_scope() -> None:
+    assert sorted(route for route, _ in OPERATION_HANDLERS.values()) == sorted(ROUTES)
+
+
+def test_an_operation_without_a_handler_is_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(OPERATION_HANDLERS, ("POST", "/get-chats/{bot_id}"))
+    with pytest.raises(
+        ValueError, match=r"POST /get-chats/\{bot_id\}, which the mock has no handler"
+    ):
+        MockService(MockConfig())
 
 
 @pytest.mark.parametrize(
@@ -44,7 +65,10 @@ def test_dispatch_answers_and_journals_unknown_paths_and_methods() -> None:
     wrong_method = service.dispatch(MockRequest("GET", "/v1/get-conversation-ids/bot-alpha", KEY))
     ok = service.dispatch(MockRequest("POST", "/v1/get-conversation-ids/bot-alpha", KEY))
     assert (not_found.status, wrong_method.status, ok.status) == (404, 405, 200)
-    assert b"the API serves POST /v1/get-conversation-ids/{bot_id}" in not_found.body
+    assert (
+        b"the API serves POST /v1/get-conversation-ids/{bot_id}, POST /v1/get-chats/{bot_id}"
+        in not_found.body
+    )
     assert wrong_method.headers == {"Allow": "POST"}
     journal = [(e["method"], e["status"], e["bot"], e["auth"]) for e in service.journal.entries()]
     assert journal == [("POST", 404, None, "n/a"), ("GET", 405, None, "n/a"), ("POST", 200, "bot-alpha", "ok")]  # fmt: skip

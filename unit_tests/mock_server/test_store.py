@@ -8,6 +8,7 @@ from datetime import datetime
 import pytest
 
 from mock_server.data import leads_for_bot
+from mock_server.seeded import parse_ms
 from mock_server.store import LeadStore
 
 
@@ -105,3 +106,134 @@ def test_a_snapshot_is_unaffected_by_later_changes(store: LeadStore) -> None:
     snapshot = store.snapshot("a")
     store.append("a", count=10)
     assert snapshot is not None and snapshot.count == 30 and len(snapshot.materialize()) == 30
+
+
+class TestChats:
+    """Each lead's session has its conversation; tests append messages to sessions."""
+
+    @pytest.fixture
+    def store(self) -> LeadStore:
+        return LeadStore(("a", "b"), 30, seed=5, messages_per_session=(1, 6))
+
+    def test_a_session_serves_its_generated_conversation(self, store: LeadStore) -> None:
+        lead = store.leads("a")[3]
+        expected = store.conversations.session_messages("a", lead["session_id"], stamp_ms(lead))
+        assert store.chats("a", [lead["session_id"]]) == expected and expected
+
+    def test_ids_are_served_once_each_in_request_order_and_unknown_ones_add_nothing(
+        self, store: LeadStore
+    ) -> None:
+        first, second = (lead["session_id"] for lead in store.leads("a")[:2])
+        other_bot = store.leads("b")[0]["session_id"]
+        served = store.chats("a", [second, "nope", first, second, other_bot])
+        assert [m["session_id"] for m in served] == sorted(
+            [m["session_id"] for m in served], key=[second, first].index
+        )
+        assert {m["session_id"] for m in served} == {first, second}
+        assert store.chats("a", ["nope", other_bot]) == []
+
+    def test_without_ids_the_k_most_recent_sessions_answer(self, store: LeadStore) -> None:
+        newest = [lead["session_id"] for lead in store.leads("a")][-3:]
+        assert store.chats("a", None, k=3) == store.chats("a", newest)
+        assert store.chats("a", None, k=0) == []
+        assert len({m["session_id"] for m in store.chats("a", None, k=100)}) == 30
+
+    def test_an_appended_message_is_served_last_and_later_than_everything(
+        self, store: LeadStore
+    ) -> None:
+        session = store.leads("a")[0]["session_id"]
+        everything = store.chats("a", None, k=1000)
+        added = store.append_message("a", session, content="Any news? 🙂", type="human")
+        assert store.chats("a", [session])[-1] == added
+        assert added["message"] == {
+            "data": {"type": "human", "content": "Any news? 🙂"},
+            "type": "human",
+        }
+        assert stamp(added) > max(map(stamp, everything))
+        again = store.append_message("a", session, type="ai")
+        assert stamp(again) > stamp(added) and again["message"]["type"] == "ai"
+        assert again["message"]["data"]["content"]  # a seeded answer
+        assert store.chats("a", [session])[-2:] == [added, again]
+
+    def test_an_appended_message_is_later_than_leads_appended_before_it(
+        self, store: LeadStore
+    ) -> None:
+        (new_lead,) = store.append("a", count=1)
+        newest_generated = max(map(stamp, store.chats("a", [new_lead["session_id"]])), default=None)
+        added = store.append_message("a", store.leads("a")[0]["session_id"])
+        assert stamp(added) > stamp(new_lead)
+        assert newest_generated is None or stamp(added) > newest_generated
+
+    def test_raw_messages_are_served_verbatim(self, store: LeadStore) -> None:
+        session = store.leads("b")[0]["session_id"]
+        raw = {"message": {"type": "ai"}, "session_id": session, "created_at": "later"}
+        assert store.append_message("b", session, raw=raw) == raw
+        assert store.chats("b", [session])[-1] == raw
+        assert not store.chat_snapshot("b").conforming  # type: ignore[union-attr]
+        assert store.chat_snapshot("a").conforming  # type: ignore[union-attr]
+
+    def test_only_sessions_of_the_bots_leads_take_messages(self, store: LeadStore) -> None:
+        with pytest.raises(KeyError, match="no lead with session_id 'nope'"):
+            store.append_message("a", "nope")
+        with pytest.raises(KeyError, match="no bot 'zzz'"):
+            store.append_message("zzz", "nope")
+        with pytest.raises(ValueError, match="content= or raw="):
+            store.append_message("a", store.leads("a")[0]["session_id"], content="x", raw={})
+
+    def test_replacing_leads_or_resetting_drops_appended_messages(self, store: LeadStore) -> None:
+        session = store.leads("a")[0]["session_id"]
+        added = store.append_message("a", session)
+        store.append("a", count=2)  # appending leads keeps them
+        assert store.chats("a", [session])[-1] == added
+        store.reset()
+        assert added not in store.chats("a", [session])
+        second = store.append_message("a", session)
+        store.set_leads("a", count=30)  # the same seeded leads, so the same sessions
+        assert second not in store.chats("a", [session]) and store.chats("a", [session])
+
+    def test_raw_leads_have_conversations_when_their_created_at_names_an_instant(
+        self, store: LeadStore
+    ) -> None:
+        store.set_leads("a", [
+            {"session_id": "timed", "created_at": "2024-06-30T17:32:53Z"},
+            {"session_id": "untimed", "created_at": "yesterday"},
+            {"created_at": "2024-06-30T17:32:53Z"},
+        ])  # fmt: skip
+        assert store.chats("a", ["timed"])
+        assert store.chats("a", ["untimed"]) == []
+        assert store.append_message("a", "untimed") in store.chats("a", ["untimed"])
+        assert store.chats("a", None, k=10) == store.chats("a", ["timed"])
+
+    def test_the_session_lookup_is_built_once_per_version_of_the_leads(
+        self, store: LeadStore
+    ) -> None:
+        snapshot = store.chat_snapshot("a")
+        assert snapshot is not None
+        assert snapshot.leads.sessions is snapshot.leads.sessions
+        store.append_message("a", store.leads("a")[0]["session_id"])
+        assert store.chat_snapshot("a").leads.sessions is snapshot.leads.sessions  # type: ignore[union-attr]
+        store.append("a", count=1)
+        changed = store.chat_snapshot("a").leads  # type: ignore[union-attr]
+        assert changed.sessions is not snapshot.leads.sessions and len(changed.sessions) == 31
+
+    def test_concurrent_appends_lose_nothing(self, store: LeadStore) -> None:
+        session = store.leads("a")[0]["session_id"]
+        before = len(store.chats("a", [session]))
+
+        def worker() -> None:
+            for _ in range(25):
+                store.append_message("a", session)
+
+        threads = [threading.Thread(target=worker) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        messages = store.chats("a", [session])
+        assert len(messages) == before + 100 and len({m["id"] for m in messages}) == len(messages)
+        appended = [stamp(m) for m in messages[before:]]
+        assert appended == sorted(appended) and len(set(appended)) == 100
+
+
+def stamp_ms(lead: dict) -> int:
+    return parse_ms(lead["created_at"])

@@ -9,7 +9,7 @@ import chatnode_spec
 from mock_server.responses import MockRequest, MockResponse
 from mock_server.validation import SpecValidator
 
-(OPERATION,) = chatnode_spec.operations()
+OPERATION = chatnode_spec.operation_at("/get-conversation-ids/{bot_id}")
 PATH = "/v1/get-conversation-ids/bot-alpha"
 
 
@@ -40,7 +40,7 @@ def test_a_repeated_request_is_answered_from_the_cache_with_the_fresh_verdict() 
     for headers in ({"Authorization": "Bearer a"}, {}, {"Authorization": "Bearer b"}) * 3:
         fresh = SpecValidator(cache_size=0).check_request(request(headers), OPERATION)
         assert cached.check_request(request(headers), OPERATION) == fresh
-    info = cached._verdict.cache_info()
+    info = cached._memo.cache_info()
     assert (info.misses, info.hits) == (3, 6)
 
 
@@ -48,7 +48,7 @@ def test_headers_the_spec_does_not_read_do_not_split_the_cache() -> None:
     validator = SpecValidator()
     for n in range(50):
         validator.check_request(request({"Authorization": "Bearer a", "X-Req": str(n)}), OPERATION)
-    assert validator._verdict.cache_info().misses == 1
+    assert validator._memo.cache_info().misses == 1
 
 
 def test_response_errors_name_the_violation() -> None:
