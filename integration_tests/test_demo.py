@@ -1,39 +1,186 @@
-"""`make demo` end to end: mock server CLI, connector CLI, and PyAirbyte into DuckDB."""
+"""`make demo` end to end: mock server CLI, connector CLI, and PyAirbyte into DuckDB.
+
+The demo runs once, as `make demo` runs it but on a small seed; every number it prints is checked
+against the mock's own data for that seed, rebuilt in process through the `MockServer` Python API
+(same bots, seed and sizes; the same leads appended and the same follow-up added to each bot's
+oldest conversation, so even the follow-ups' seeded ids match).
+"""
+
+from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from demo.__main__ import DEMO_BOTS, DEMO_KEY
+from demo.walkthrough import FOLLOW_UP
+from mock_server.config import MockConfig
+from mock_server.seeded import parse_ms
+from mock_server.server import MockServer
+
+LEADS, APPEND, SEED, MESSAGES = 30, 4, 3, (1, 4)
 
 
-def test_demo_walks_the_whole_life_cycle_and_loads_duckdb() -> None:
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "demo",
-            "--leads",
-            "30",
-            "--append",
-            "4",
-            "--seed",
-            "3",
-        ],
+def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "demo", *args],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
         stdin=subprocess.DEVNULL,
     )
-    out = process.stdout
+
+
+@pytest.fixture(scope="module")
+def demo_output() -> str:
+    low, high = MESSAGES
+    process = run_demo(
+        "--leads", str(LEADS), "--append", str(APPEND), "--seed", str(SEED),
+        "--messages", f"{low}-{high}",
+    )  # fmt: skip
     assert process.returncode == 0, process.stderr[-3000:]
-    assert "check                            SUCCEEDED" in out
-    assert "read, full refresh               60 leads" in out
-    assert "read, incremental (no state)     60 leads" in out
-    assert "8 new +" in out
-    duckdb_rows = [
-        line.split() for line in out.splitlines() if line.startswith(("bot-sales ", "bot-support "))
+    return process.stdout
+
+
+def messages_of(server: MockServer, bot: str) -> list[dict[str, Any]]:
+    """Every message of every session of the bot's leads, as the chats API serves them now."""
+    return server.chats(bot, [lead["session_id"] for lead in server.leads(bot)])
+
+
+def at_or_after(items: list[dict[str, Any]], cursor_ms: int) -> list[dict[str, Any]]:
+    """What an incremental read from a saved cursor receives: its window includes the cursor."""
+    return [item for item in items if parse_ms(item["created_at"]) >= cursor_ms]
+
+
+def latest_ms(items: list[dict[str, Any]]) -> int:
+    return max(parse_ms(item["created_at"]) for item in items)
+
+
+@dataclass
+class BotTruth:
+    """One bot's data in the mock, before and after the demo changed it."""
+
+    leads_before: list[dict[str, Any]]
+    messages_before: list[dict[str, Any]]
+    new_sessions: set[str]
+    follow_up: dict[str, Any]
+    leads_after: list[dict[str, Any]]
+    messages_after: list[dict[str, Any]]
+
+
+def bot_truth(server: MockServer, bot: str) -> BotTruth:
+    """One bot through the demo's changes, in the demo's order: new leads, then a follow-up in
+    the oldest conversation (bots are independent in the mock, so one bot at a time is the same)."""
+    leads, messages = server.leads(bot), messages_of(server, bot)
+    oldest = min(leads, key=lambda lead: (parse_ms(lead["created_at"]), lead["session_id"]))
+    new_sessions = {lead["session_id"] for lead in server.append(bot, count=APPEND)}
+    follow_up = server.append_message(
+        bot, oldest["session_id"], content=FOLLOW_UP["content"], type=FOLLOW_UP["type"]
+    )
+    return BotTruth(
+        leads, messages, new_sessions, follow_up, server.leads(bot), messages_of(server, bot)
+    )
+
+
+@pytest.fixture(scope="module")
+def truth() -> dict[str, BotTruth]:
+    config = MockConfig(
+        api_keys={DEMO_KEY: None},
+        bots=DEMO_BOTS,
+        leads_per_bot=LEADS,
+        seed=SEED,
+        messages_per_session=MESSAGES,
+    )
+    server = MockServer(config)  # never started: its data is all the test needs
+    return {bot: bot_truth(server, bot) for bot in DEMO_BOTS}
+
+
+def result_of(output: str, step: str) -> list[str]:
+    """The result cells of a step in the demo's step table, its continuation rows included."""
+    lines = output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split() == ["step", "result"])
+    width = lines[header + 1].index(" ") + 2
+    rows = [(line[:width].strip(), line[width:]) for line in lines[header + 2 :]]
+    rows = rows[: next((i for i, (_, result) in enumerate(rows) if not result), len(rows))]
+    start = next(i for i, (name, _) in enumerate(rows) if name == step)
+    end = next((i for i in range(start + 1, len(rows)) if rows[i][0]), len(rows))
+    return [result for _, result in rows[start:end]]
+
+
+def test_the_cli_reads_count_the_leads_and_messages_of_the_seed(
+    demo_output: str, truth: dict[str, BotTruth]
+) -> None:
+    leads = sum(len(bot.leads_before) for bot in truth.values())
+    messages = sum(len(bot.messages_before) for bot in truth.values())
+    assert messages > leads, "the demo's conversations should hold a few messages each"
+    assert result_of(demo_output, "check") == ["SUCCEEDED"]
+    assert result_of(demo_output, "read, full refresh") == [f"{leads} leads, {messages} messages"]
+    assert result_of(demo_output, "read, incremental (no state)") == [
+        f"{leads} leads, {messages} messages, state saved"
     ]
-    assert [(row[0], row[1], row[2]) for row in duckdb_rows] == [
-        ("bot-sales", "34", "34"),
-        ("bot-support", "34", "34"),
+
+
+def test_the_saved_state_brings_new_leads_their_conversations_and_the_follow_ups(
+    demo_output: str, truth: dict[str, BotTruth]
+) -> None:
+    leads = messages = in_new = at_cursor = 0
+    for bot in truth.values():
+        leads += len(at_or_after(bot.leads_after, latest_ms(bot.leads_before)))
+        cursor = latest_ms(bot.messages_before)
+        due = at_or_after(bot.messages_after, cursor)
+        new = [m for m in bot.messages_after if m["session_id"] in bot.new_sessions]
+        old = [m for m in due if m not in new and m != bot.follow_up]
+        assert new and all(m in due for m in new), "the new leads' conversations follow the cursor"
+        assert bot.follow_up in due
+        assert old and all(parse_ms(m["created_at"]) == cursor for m in old)
+        messages, in_new, at_cursor = messages + len(due), in_new + len(new), at_cursor + len(old)
+    appended = APPEND * len(DEMO_BOTS)
+    follow_ups = ", ".join(f"{truth[bot].follow_up['id']} ({bot})" for bot in DEMO_BOTS)
+    assert result_of(demo_output, "read, incremental (saved state)") == [
+        f"{leads} leads: {appended} new + {leads - appended} at the saved cursors (inclusive bound)",
+        f"{messages} messages: {in_new} of the new leads + {at_cursor} at the saved cursors "
+        f"+ {len(DEMO_BOTS)} follow-ups",
+        f"follow-ups received: {follow_ups}",
     ]
-    assert "mock server stopped." in out
+
+
+def types_of(types: Counter[str], messages: int) -> tuple[int, int, int]:
+    """(human, ai, other): any type but human and ai is other, as the summary counts it."""
+    return types["human"], types["ai"], messages - types["human"] - types["ai"]
+
+
+def test_the_duckdb_summary_counts_each_bots_messages_by_type(
+    demo_output: str, truth: dict[str, BotTruth]
+) -> None:
+    rows = [line.split() for line in demo_output.splitlines() if line.startswith(DEMO_BOTS)]
+    expected = []
+    for bot_id, bot in truth.items():
+        types = Counter(m["message"]["type"] for m in bot.messages_after)
+        leads, messages = len(bot.leads_after), len(bot.messages_after)
+        to_agent = sum(1 for lead in bot.leads_after if lead.get("for_agent") is True)
+        counts = (leads, to_agent, messages, f"{messages / leads:.2f}", *types_of(types, messages))
+        expected.append([bot_id, *map(str, counts)])
+    header = ["bot_id", "leads", "to_agent", "messages", "per_lead", "human", "ai", "other"]
+    assert header in [line.split() for line in demo_output.splitlines()]
+    assert rows == expected
+    assert "mock server stopped." in demo_output
+
+
+def test_help_documents_every_flag() -> None:
+    process = run_demo("--help")
+    assert process.returncode == 0
+    for flag in ("--leads N", "--messages N|MIN-MAX", "--append N", "--seed SEED", "--keep"):
+        assert flag in process.stdout
+    assert "default 1-6" in process.stdout
+
+
+def test_a_bad_messages_range_is_refused_before_the_mock_starts() -> None:
+    process = run_demo("--messages", "6-2")
+    assert process.returncode == 2
+    assert "--messages: messages per session 6-2" in process.stderr
+    assert "mock ChatNode API at" not in process.stdout
