@@ -5,10 +5,17 @@ from __future__ import annotations
 import re
 import tomllib
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 from airbyte_cdk.models.connector_metadata import ConnectorLanguage, MetadataFile
+from airbyte_connector_models.metadata.v0.connector_metadata_definition_v0 import (
+    ConnectorMetadataDefinitionV0,
+)
+from pydantic import ValidationError
 
 from source_chatnode.run import load_manifest
 
@@ -20,19 +27,51 @@ def locked_version(package: str) -> str:
     return next(entry["version"] for entry in lock["package"] if entry["name"] == package)
 
 
+def metadata_document() -> dict[str, Any]:
+    return yaml.safe_load((ROOT / "metadata.yaml").read_text(encoding="utf-8"))
+
+
+def test_metadata_validates_against_airbytes_registry_model() -> None:
+    """The registry's own model (strict: unknown or misplaced fields are errors), not the CDK's."""
+    metadata = ConnectorMetadataDefinitionV0.model_validate(metadata_document())
+    assert metadata.metadata_spec_version == "1.0"
+    assert metadata.data.remote_registries is not None
+    assert metadata.data.remote_registries.pypi is not None
+    assert metadata.data.remote_registries.pypi.package_name == "airbyte-source-chatnode"
+
+
+@pytest.mark.parametrize(
+    ("breakage", "error"),
+    [
+        (lambda doc: doc["data"].update(metadataSpecVersion=doc.pop("metadataSpecVersion")),
+         "metadataSpecVersion"),
+        (lambda doc: doc["data"]["remoteRegistries"]["pypi"].pop("packageName"), "packageName"),
+    ],
+)  # fmt: skip
+def test_the_registry_model_rejects_the_mistakes_it_caught_before(
+    breakage: Callable[[dict[str, Any]], object], error: str
+) -> None:
+    """Proves the model is strict enough to catch what the CDK's MetadataFile let through."""
+    document = metadata_document()
+    breakage(document)
+    with pytest.raises(ValidationError, match=error):
+        ConnectorMetadataDefinitionV0.model_validate(document)
+
+
 def test_metadata_validates_against_the_cdk_metadata_model() -> None:
     metadata = MetadataFile.from_file(ROOT / "metadata.yaml").data
     assert metadata.language is ConnectorLanguage.MANIFEST_ONLY
     assert metadata.dockerRepository == "airbyte/source-chatnode"
     assert re.fullmatch(r"\d+\.\d+\.\d+", metadata.dockerImageTag)
     assert metadata.suggestedStreams is not None
-    assert metadata.suggestedStreams.streams == ["leads"]
+    assert metadata.suggestedStreams.streams == ["leads", "chats"]
 
 
 def test_metadata_has_every_field_the_registry_expects() -> None:
-    data = yaml.safe_load((ROOT / "metadata.yaml").read_text(encoding="utf-8"))["data"]
+    document = metadata_document()
+    assert document["metadataSpecVersion"], "metadataSpecVersion belongs beside `data`"
+    data = document["data"]
     for field in (
-        "metadataSpecVersion",
         "name",
         "definitionId",
         "connectorType",
@@ -58,7 +97,7 @@ def test_metadata_has_every_field_the_registry_expects() -> None:
 
 
 def test_base_image_manifest_version_and_locked_cdk_agree() -> None:
-    data = yaml.safe_load((ROOT / "metadata.yaml").read_text(encoding="utf-8"))["data"]
+    data = metadata_document()["data"]
     image = data["connectorBuildOptions"]["baseImage"]
     assert image.startswith("docker.io/airbyte/source-declarative-manifest:")
     image_version = image.rsplit(":", 1)[1].split("@")[0]
@@ -66,8 +105,17 @@ def test_base_image_manifest_version_and_locked_cdk_agree() -> None:
 
 
 def test_allowed_hosts_match_the_default_base_url() -> None:
-    data = yaml.safe_load((ROOT / "metadata.yaml").read_text(encoding="utf-8"))["data"]
+    data = metadata_document()["data"]
     default_url = load_manifest()["spec"]["connection_specification"]["properties"]["base_url"][
         "default"
     ]
     assert default_url.split("/")[2] in data["allowedHosts"]["hosts"]
+
+
+def test_metadata_version_and_streams_follow_the_package_and_the_manifest() -> None:
+    """The image tag is the package version, and every suggested stream exists."""
+    data = metadata_document()["data"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert data["dockerImageTag"] == project["version"]
+    streams = {stream["name"] for stream in load_manifest()["streams"]}
+    assert set(data["suggestedStreams"]["streams"]) <= streams
