@@ -272,11 +272,13 @@ class LeadStore:
         self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
     ) -> list[Any]:
         """Add leads after the existing ones and return them: `count` new seeded leads created
-        later than any lead so far, or `leads` served verbatim."""
+        later than any lead or message so far (a new conversation starts after all the bot's
+        activity, as it would between two syncs), or `leads` served verbatim."""
         _one_of(count, leads)
         with self._lock:
             current = self._require_locked(bot_id)
-            segment = self._segment_after(current, count, leads)
+            after_ms = BotChats(current, self._chats[bot_id], self.conversations).end_ms
+            segment = self._segment_after(current, after_ms, count, leads)
             self._bots[bot_id] = current.with_segment(segment)
         return BotLeads(bot_id).with_segment(segment).materialize()
 
@@ -374,13 +376,13 @@ class LeadStore:
         return BotLeads(bot_id).with_segment(segment)
 
     def _segment_after(
-        self, current: BotLeads, count: int | None, leads: Sequence[Any] | None
+        self, current: BotLeads, after_ms: int, count: int | None, leads: Sequence[Any] | None
     ) -> Segment:
         if leads is not None:
-            return RawSegment.of(leads, current.end_ms)
+            return RawSegment.of(leads, after_ms)
         if count is None or count < 0:
             raise ValueError(f"lead count must be >= 0, got {count}")
-        timeline = Timeline(current.end_ms, APPEND_GAP_MS)
+        timeline = Timeline(after_ms, APPEND_GAP_MS)
         seed, quirks = self._seed, self._quirks
         return GeneratedSegment(seed, current.bot_id, count, quirks, current.next_index, timeline)
 
