@@ -237,11 +237,13 @@ def epoch_microseconds(value: str) -> int | None:
     """The instant an RFC 3339 timestamp names, in microseconds since the epoch, or None.
 
     Takes every form real servers send: `Z`, `+00:00` or any offset, 0 to 6 (or more, then
-    truncated) fractional digits. A timestamp without offset is read as UTC (the CDK's `%z`
-    formats would reject it, making the lead undated).
+    truncated) fractional digits, and RFC 3339's lower-case `t` and `z`. A timestamp without
+    offset is read as UTC (the CDK's `%z` formats would reject it, making the lead undated).
     """
     if len(value) < 19 or value[10] not in "Tt ":
         return None
+    if value[-1] == "z":
+        value = value[:-1] + "Z"
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

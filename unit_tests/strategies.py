@@ -67,7 +67,9 @@ UNDATED_CREATED_AT: tuple[Any, ...] = (
 """`created_at` values a sloppy API may send that name no instant: null, empty, words, a date
 without a time, an impossible day, a leap second, epoch milliseconds as text and as a number."""
 
-_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})?")
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})?"
+)
 
 
 def instant_of(value: Any) -> datetime | None:
@@ -80,7 +82,7 @@ def instant_of(value: Any) -> datetime | None:
     if not isinstance(value, str) or not _TIMESTAMP.fullmatch(value):
         return None
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value.upper())  # RFC 3339 allows a lower-case t and z
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

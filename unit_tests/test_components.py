@@ -39,6 +39,7 @@ from unit_tests.strategies import (
     ZERO_OFFSET_FORMS,
     bot_ids,
     conversations,
+    instant_of,
     instants,
     json_values,
     render_rfc3339,
@@ -487,3 +488,13 @@ def test_the_guard_sees_a_slice_the_cursor_cannot_match() -> None:
     )
     for bot, created_ats in leads.items():
         assert saved[bot] != newest_instant(created_ats)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2024-06-30t17:32:53.518z", "2024-06-30T17:32:53.518z", "2024-06-30t17:32:53.518Z"],
+)
+def test_epoch_microseconds_reads_rfc3339_lower_case_t_and_z(text: str) -> None:
+    """RFC 3339 allows `t` and `z`; such a lead must move the cursor, not count as undated."""
+    assert epoch_microseconds(text) == epoch_microseconds("2024-06-30T17:32:53.518+00:00")
+    assert instant_of(text) == datetime(2024, 6, 30, 17, 32, 53, 518000, tzinfo=UTC)
