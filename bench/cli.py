@@ -18,22 +18,27 @@ from pathlib import Path
 from signal import SIGHUP, SIGTERM
 from typing import Any
 
-from bench.config import BenchConfig, quick_config
+from bench.config import CASES, BenchConfig, quick_config
 from bench.connector import run_connector_suite
 from bench.procs import ProcessGroup
 from bench.report import machine_table, render
-from bench.rows import SUITES, Row, write_json
+from bench.rows import STREAMS, SUITES, Row, write_json
 from bench.server import run_server_suite
 from bench.targets import evaluate
 
 EPILOG = """\
 connector suite: source-chatnode (incremental, full refresh), its global-cursor variant, the
   minimal manifest (full refresh, incremental), raw requests+orjson and dlt's rest_api read one
-  bot from chatnode-mock-server. Full run: 10000 100000 1000000 leads, best of 2 runs.
+  bot's leads from chatnode-mock-server. Full run: 10000 100000 1000000 leads, best of 2 runs.
+  chats: source-chatnode (incremental, full refresh), the minimal chats manifest (one request
+  per session; full refresh, incremental) and its grouped one-bot variant read one bot's
+  messages: 100000 and 1000000 (10000 sessions x 10 and x 100).
 server suite: chatnode-mock-server, and Prism 5 (installed on first use with npm into
   bench/.tools), serving 16 leads at concurrency 16 for 10 s; one big response of 1M leads;
   small requests while it streams.
---quick: 2000 and 10000 leads, 1 run, a 100k big response, a 2 s load test, bench/.work/quick/.
+--quick: 2000 and 10000 leads, 1000 messages (200 sessions x 5), 1 run, a 100k big response,
+  a 2 s load test, bench/.work/quick/.
+example: python -m bench --only connector --streams chats --chat-sizes 100000 --runs 1
 Everything listens on 127.0.0.1; every process started is stopped however the bench ends.
 Exit code 0 when it finished (error rows are results), 130 when it was interrupted.
 """
@@ -107,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--quick", action="store_true", help="small sizes, 1 run (see below)")
     add("--only", choices=SUITES, help="run one suite (default both)")
-    add("--sizes", nargs="+", type=int, metavar="N", help="leads served to each connector run")
+    add("--streams", nargs="+", choices=STREAMS, help="the connector cases of these streams")
+    add("--sizes", nargs="+", type=int, metavar="N", help="leads served to each leads run")
+    add("--chat-sizes", nargs="+", type=int, metavar="N", help="messages served to each chats run")
     add("--runs", type=int, metavar="N", help="runs per connector measurement")
     add("--output-dir", type=Path, metavar="DIR", help="where results.md and results.json go")
     add("--skip-prism", action="store_true", help="do not install or run Prism")
@@ -117,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
     flags = {"sizes": args.sizes and tuple(args.sizes), "runs": args.runs}
+    flags |= {"chat_sizes": args.chat_sizes and tuple(args.chat_sizes)}
+    flags |= {"cases": args.streams and tuple(c for c in CASES if c.stream in args.streams)}
     flags |= {"output_dir": args.output_dir, "suites": args.only and (args.only,)}
     overrides: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
     overrides |= {"skip_prism": args.skip_prism, "install": not args.no_install}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.rows import SUITES, Mode, Name, Row, Suite
+from bench.rows import SUITES, Mode, Name, Row, Stream, Suite
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -17,10 +17,10 @@ class Case:
 
     name: Name
     mode: Mode
-    stream: str = "leads"
+    stream: Stream = "leads"
 
-    def row(self, leads: int) -> Row:
-        return Row("connector", self.name, self.mode, leads, stream=self.stream)
+    def row(self, served: int) -> Row:
+        return Row("connector", self.name, self.mode, served, stream=self.stream)
 
 
 CASES = (
@@ -31,8 +31,14 @@ CASES = (
     Case(Name.MINIMAL, "incremental"),
     Case(Name.RAW, "full_refresh"),
     Case(Name.DLT, "full_refresh"),
+    Case(Name.OURS, "incremental", "chats"),
+    Case(Name.OURS, "full_refresh", "chats"),
+    Case(Name.MINIMAL, "full_refresh", "chats"),
+    Case(Name.MINIMAL, "incremental", "chats"),
+    Case(Name.MINIMAL_GROUPED, "full_refresh", "chats"),
 )
-"""raw and dlt have no incremental mode: they read everything, which is what a first sync does."""
+"""raw and dlt have no incremental mode: they read everything, which is what a first sync does.
+For `chats`, the minimal manifest is `minimal_chats_manifest.yaml` (one request per session)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,11 @@ class BenchConfig:
     output_dir: Path = BENCH_DIR
     suites: tuple[Suite, ...] = SUITES
     sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
-    """Leads served to the connector suite, one bot."""
+    """Leads served to the `leads` cases, one bot."""
+    chat_sizes: tuple[int, ...] = (100_000, 1_000_000)
+    """Chat messages served to the `chats` cases, one bot of `chat_sessions` sessions (leads),
+    each with the same number of messages."""
+    chat_sessions: int = 10_000
     cases: tuple[Case, ...] = CASES
     runs: int = 2
     """Runs per connector measurement: the fastest gives the time, the highest peak the memory."""
@@ -63,6 +73,20 @@ class BenchConfig:
     def __post_init__(self) -> None:
         if self.runs < 1 or min(self.sizes, default=0) < 1 or self.big_leads < 1:
             raise ValueError("--runs and every lead count must be positive")
+        if any(n < 1 or n % self.chat_sessions for n in self.chat_sizes):
+            raise ValueError(f"every chat size must be a multiple of {self.chat_sessions} sessions")
+
+    def servings(self) -> list[tuple[Stream, int]]:
+        """Each stream read and the sizes it is read at: one mock server each."""
+        sizes = {"leads": self.sizes, "chats": self.chat_sizes}
+        streams = dict.fromkeys(case.stream for case in self.cases)
+        return [(stream, n) for stream in streams for n in sizes[stream]]
+
+    def mock_data(self, stream: Stream, served: int) -> tuple[int, int | None]:
+        """Leads, and messages per session, a mock server serves for `served` records."""
+        if stream == "chats":
+            return self.chat_sessions, served // self.chat_sessions
+        return served, None  # the mock's default conversations: a leads read never asks for them
 
     @property
     def work_dir(self) -> Path:
@@ -72,6 +96,7 @@ class BenchConfig:
 
 def quick_config(**overrides: Any) -> BenchConfig:
     """Small sizes, one run, a short load test; never over the committed results."""
-    quick = dict(sizes=(2_000, 10_000), runs=1, big_leads=100_000, load_seconds=2.0)
+    quick = dict(sizes=(2_000, 10_000), chat_sizes=(1_000,), chat_sessions=200, runs=1)
+    quick |= dict(big_leads=100_000, load_seconds=2.0)
     quick |= dict(warmup_seconds=0.5, output_dir=BENCH_DIR / ".work" / "quick")
     return BenchConfig(**(quick | overrides))

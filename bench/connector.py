@@ -1,8 +1,9 @@
-"""The connector suite: every reader reads one bot of N leads from our mock server.
+"""The connector suite: every reader reads one stream of one bot from our mock server: N leads,
+or N chat messages (`chat_sessions` sessions of N / `chat_sessions` messages).
 
 Each measurement is one whole `read` process (startup included, as a sync pays it): its wall
 time and its process tree's peak RSS. Every RECORD line it writes is counted afterwards; a run
-that does not deliver exactly the leads served is an error row, never a number.
+that does not deliver exactly the records served is an error row, never a number.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from airbyte_cdk.models import DestinationSyncMode as Destination
 
 from bench.config import BENCH_DIR, Case
 from bench.procs import Measured, ProcessGroup, run_measured, tail
-from bench.rows import Name, Row
+from bench.rows import MODES, STREAMS, Name, Row
 from bench.servers import start_mock
 from source_chatnode.run import MANIFEST_PATH, declarative_source
 
@@ -35,11 +36,13 @@ if TYPE_CHECKING:
     from bench.cli import Run
 
 MINIMAL_MANIFEST = BENCH_DIR / "minimal_manifest.yaml"
+MINIMAL_CHATS_MANIFEST = BENCH_DIR / "minimal_chats_manifest.yaml"
 READ = "read --config {config} --catalog {catalog}"
 COMMANDS = {
     Name.OURS: f"{{bin}}/source-chatnode {READ}",
     Name.GLOBAL_CURSOR: f"{{python}} {{peers}}/manifest_variant.py {{manifest}} {READ}",
     Name.MINIMAL: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
+    Name.MINIMAL_GROUPED: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
     Name.RAW: "{python} {peers}/raw_requests_orjson.py {config}",
     Name.DLT: "{python} {peers}/dlt_rest_api.py {config} {run_dir}",
 }
@@ -48,6 +51,7 @@ IMPORTS = {
     Name.OURS: "source_chatnode.run",
     Name.GLOBAL_CURSOR: "source_chatnode.run",
     Name.MINIMAL: "airbyte_cdk.cli.source_declarative_manifest",
+    Name.MINIMAL_GROUPED: "airbyte_cdk.cli.source_declarative_manifest",
     Name.RAW: "requests, orjson",
     Name.DLT: "dlt.sources.rest_api, duckdb",
 }
@@ -66,11 +70,29 @@ def global_cursor_manifest() -> dict[str, Any]:
     return manifest
 
 
-def incremental_minimal_manifest() -> dict[str, Any]:
-    """The minimal manifest with its plain client-side cursor switched on (see its header)."""
-    manifest = yaml.safe_load(MINIMAL_MANIFEST.read_text(encoding="utf-8"))
+def incremental_minimal_manifest(path: Path = MINIMAL_MANIFEST) -> dict[str, Any]:
+    """A minimal manifest with its plain client-side cursor switched on (see its header)."""
+    manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
     for stream in manifest["streams"]:
         stream["incremental_sync"] = {"$ref": "#/definitions/created_at_cursor"}
+    return manifest
+
+
+def grouped_chats_manifest(group_size: int = 100) -> dict[str, Any]:
+    """The minimal chats manifest with its sessions batched by the stock GroupingPartitionRouter,
+    as many as ours sends by default. A batch's path and `bot_id` are its first session's bot:
+    the router groups across parent slices, so with several bots a batch mixes them."""
+    manifest = yaml.safe_load(MINIMAL_CHATS_MANIFEST.read_text(encoding="utf-8"))
+    [chats] = manifest["streams"]
+    retriever, bot = chats["retriever"], "stream_partition.parent_slice[0].bot_id"
+    retriever["partition_router"] = {
+        "type": "GroupingPartitionRouter",
+        "group_size": group_size,
+        "underlying_partition_router": retriever["partition_router"],
+    }
+    retriever["requester"]["path"] = f"/get-chats/{{{{ {bot} | urlencode }}}}"
+    retriever["requester"]["request_body_data"] = " \n {{ stream_partition.session_id | tojson }}"
+    chats["transformations"][0]["fields"][0]["value"] = f"{{{{ {bot} }}}}"
     return manifest
 
 
@@ -146,17 +168,21 @@ def prepare(cases: tuple[Case, ...], work: Path) -> dict[Case, dict[str, str]]:
     """Each case's placeholders in `COMMANDS` that stay the same at every size; the derived
     manifests and the catalogs are written once, to the work folder."""
     manifests = {
-        (Name.OURS, "incremental"): MANIFEST_PATH,
-        (Name.OURS, "full_refresh"): MANIFEST_PATH,
-        (Name.GLOBAL_CURSOR, "incremental"): global_cursor_manifest(),
-        (Name.MINIMAL, "full_refresh"): MINIMAL_MANIFEST,
-        (Name.MINIMAL, "incremental"): incremental_minimal_manifest(),
+        **{(Name.OURS, mode, stream): MANIFEST_PATH for mode in MODES for stream in STREAMS},
+        (Name.GLOBAL_CURSOR, "incremental", "leads"): global_cursor_manifest(),
+        (Name.MINIMAL, "full_refresh", "leads"): MINIMAL_MANIFEST,
+        (Name.MINIMAL, "incremental", "leads"): incremental_minimal_manifest(),
+        (Name.MINIMAL, "full_refresh", "chats"): MINIMAL_CHATS_MANIFEST,
+        (Name.MINIMAL, "incremental", "chats"): incremental_minimal_manifest(
+            MINIMAL_CHATS_MANIFEST
+        ),
+        (Name.MINIMAL_GROUPED, "full_refresh", "chats"): grouped_chats_manifest(),
     }
     python, inputs = Path(sys.executable), {}
     fixed = {"python": str(python), "bin": str(python.parent), "peers": str(BENCH_DIR / "peers")}
     for case in cases:
         inputs[case], name = dict(fixed), f"{case.name}-{case.mode}-{case.stream}"
-        manifest = manifests.get((case.name, case.mode))
+        manifest = manifests.get((case.name, case.mode, case.stream))
         if isinstance(manifest, dict):
             (work / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
             manifest = work / f"{name}.yaml"
@@ -168,7 +194,8 @@ def prepare(cases: tuple[Case, ...], work: Path) -> dict[Case, dict[str, str]]:
 
 
 def run_connector_suite(run: Run) -> None:
-    """An unmeasured warm-up, then per size one mock server and every case's runs against it.
+    """An unmeasured warm-up, then per stream and size one mock server and the runs of every
+    case of that stream against it.
 
     Run k of every case comes before run k+1 of any: drift on a shared machine spreads over all
     readers instead of landing on one."""
@@ -180,12 +207,15 @@ def run_connector_suite(run: Run) -> None:
     argv = [sys.executable, "-c", f"import {', '.join(imports)}"]
     _, problem = measure_read(run.group, argv, work / "warm-up", 0)
     run.say(f"  warm-up failed: {problem}" if problem else "  done")
-    for leads in config.sizes:
-        size_dir, rows = work / f"leads-{leads}", {case: case.row(leads) for case in config.cases}
+    for stream, served in config.servings():
+        cases = tuple(case for case in config.cases if case.stream == stream)
+        leads, messages = config.mock_data(stream, served)
+        what = f"{leads:,} sessions x {messages:,} messages" if messages else f"{leads:,} leads"
+        size_dir, rows = work / f"{stream}-{served}", {case: case.row(served) for case in cases}
         size_dir.mkdir()
-        run.say(f"connector: mock server with {leads:,} leads")
+        run.say(f"connector: mock server with {what}")
         try:
-            server = start_mock(run.group, size_dir / "mock.out", config, leads)
+            server = start_mock(run.group, size_dir / "mock.out", config, leads, messages)
         except RuntimeError as exc:  # one size failing must not end the others
             for row in rows.values():
                 run.put(row.failed(f"mock server: {exc}"))
@@ -193,17 +223,18 @@ def run_connector_suite(run: Run) -> None:
         settings = dict(api_key=config.api_key, bot_ids=[config.bot_id], base_url=server.api_url)
         (size_dir / "config.json").write_text(json.dumps(settings))
         try:
-            for k, case in product(range(1, config.runs + 1), config.cases):
+            for k, case in product(range(1, config.runs + 1), cases):
                 if rows[case].status != "ok":
                     continue
                 run_dir = size_dir / f"run-{k}-{case.name}-{case.mode}"
                 places = {**inputs[case], "config": f"{size_dir}/config.json", "run_dir": run_dir}
                 argv = [part.format(**places) for part in shlex.split(COMMANDS[case.name])]
                 dlt = case.name == Name.DLT
-                measured, problem = measure_read(run.group, argv, run_dir, leads, dlt)
+                measured, problem = measure_read(run.group, argv, run_dir, served, dlt)
                 rows[case] = add_run(rows[case], measured, problem)
+                rows[case].note = "" if problem or not messages else what
                 run.put(rows[case])
                 done = f"{measured.seconds:.2f} s, {measured.peak_rss_mb:.0f} MB"
-                run.say(f"  {case.name} {case.mode}, {leads:,} leads: {problem or done}")
+                run.say(f"  {case.name} {case.mode}, {what}: {problem or done}")
         finally:
             run.group.stop(server.process)

@@ -72,14 +72,17 @@ def targets_table(targets: Sequence[Target]) -> list[str]:
 
 
 def connector_table(rows: Sequence[Row]) -> list[str]:
-    columns = {"Reader": "name", "Mode": "mode", "Stream": "stream", "Leads": "leads",
+    columns = {"Reader": "name", "Mode": "mode", "Stream": "stream", "Served": "leads",
                "Records/s": "records_per_s", "Seconds": "seconds", "Peak RSS (MB)": "peak_rss_mb",
                "Runs (s)": "runs", "Note": "note"}  # fmt: skip
     intro = (
         "One bot served by `chatnode-mock-server` in its own process. Each number is one whole "
         "`read` process (startup included), after an unmeasured warm-up of every reader's "
         "imports: its wall time (the fastest run) and its process tree's peak RSS (the highest). "
-        "Every RECORD is counted; a run short of the served count is an error row."
+        "Every RECORD is counted; a run short of the served count is an error row. `chats`: "
+        "Served counts messages, in as many sessions as the note says; the minimal manifest "
+        "(`bench/minimal_chats_manifest.yaml`, stock components only) sends one request per "
+        "session, its grouped variant 100 sessions per request but is correct for one bot only."
     )
     return section("## Connector suite", Measure.READ, columns, rows, intro)
 

@@ -12,15 +12,20 @@ from typing import Any, Literal, get_args
 
 Suite = Literal["connector", "server"]
 Mode = Literal["incremental", "full_refresh"]
+Stream = Literal["leads", "chats"]
 Status = Literal["ok", "error", "skipped"]
 SUITES: tuple[Suite, ...] = get_args(Suite)
 MODES: tuple[Mode, ...] = get_args(Mode)
+STREAMS: tuple[Stream, ...] = get_args(Stream)
 
 
 class Name(StrEnum):
     OURS = "source-chatnode"
     GLOBAL_CURSOR = "source-chatnode-global-cursor"
     MINIMAL = "minimal-manifest"
+    MINIMAL_GROUPED = "minimal-manifest-grouped-one-bot"
+    """`chats` only: the minimal manifest batching sessions with GroupingPartitionRouter, whose
+    batches mix bots; correct for a single bot only."""
     RAW = "raw-requests-orjson"
     DLT = "dlt-rest-api"
     MOCK = "chatnode-mock-server"
@@ -44,10 +49,10 @@ class Row:
     name: str
     mode: Mode | None
     leads: int
-    """Leads served: to the connector, or in the server's response."""
+    """Records of `stream` served: to the connector, or in the server's response (for `chats`,
+    messages; the name predates that stream and `results.json` keeps it)."""
     measure: str = Measure.READ
-    stream: str = "leads"
-    """The stream read or served; a `chats` stream adds its own rows beside these."""
+    stream: Stream = "leads"
     concurrency: int | None = None
     records_per_s: float | None = None
     requests_per_s: float | None = None

@@ -75,10 +75,14 @@ def start_server(group: ProcessGroup, argv: list[str], log: Path, key: str) -> S
     raise RuntimeError(f"{Path(argv[0]).name} {state}: {tail(log.with_suffix('.err'))}")
 
 
-def start_mock(group: ProcessGroup, log: Path, config: BenchConfig, leads: int) -> Server:
-    """`chatnode-mock-server` on a free port, serving `leads` leads for the config's bot."""
+def start_mock(
+    group: ProcessGroup, log: Path, config: BenchConfig, leads: int, messages: int | None = None
+) -> Server:
+    """`chatnode-mock-server` on a free port, serving `leads` leads for the config's bot, and
+    `messages` chat messages in each lead's session (else the mock's default range)."""
     key, bot, seed = config.api_key, config.bot_id, config.seed
     flags = f"--port 0 --api-key {key} --bot {bot} --leads {leads} --seed {seed}".split()
+    flags += [] if messages is None else ["--messages", str(messages)]
     cli = str(Path(sys.executable).parent / "chatnode-mock-server")
     return start_server(group, [cli, *flags], log, key)
 

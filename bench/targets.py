@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import product
 from typing import Any
 
-from bench.rows import MODES, Measure, Name, Row, find
+from bench.rows import MODES, STREAMS, Measure, Name, Row, Stream, find
 
 MEDIUM, LARGE = 100_000, 1_000_000
+"""The sizes of the memory targets: leads, or chat messages."""
 
 
 @dataclass(frozen=True)
@@ -42,13 +44,16 @@ def compare(
 
 
 def evaluate(rows: Sequence[Row]) -> list[Target]:
-    """Every target, the connector's at each size measured."""
+    """Every target, the connector's at each size measured of each stream."""
 
-    def row(name: Name, **match: Any) -> Row | None:
-        return find(rows, name=name, stream="leads", **match)  # the targets are about leads
+    def row(name: Name, stream: Stream = "leads", **match: Any) -> Row | None:
+        return find(rows, name=name, stream=stream, **match)
+
+    def sizes(stream: Stream) -> list[int]:
+        return sorted({r.leads for r in rows if r.suite == "connector" and r.stream == stream})
 
     targets = []
-    for n in sorted({r.leads for r in rows if r.suite == "connector"}):
+    for n in sizes("leads"):
         ours = row(Name.OURS, mode="incremental", leads=n)
         variant = row(Name.GLOBAL_CURSOR, leads=n)
         builder = row(Name.MINIMAL, mode="full_refresh", leads=n)
@@ -58,10 +63,18 @@ def evaluate(rows: Sequence[Row]) -> list[Target]:
             compare(f"{n:,} leads: ours incremental records/s ≥ 0.75x minimal-manifest full"
                     " refresh (team goal 1.0x)", ours, builder, "records_per_s", lambda v: v >= 0.75),
         ]  # fmt: skip
-    for mode in MODES:
-        large, medium = (row(Name.OURS, mode=mode, leads=n) for n in (LARGE, MEDIUM))
+    for n in sizes("chats"):
+        ours = row(Name.OURS, "chats", mode="incremental", leads=n)
+        builder = row(Name.MINIMAL, "chats", mode="full_refresh", leads=n)
+        target = f"{n:,} chat messages: ours incremental messages/s ≥ 1.0x minimal chats manifest"
+        targets.append(
+            compare(f"{target} full refresh", ours, builder, "records_per_s", lambda v: v >= 1.0)
+        )
+    for stream, mode in product(STREAMS, MODES):
+        large, medium = (row(Name.OURS, stream, mode=mode, leads=n) for n in (LARGE, MEDIUM))
         under = large is not None and (large.peak_rss_mb or 0) < 400
-        target = f"ours {mode.replace('_', ' ')}: peak RSS (MB) at 1M ≤ 1.5x at 100k, and < 400"
+        reader = f"ours {stream} {mode.replace('_', ' ')}"
+        target = f"{reader}: peak RSS (MB) at 1M ≤ 1.5x at 100k, and < 400"
         targets.append(
             compare(target, large, medium, "peak_rss_mb", lambda v, u=under: u and v <= 1.5)
         )

@@ -1,9 +1,11 @@
 """The benchmark harness: one tiny run end to end, and the pieces a tiny run cannot show.
 
-The tiny run reads a few hundred leads with ours, the global-cursor variant and the minimal
-manifest, and probes a small mock server; it skips Prism, whose start alone would take most of
-the time this test may have. No timing is asserted: only that every row is produced with real
-counts, that the results files render, and that a short read becomes an error row.
+The tiny run reads a few hundred leads with ours and the global-cursor variant, and a few dozen
+chat messages with ours and the minimal chats manifest (so every kind of reader process runs
+once: the minimal leads manifest runs under the same `source-declarative-manifest`), and probes
+a small mock server; it skips Prism, whose start alone would take most of the time this test may
+have. No timing is asserted: only that every row is produced with real counts, that the results
+files render, and that a short read becomes an error row.
 """
 
 from __future__ import annotations
@@ -11,23 +13,30 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from airbyte_cdk.sources.declarative.requesters.request_options import (
+    InterpolatedRequestOptionsProvider,
+)
+from airbyte_cdk.sources.types import StreamSlice
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bench.cli import build_parser, config_from_args, run
 from bench.config import BENCH_DIR, CASES, BenchConfig, Case
 from bench.connector import (
+    MINIMAL_CHATS_MANIFEST,
     add_run,
     configured_catalog,
     global_cursor_manifest,
+    grouped_chats_manifest,
     incremental_minimal_manifest,
     measure_read,
 )
 from bench.procs import ProcessGroup
-from bench.rows import Measure, Mode, Name, Row
+from bench.rows import Measure, Mode, Name, Row, Stream
 from bench.servers import LEAD_MARKER, STREAM_PATHS, MarkerCounter, prism_spec
 from bench.targets import evaluate
 from chatnode_spec import api_document
@@ -36,23 +45,27 @@ from source_chatnode.run import load_manifest
 TINY_CASES = (
     Case(Name.OURS, "incremental"),
     Case(Name.GLOBAL_CURSOR, "incremental"),
-    Case(Name.MINIMAL, "full_refresh"),
+    Case(Name.OURS, "incremental", "chats"),
+    Case(Name.MINIMAL, "full_refresh", "chats"),
 )
+SERVED = {"leads": 300, "chats": 60}
+"""300 leads; 20 sessions of 3 messages."""
 TODAYS_FIELDS = {"suite", "name", "mode", "leads", "concurrency", "records_per_s",
                  "requests_per_s", "p50_ms", "p99_ms", "seconds", "peak_rss_mb", "note"}  # fmt: skip
 
 
 @pytest.mark.timeout(120)
 def test_a_tiny_run_measures_every_reader_and_server_test_with_real_counts(tmp_path: Path) -> None:
-    config = BenchConfig(output_dir=tmp_path, sizes=(300,), cases=TINY_CASES, runs=1,
-                         big_leads=20_000, load_seconds=0.5, warmup_seconds=0.1, skip_prism=True)  # fmt: skip
+    config = BenchConfig(output_dir=tmp_path, sizes=(300,), chat_sizes=(60,), chat_sessions=20,
+                         cases=TINY_CASES, runs=1, big_leads=20_000, load_seconds=0.5,
+                         warmup_seconds=0.1, skip_prism=True)  # fmt: skip
     rows, complete = run(config)
 
     assert complete
     reads = [r for r in rows if r.suite == "connector"]
-    assert [(r.name, r.mode) for r in reads] == [(c.name, c.mode) for c in TINY_CASES]
+    assert [(r.name, r.mode, r.stream) for r in reads] == [(c.name, c.mode, c.stream) for c in TINY_CASES]  # fmt: skip
     for row in reads:
-        assert (row.status, row.records, len(row.runs)) == ("ok", 300, 1), row
+        assert (row.status, row.records, len(row.runs)) == ("ok", SERVED[row.stream], 1), row
         assert row.records_per_s and row.peak_rss_mb and row.seconds == row.runs[0]
     served = {(r.name, r.measure): r for r in rows if r.suite == "server"}
     load = served[Name.MOCK, Measure.LOAD]
@@ -69,6 +82,8 @@ def test_a_tiny_run_measures_every_reader_and_server_test_with_real_counts(tmp_p
     report = (tmp_path / "results.md").read_text()
     for text in ("## Targets", "300 leads: ours incremental seconds ≤ 1.15x the global-cursor",
                  "| source-chatnode-global-cursor | incremental | leads | 300 |",
+                 "60 chat messages: ours incremental messages/s ≥ 1.0x minimal chats manifest",
+                 "| minimal-manifest | full refresh | chats | 60 |",
                  "### One big response", "| prism | 16 | - |", "skipped: --skip-prism"):  # fmt: skip
         assert text in report
 
@@ -111,6 +126,71 @@ def test_minimal_manifest_has_no_cursor_and_its_incremental_variant_has_one() ->
     assert derived["definitions"]["created_at_cursor"]["is_client_side_incremental"] is True
 
 
+def _chats_stream(manifest: dict) -> dict:
+    [chats] = manifest["streams"]
+    return chats
+
+
+def _body(template: str, session_ids: str | list[str]) -> Any:
+    """The request body the CDK renders from a `request_body_data` template for a partition."""
+    provider = InterpolatedRequestOptionsProvider(
+        request_body_data=template, config={}, parameters={}
+    )
+    partition = {"session_id": session_ids, "parent_slice": {"bot_id": "a"}}
+    return provider.get_request_body_data(stream_slice=StreamSlice(partition=partition, cursor_slice={}))  # fmt: skip
+
+
+def test_minimal_chats_manifest_sends_each_session_as_a_json_array_body() -> None:
+    text = MINIMAL_CHATS_MANIFEST.read_text()
+    assert "Custom" not in text, "the Builder's baseline has no custom components"
+    chats = _chats_stream(yaml.safe_load(text))
+    assert "incremental_sync" not in chats
+    template = chats["retriever"]["requester"]["request_body_data"]
+    body = _body(template, 'a "quoted" id')
+    assert isinstance(body, str) and json.loads(body) == ['a "quoted" id']
+    # Without the leading whitespace the CDK makes it a Python list, which its requester drops.
+    assert _body(template.strip(), "s-1") == ["s-1"]
+
+
+def test_minimal_chats_incremental_variant_adds_only_a_global_client_side_cursor() -> None:
+    plain = _chats_stream(yaml.safe_load(MINIMAL_CHATS_MANIFEST.read_text()))
+    incremental = incremental_minimal_manifest(MINIMAL_CHATS_MANIFEST)
+    chats = _chats_stream(incremental)
+    assert chats.pop("incremental_sync") == {"$ref": "#/definitions/created_at_cursor"}
+    assert chats == plain
+    cursor = incremental["definitions"]["created_at_cursor"]
+    assert cursor["is_client_side_incremental"] is cursor["global_substream_cursor"] is True
+
+
+def test_grouped_chats_variant_batches_sessions_under_the_first_sessions_bot() -> None:
+    plain = _chats_stream(yaml.safe_load(MINIMAL_CHATS_MANIFEST.read_text()))
+    grouped = _chats_stream(grouped_chats_manifest(group_size=7))
+    router = {"type": "GroupingPartitionRouter", "group_size": 7,
+              "underlying_partition_router": plain["retriever"].pop("partition_router")}  # fmt: skip
+    assert grouped["retriever"].pop("partition_router") == router
+    requester, first_bot = (
+        grouped["retriever"]["requester"],
+        "stream_partition.parent_slice[0].bot_id",
+    )
+    assert json.loads(_body(requester.pop("request_body_data"), ["s-1", "s-2"])) == ["s-1", "s-2"]
+    assert requester.pop("path") == f"/get-chats/{{{{ {first_bot} | urlencode }}}}"
+    assert grouped["transformations"][0]["fields"][0].pop("value") == f"{{{{ {first_bot} }}}}"
+    for key in ("request_body_data", "path"):
+        plain["retriever"]["requester"].pop(key)
+    plain["transformations"][0]["fields"][0].pop("value")
+    assert grouped == plain
+
+
+def test_chat_sizes_are_whole_sessions_and_only_the_read_streams_get_a_server() -> None:
+    with pytest.raises(ValueError, match="multiple of 20 sessions"):
+        BenchConfig(chat_sizes=(50,), chat_sessions=20)
+    config = BenchConfig(sizes=(5,), chat_sizes=(40, 60), chat_sessions=20, cases=TINY_CASES[2:])
+    assert config.servings() == [("chats", 40), ("chats", 60)]
+    assert config.mock_data("chats", 60) == (20, 3) and config.mock_data("leads", 5) == (5, None)
+    streams = build_parser().parse_args(["--streams", "chats", "--chat-sizes", "100000"])
+    assert {c.stream for c in config_from_args(streams).cases} == {"chats"}
+
+
 def test_configured_catalogs_take_cursor_and_primary_key_from_discover() -> None:
     [stream] = configured_catalog(load_manifest(), Case(Name.OURS, "incremental"))["streams"]
     assert (stream["sync_mode"], stream["destination_sync_mode"]) == ("incremental", "append_dedup")
@@ -145,9 +225,16 @@ def test_leads_split_across_chunks_are_counted_once(parts: list[bytes], cuts: li
     assert counter.count == body.count(LEAD_MARKER)
 
 
-def _read(name: Name, mode: Mode, leads: int, seconds: float, rss: float = 100.0) -> Row:
-    return Row("connector", name, mode, leads, seconds=seconds, records_per_s=leads / seconds,
-               peak_rss_mb=rss)  # fmt: skip
+def _read(
+    name: Name,
+    mode: Mode,
+    served: int,
+    seconds: float,
+    rss: float = 100.0,
+    stream: Stream = "leads",
+) -> Row:
+    return Row("connector", name, mode, served, stream=stream, seconds=seconds,
+               records_per_s=served / seconds, peak_rss_mb=rss)  # fmt: skip
 
 
 def test_targets_pass_miss_or_say_what_was_not_measured() -> None:
@@ -158,6 +245,12 @@ def test_targets_pass_miss_or_say_what_was_not_measured() -> None:
         _read(Name.OURS, "incremental", 1_000_000, 40.0, rss=160),
         _read(Name.GLOBAL_CURSOR, "incremental", 1_000_000, 36.0),
         Row("connector", Name.MINIMAL, "full_refresh", 1_000_000).failed("timed out"),
+        _read(Name.OURS, "incremental", 100_000, 4.0, rss=120, stream="chats"),
+        _read(Name.MINIMAL, "full_refresh", 100_000, 40.0, stream="chats"),
+        _read(Name.OURS, "incremental", 1_000_000, 50.0, rss=170, stream="chats"),
+        _read(Name.MINIMAL, "full_refresh", 1_000_000, 30.0, stream="chats"),
+        _read(Name.OURS, "full_refresh", 100_000, 4.0, rss=300, stream="chats"),
+        _read(Name.OURS, "full_refresh", 1_000_000, 40.0, rss=450, stream="chats"),
         Row("server", Name.MOCK, None, 16, Measure.LOAD, requests_per_s=12_000.0),
         Row("server", Name.PRISM, None, 16, Measure.LOAD, requests_per_s=1_800.0),
         Row("server", Name.MOCK, None, 1_000_000, Measure.BIG_RESPONSE, seconds=1.9, peak_rss_mb=99),
@@ -168,17 +261,23 @@ def test_targets_pass_miss_or_say_what_was_not_measured() -> None:
         "pass",  # 100k: ours 20,000 rec/s vs the minimal manifest's 25,000 = 0.80x
         "pass",  # 1M: 40 s vs 36 s = 1.11x
         "n/a",  # 1M: the minimal manifest's row is an error
-        "miss",  # incremental peak RSS 160 MB at 1M vs 100 MB at 100k = 1.6x
-        "n/a",  # no full refresh rows
+        "pass",  # 100k chat messages: ours 25,000 msg/s vs the minimal chats manifest's 2,500
+        "miss",  # 1M chat messages: ours 20,000 msg/s vs 33,333 = 0.60x
+        "miss",  # leads incremental peak RSS 160 MB at 1M vs 100 MB at 100k = 1.6x
+        "n/a",  # no leads full refresh rows
+        "pass",  # chats incremental peak RSS 170 MB at 1M vs 120 MB at 100k = 1.42x
+        "miss",  # chats full refresh: 450 MB at 1M vs 300 MB = 1.5x, but not < 400 MB
         "miss",  # 12,000 vs 1,800 req/s = 6.67x
         "pass",  # 1M leads in 1.9 s, 99 MB
         "n/a",  # no latency probe
     ]
     assert targets[0].measured == "5.00 vs 4.00 = 1.25x"
+    assert targets[4].target.startswith("100,000 chat messages: ours incremental messages/s")
 
 
 def test_quick_never_writes_over_the_committed_results() -> None:
     quick = config_from_args(build_parser().parse_args(["--quick"]))
     assert quick.output_dir != BENCH_DIR and quick.runs == 1 and quick.cases == CASES
+    assert (quick.chat_sizes, quick.chat_sessions) == ((1_000,), 200)
     full = config_from_args(build_parser().parse_args(["--sizes", "1000000", "--only", "server"]))
     assert (full.output_dir, full.sizes, full.suites) == (BENCH_DIR, (1_000_000,), ("server",))
