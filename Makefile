@@ -30,7 +30,7 @@ test: lint  ## ruff, then the whole test suite (hypothesis profile `ci` under CI
 demo: install  ## mock server + check/discover/full refresh/incremental + PyAirbyte into DuckDB
 	$(RUN) python -m demo
 
-bench: install  ## full benchmark, 10k/100k/1M leads, best of 2 runs: bench/results.md and .json
+bench: install  ## full benchmark: leads 10k/100k/1M, chats 100k/1M messages, best of 2: bench/results.md and .json
 	$(RUN) python -m bench
 
 bench-quick: install  ## the whole harness on small sizes, a few minutes: bench/.work/quick/results.md

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from integration_tests.connector_runner import ConnectorRun, connector_config, run_cli
@@ -46,6 +47,40 @@ class Connector:
         result = run_cli(command, self.next_workdir(), **inputs)
         assert_no_secret(result)
         return result
+
+
+def served_records(server: MockServer, stream: str, bots: Iterable[str]) -> list[dict[str, Any]]:
+    """What a read of `stream` must emit for these bots, from what the mock serves now: each
+    lead, or each message of every session of the bot's leads, as sent plus `bot_id`, top-level
+    nulls left out (the CDK does not serialise them)."""
+    records = []
+    for bot in bots:
+        leads = server.leads(bot)
+        if stream == "leads":
+            served = leads
+        elif stream == "chats":
+            sessions = list(dict.fromkeys(lead["session_id"] for lead in leads))
+            served = server.chats(bot, sessions) if sessions else []
+        else:
+            raise ValueError(f"no stream {stream!r}")
+        records += [
+            {**{k: v for k, v in item.items() if v is not None}, "bot_id": bot} for item in served
+        ]
+    return records
+
+
+def canonical(records: Iterable[dict[str, Any]]) -> list[bytes]:
+    """Records as sorted canonical JSON: equal lists mean the same records, each as often."""
+    return sorted(orjson.dumps(record, option=orjson.OPT_SORT_KEYS) for record in records)
+
+
+def chats_requests(server: MockServer, bot: str) -> list[dict[str, Any]]:
+    """The journal entries of the bot's Get Chat History requests."""
+    return [
+        entry
+        for entry in server.journal()
+        if entry["bot"] == bot and "/get-chats/" in entry["path"]
+    ]
 
 
 def assert_no_secret(run: ConnectorRun) -> None:

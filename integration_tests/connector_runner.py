@@ -45,30 +45,51 @@ class ConnectorRun:
 
     @property
     def records(self) -> list[dict[str, Any]]:
+        """The data of every record, of every stream read."""
         return [message["record"]["data"] for message in self.of_type("RECORD")]
+
+    def records_of(self, stream: str) -> list[dict[str, Any]]:
+        return [
+            message["record"]["data"]
+            for message in self.of_type("RECORD")
+            if message["record"]["stream"] == stream
+        ]
 
     @property
     def states(self) -> list[dict[str, Any]]:
         return [message["state"] for message in self.of_type("STATE")]
 
+    def states_of(self, stream: str) -> list[dict[str, Any]]:
+        return [state for state in self.states if state_stream(state) == stream]
+
     @property
     def final_state(self) -> dict[str, Any]:
         return self.states[-1]
 
-    def bot_cursors(self) -> dict[str, str]:
-        """The per-bot cursor values of the last state message."""
-        stream_state = self.final_state["stream"]["stream_state"]
-        return {
-            entry["partition"]["bot_id"]: entry["cursor"]["created_at"]
-            for entry in stream_state.get("states", [])
-        }
+    def bot_cursors(self, stream: str | None = None) -> dict[str, str]:
+        """The per-bot cursor values of the stream's last state message (of the last state
+        message, whatever its stream, when none is named)."""
+        return bot_cursors_of(self.states_of(stream)[-1] if stream else self.final_state)
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """The `error` of each error trace: message, failure_type, stream_descriptor, ..."""
+        return [
+            message["trace"]["error"]
+            for message in self.of_type("TRACE")
+            if message["trace"]["type"] == "ERROR"
+        ]
 
     @property
     def error_messages(self) -> list[str]:
+        return [error["message"] for error in self.errors]
+
+    def error_messages_of(self, stream: str) -> list[str]:
+        """The messages of the errors the CDK attributes to this stream."""
         return [
-            message["trace"]["error"]["message"]
-            for message in self.of_type("TRACE")
-            if message["trace"]["type"] == "ERROR"
+            error["message"]
+            for error in self.errors
+            if (error.get("stream_descriptor") or {}).get("name") == stream
         ]
 
     @property
@@ -79,13 +100,55 @@ class ConnectorRun:
     def catalog(self) -> dict[str, Any]:
         return self.of_type("CATALOG")[-1]["catalog"]
 
-    def record_keys(self) -> list[tuple[str, str]]:
-        return [(record["bot_id"], record["session_id"]) for record in self.records]
+    def record_keys(self, stream: str | None = None) -> list[tuple[str, ...]]:
+        """The primary keys of the stream's records, in emission order, duplicates kept. Without
+        a stream: those of the one stream the run emitted records of (none: no keys)."""
+        if stream is None:
+            emitted = {message["record"]["stream"] for message in self.of_type("RECORD")}
+            if not emitted:
+                return []
+            if len(emitted) > 1:
+                raise ValueError(f"records of {sorted(emitted)}: name the stream")
+            stream = emitted.pop()
+        key = primary_key(stream)
+        return [tuple(record[part] for part in key) for record in self.records_of(stream)]
 
 
-def configured_catalog(sync_mode: str = "incremental") -> dict[str, Any]:
-    """The committed configured catalog, switched to full refresh when asked."""
-    catalog = json.loads(CONFIGURED_CATALOG.read_text(encoding="utf-8"))
+def state_stream(state: Mapping[str, Any]) -> str:
+    """The stream a per-stream state message is for."""
+    return state["stream"]["stream_descriptor"]["name"]
+
+
+def bot_cursors_of(state: Mapping[str, Any]) -> dict[str, str]:
+    """Each bot's cursor value in one per-stream state message."""
+    return {
+        entry["partition"]["bot_id"]: entry["cursor"]["created_at"]
+        for entry in state["stream"]["stream_state"].get("states", [])
+    }
+
+
+def _committed_catalog() -> dict[str, Any]:
+    return json.loads(CONFIGURED_CATALOG.read_text(encoding="utf-8"))
+
+
+def primary_key(stream: str) -> tuple[str, ...]:
+    """The stream's primary key fields, as the committed catalog declares them."""
+    for configured in _committed_catalog()["streams"]:
+        if configured["stream"]["name"] == stream:
+            return tuple(part[0] for part in configured["primary_key"])
+    raise KeyError(f"configured_catalog.json has no stream {stream!r}")
+
+
+def configured_catalog(
+    sync_mode: str = "incremental", streams: Sequence[str] = ("leads",)
+) -> dict[str, Any]:
+    """The committed configured catalog reduced to `streams` (in that order), switched to full
+    refresh when asked. Leads alone by default: most tests are about one stream."""
+    by_name = {entry["stream"]["name"]: entry for entry in _committed_catalog()["streams"]}
+    unknown = set(streams) - set(by_name)
+    if unknown:
+        raise KeyError(f"configured_catalog.json has no stream {sorted(unknown)}")
+    catalog = {"streams": [by_name[name] for name in streams]}
     if sync_mode == "full_refresh":
         for stream in catalog["streams"]:
             stream["sync_mode"] = "full_refresh"
@@ -100,8 +163,12 @@ def connector_config(
 
 
 def state_messages(run: ConnectorRun) -> list[dict[str, Any]]:
-    """The state file content for the next sync: the last state message, as Airbyte passes it."""
-    return [run.final_state]
+    """The state file content for the next sync: each stream's last state message, as Airbyte
+    passes it."""
+    last: dict[str, dict[str, Any]] = {}
+    for state in run.states:
+        last[state_stream(state)] = state
+    return list(last.values())
 
 
 def run_cli(

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import datetime
+from pathlib import Path
 
-from integration_tests.conftest import BOTS, Connector
-from integration_tests.connector_runner import configured_catalog, state_messages
+import pytest
+
+from integration_tests.conftest import (
+    API_KEY,
+    BOTS,
+    Connector,
+    canonical,
+    chats_requests,
+    served_records,
+)
+from integration_tests.connector_runner import (
+    CONFIGURED_CATALOG,
+    configured_catalog,
+    state_messages,
+)
+from mock_server.config import MockConfig
+from mock_server.server import MockServer
 
 
 def instant(value: str) -> datetime:
@@ -20,7 +38,7 @@ def test_spec_lists_exactly_the_documented_options(connector: Connector) -> None
     run = connector.run("spec")
     assert run.returncode == 0
     properties = run.of_type("SPEC")[0]["spec"]["connectionSpecification"]["properties"]
-    assert set(properties) == {"api_key", "bot_ids", "start_date", "base_url"}
+    assert set(properties) == {"api_key", "bot_ids", "start_date", "chats_batch_size", "base_url"}
 
 
 def test_check_succeeds_with_a_valid_key(connector: Connector) -> None:
@@ -28,14 +46,20 @@ def test_check_succeeds_with_a_valid_key(connector: Connector) -> None:
     assert run.connection_status["status"] == "SUCCEEDED"
 
 
-def test_discover_offers_leads_keyed_by_bot_and_session_with_created_at_cursor(
+def test_discover_offers_leads_and_chats_keyed_by_bot_with_created_at_cursors(
     connector: Connector,
 ) -> None:
-    stream = connector.run("discover", config=connector.config()).catalog["streams"][0]
-    assert stream["name"] == "leads"
-    assert stream["source_defined_primary_key"] == [["bot_id"], ["session_id"]]
-    assert stream["default_cursor_field"] == ["created_at"]
-    assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
+    streams = connector.run("discover", config=connector.config()).catalog["streams"]
+    assert [stream["name"] for stream in streams] == ["leads", "chats"]
+    keys = {stream["name"]: stream["source_defined_primary_key"] for stream in streams}
+    assert keys == {"leads": [["bot_id"], ["session_id"]], "chats": [["bot_id"], ["id"]]}
+    for stream in streams:
+        assert stream["default_cursor_field"] == ["created_at"]
+        assert set(stream["supported_sync_modes"]) == {"full_refresh", "incremental"}
+    committed = json.loads(CONFIGURED_CATALOG.read_text(encoding="utf-8"))
+    assert [entry["stream"] for entry in committed["streams"]] == streams, (
+        "configured_catalog.json drifted from what the connector discovers"
+    )
 
 
 def test_full_refresh_emits_every_served_lead_exactly_once_with_its_bot(
@@ -204,3 +228,99 @@ def test_nulls_unknown_fields_and_out_of_order_leads_pass_through(connector: Con
     assert by_id["c"]["enduser_email"] == "c@example.com"
     assert by_id["b"].get("enduser_name") is None
     assert instant(run.bot_cursors()["bot-alpha"]) == instant("2024-07-03T00:00:00Z")
+
+
+# --- chats: every message of every session of every lead ---------------------------------------
+
+
+def by_bot(records: list[dict], bot: str) -> list[dict]:
+    return [record for record in records if record["bot_id"] == bot]
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 1000])
+def test_chats_alone_emit_every_served_message_once_in_one_request_per_batch(
+    connector: Connector, batch_size: int
+) -> None:
+    connector.server.add_bot("bot-silent", count=0)
+    bots = (*BOTS, "bot-silent")
+    run = connector.run(
+        "read",
+        config=connector.config(bots, chats_batch_size=batch_size),
+        catalog=configured_catalog("full_refresh", ["chats"]),
+    )
+    assert run.returncode == 0, run.error_messages
+    served = served_records(connector.server, "chats", bots)
+    assert len(served) > len(BOTS) * 40, "the mock is expected to serve several messages a lead"
+    assert not run.records_of("leads")
+    assert canonical(run.records_of("chats")) == canonical(served)
+    for bot in bots:
+        sessions = len(connector.server.leads(bot))
+        leads_requests = [
+            entry
+            for entry in connector.server.journal()
+            if entry["bot"] == bot and "/get-conversation-ids/" in entry["path"]
+        ]
+        assert len(leads_requests) == 1, f"{bot}: its leads are read once per sync"
+        assert len(chats_requests(connector.server, bot)) == math.ceil(sessions / batch_size)
+
+
+def test_incremental_chats_emit_boundary_messages_and_messages_added_to_old_conversations(
+    connector: Connector,
+) -> None:
+    server = connector.server
+    catalog = configured_catalog("incremental", ["leads", "chats"])
+    config = connector.config(chats_batch_size=7)
+    first = connector.run("read", config=config, catalog=catalog)
+    assert first.returncode == 0, first.error_messages
+    assert canonical(first.records_of("leads")) == canonical(served_records(server, "leads", BOTS))
+    assert canonical(first.records_of("chats")) == canonical(served_records(server, "chats", BOTS))
+    lead_cursors, chat_cursors = first.bot_cursors("leads"), first.bot_cursors("chats")
+    for bot in BOTS:
+        messages = by_bot(first.records_of("chats"), bot)
+        newest = max(instant(message["created_at"]) for message in messages)
+        assert instant(chat_cursors[bot]) == newest, f"{bot}: state is not its newest message"
+
+    old_lead = min(server.leads("bot-alpha"), key=lambda lead: instant(lead["created_at"]))
+    added = server.append_message(
+        "bot-alpha", old_lead["session_id"], content="Any news on my refund? 🙏\nThanks"
+    )
+    second = connector.run("read", config=config, catalog=catalog, state=state_messages(first))
+    assert second.returncode == 0, second.error_messages
+
+    for record in second.records_of("leads"):
+        assert instant(record["created_at"]) == instant(lead_cursors[record["bot_id"]])
+    assert ("bot-alpha", old_lead["session_id"]) not in second.record_keys("leads")
+    chats = second.records_of("chats")
+    assert {**added, "bot_id": "bot-alpha"} in chats, "a message added to an old session was lost"
+    repeats = [message for message in chats if message["id"] != added["id"]]
+    for bot in BOTS:
+        boundary = [
+            message
+            for message in served_records(server, "chats", [bot])
+            if instant(message["created_at"]) == instant(chat_cursors[bot])
+        ]
+        assert boundary, f"{bot}: its newest message is a boundary repeat"
+        assert canonical(by_bot(repeats, bot)) == canonical(boundary)
+    assert instant(second.bot_cursors("chats")["bot-alpha"]) == instant(added["created_at"])
+    assert second.bot_cursors("chats")["bot-beta"] == chat_cursors["bot-beta"]
+
+
+def test_quirky_chats_are_read_in_full_with_state_at_each_bots_newest_instant(
+    tmp_path: Path,
+) -> None:
+    """Timestamps in every RFC 3339 form, unknown fields, odd message types, local disorder."""
+    quirky = MockConfig(api_keys={API_KEY: None}, bots=BOTS, leads_per_bot=15, seed=3, quirks=True)
+    with MockServer(quirky) as server:
+        connector = Connector(server, tmp_path)
+        run = connector.run(
+            "read",
+            config=connector.config(chats_batch_size=4),
+            catalog=configured_catalog("incremental", ["chats"]),
+        )
+        assert run.returncode == 0, run.error_messages
+        served = served_records(server, "chats", BOTS)
+    assert canonical(run.records_of("chats")) == canonical(served)
+    assert {message["message"]["type"] for message in served} > {"human", "ai"}
+    for bot in BOTS:
+        newest = max(instant(message["created_at"]) for message in by_bot(served, bot))
+        assert instant(run.bot_cursors("chats")[bot]) == newest

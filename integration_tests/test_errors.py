@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
+from airbyte_cdk.test.entrypoint_wrapper import read as read_in_process
 
-from integration_tests.conftest import API_KEY, Connector
-from integration_tests.connector_runner import configured_catalog, state_messages
+from integration_tests.conftest import (
+    API_KEY,
+    Connector,
+    canonical,
+    chats_requests,
+    served_records,
+)
+from integration_tests.connector_runner import (
+    bot_cursors_of,
+    configured_catalog,
+    state_messages,
+)
 from mock_server import faults
+from mock_server.faults import FaultRule
+from mock_server.server import MockServer
+from source_chatnode.run import declarative_source, load_manifest
 
 NO_STATE = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -19,11 +36,16 @@ def assert_never_advanced(cursors: dict[str, str], bot: str) -> None:
         assert datetime.fromisoformat(cursors[bot]) == NO_STATE, f"{bot} state advanced"
 
 
-def read(connector: Connector, sync_mode: str = "incremental", **inputs):
+def read(
+    connector: Connector,
+    sync_mode: str = "incremental",
+    streams: tuple[str, ...] = ("leads",),
+    **inputs,
+):
     return connector.run(
         "read",
         config=inputs.pop("config", connector.config()),
-        catalog=configured_catalog(sync_mode),
+        catalog=configured_catalog(sync_mode, streams),
         **inputs,
     )
 
@@ -37,14 +59,23 @@ def test_check_with_a_wrong_key_fails_and_names_the_option(connector: Connector)
     assert "cn-wrong-000000" not in run.stdout + run.stderr
 
 
-def test_read_with_a_wrong_key_is_a_config_error(connector: Connector) -> None:
-    run = read(connector, config={**connector.config(), "api_key": "cn-wrong-000000"})
-    assert run.returncode != 0
-    errors = [m["trace"]["error"] for m in run.of_type("TRACE") if m["trace"]["type"] == "ERROR"]
-    assert any(
-        error["failure_type"] == "config_error" and "401" in error["message"] for error in errors
+def test_read_with_a_wrong_key_is_a_config_error_for_both_streams(connector: Connector) -> None:
+    run = read(
+        connector,
+        streams=("leads", "chats"),
+        config={**connector.config(), "api_key": "cn-wrong-000000"},
     )
+    assert run.returncode != 0
+    for stream in ("leads", "chats"):
+        assert any(
+            error["failure_type"] == "config_error"
+            and "401" in error["message"]
+            and "api_key" in error["message"]
+            and error["stream_descriptor"]["name"] == stream
+            for error in run.errors
+        ), f"no 401 config error for {stream}"
     assert not run.records
+    assert "cn-wrong-000000" not in run.stdout + run.stderr
 
 
 def test_check_names_a_first_bot_the_key_cannot_read(connector: Connector) -> None:
@@ -83,20 +114,25 @@ def test_429_waits_for_retry_after_then_reads_everything(connector: Connector) -
     assert statuses.count(429) == 2
 
 
-@pytest.mark.parametrize("code", [500, 502, 503])
-def test_transient_server_errors_are_retried(connector: Connector, code: int) -> None:
-    connector.server.inject(faults.status(code, bot="bot-alpha", times=1))
+def test_transient_server_errors_and_latency_are_retried_until_everything_is_read(
+    connector: Connector,
+) -> None:
+    # 500 then 502 back off exponentially; the 503 waits for its Retry-After, then a slow answer.
+    for rule in (
+        faults.status(500, bot="bot-alpha", times=1),
+        faults.status(502, bot="bot-alpha", times=1),
+        faults.status(503, retry_after=1, bot="bot-beta", times=1),
+        faults.latency(0.2, bot="bot-beta", times=1),
+    ):
+        connector.server.inject(rule)
     run = read(connector, "full_refresh")
     assert run.returncode == 0, run.error_messages
     assert len(run.record_keys()) == 80
-
-
-def test_latency_and_a_503_with_retry_after_are_absorbed(connector: Connector) -> None:
-    connector.server.inject(faults.status(503, retry_after=1, bot="bot-beta", times=1))
-    connector.server.inject(faults.latency(0.2, bot="bot-beta", times=1))
-    run = read(connector, "full_refresh")
-    assert run.returncode == 0, run.error_messages
-    assert len(run.record_keys()) == 80
+    statuses = {
+        bot: [entry["status"] for entry in connector.server.journal() if entry["bot"] == bot]
+        for bot in ("bot-alpha", "bot-beta")
+    }
+    assert statuses == {"bot-alpha": [500, 502, 200], "bot-beta": [503, 200]}
 
 
 def test_a_persistent_server_error_fails_after_retries_with_a_clear_message(
@@ -112,44 +148,155 @@ def test_a_persistent_server_error_fails_after_retries_with_a_clear_message(
     assert "bot-alpha" in first.bot_cursors()
 
 
-@pytest.mark.parametrize(
-    ("fault", "problem"),
-    [
-        (faults.html, "expected a JSON array"),
-        (faults.truncated, "truncated"),
-        (faults.non_object, "not a lead object"),
-        (faults.drop, "malformed leads response"),
-    ],
-)
-def test_a_malformed_200_fails_loudly_and_state_never_passes_an_unemitted_lead(
-    connector: Connector, fault, problem: str
-) -> None:
-    catalog = configured_catalog("incremental")
-    first = connector.run("read", config=connector.config(), catalog=catalog)
-    before = first.bot_cursors()
-    appended = connector.server.append("bot-beta", count=10)
-    connector.server.inject(fault(bot="bot-beta"))
+CHATS_ROUTE_FAULTS: dict[str, tuple[FaultRule, ...]] = {
+    "bot-alpha": (),
+    "bot-locked": (faults.status(401, route="chats", bot="bot-locked"),),
+    "bot-forbidden": (faults.status(403, route="chats", bot="bot-forbidden"),),
+    "bot-missing": (faults.status(404, route="chats", bot="bot-missing"),),
+    "bot-limited": (faults.status(429, retry_after=1, route="chats", bot="bot-limited", times=2),),
+    "bot-flaky": (
+        faults.status(500, retry_after=1, route="chats", bot="bot-flaky", times=1),
+        faults.status(502, retry_after=1, route="chats", bot="bot-flaky", times=1),
+    ),
+    "bot-down": (faults.status(503, retry_after=1, route="chats", bot="bot-down"),),
+}
+"""A bot per row of the error table, its faults on the chats route only (one sync covers all).
+Every wait is a 1 s Retry-After: the exponential backoff is the leads tests' business."""
 
-    broken = connector.run(
-        "read", config=connector.config(), catalog=catalog, state=state_messages(first)
+
+def test_chats_route_errors_follow_the_same_table_and_the_other_bots_and_leads_complete(
+    connector: Connector,
+) -> None:
+    server = connector.server
+    for bot, rules in CHATS_ROUTE_FAULTS.items():
+        if bot != "bot-alpha":
+            server.add_bot(bot, count=5)
+        for rule in rules:
+            server.inject(rule)
+    bots = tuple(CHATS_ROUTE_FAULTS)
+    run = read(
+        connector,
+        streams=("leads", "chats"),
+        config=connector.config(bots, chats_batch_size=10),
+        extra_args=["--debug"],
     )
+    assert run.returncode != 0
+    errors = run.error_messages_of("chats")
+    expected_errors = {
+        "bot-locked": ("401", "api_key"),
+        "bot-forbidden": ("403", "bot 'bot-forbidden'"),
+        "bot-missing": ("404", "get-chats", "bot 'bot-missing'"),
+        "bot-down": ("server error",),
+    }
+    for bot, parts in expected_errors.items():
+        assert any(all(part in message for part in parts) for message in errors), (bot, errors)
+    statuses = {bot: [entry["status"] for entry in chats_requests(server, bot)] for bot in bots}
+    assert statuses["bot-limited"] == [429, 429, 200]
+    assert statuses["bot-flaky"] == [500, 502, 200]
+    assert statuses["bot-down"] == [503] * 6, "one request and five retries"
+
+    completed = ("bot-alpha", "bot-limited", "bot-flaky")
+    assert canonical(run.records_of("chats")) == canonical(
+        served_records(server, "chats", completed)
+    )
+    cursors = run.bot_cursors("chats")
+    for bot in set(expected_errors):
+        assert_never_advanced(cursors, bot)
+    assert set(completed) <= set(cursors)
+    assert not run.error_messages_of("leads")
+    assert canonical(run.records_of("leads")) == canonical(served_records(server, "leads", bots))
+    # --debug logged the chats requests with their headers: the key was masked, not absent.
+    assert any(
+        "Making outbound API request" in line and "/get-chats/" in line and "Authorization" in line
+        for line in run.stdout.splitlines()
+    )
+
+
+def test_a_body_the_cdk_would_drop_stops_the_sync_before_any_chats_request(
+    mock_api: MockServer,
+) -> None:
+    """Without its leading whitespace the body template renders a Python list literal, which the
+    CDK's requester would send as no body at all (answered with recent conversations, not these):
+    the connector's guard must stop the sync instead."""
+    manifest = copy.deepcopy(load_manifest())
+    requester = manifest["definitions"]["chats_requester"]
+    assert requester["request_body_data"].startswith(" \n ")
+    requester["request_body_data"] = requester["request_body_data"].lstrip()
+    config = {"api_key": API_KEY, "bot_ids": ["bot-alpha"], "base_url": mock_api.base_url}
+    catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog("full_refresh", ["chats"]))
+    source = declarative_source(config=config, catalog=catalog, manifest=manifest)
+    output = read_in_process(source, config, catalog, expecting_exception=True)
+
+    assert not output.records
+    messages = [error.trace.error.message for error in output.errors]
+    assert any("could not build the Get Chat History request body" in m for m in messages), messages
+    assert not chats_requests(mock_api, "bot-alpha"), "a request without its session ids was sent"
+
+
+MALFORMED_BODIES: dict[str, tuple[Callable[..., FaultRule], str]] = {
+    "bot-html": (faults.html, "expected a JSON array of {record}s"),
+    "bot-truncated": (faults.truncated, "truncated"),
+    "bot-non-object": (faults.non_object, "not a {record} object"),
+    "bot-drop": (faults.drop, "connection broke"),
+}
+"""A bot per kind of malformed 200, and what the error says about it."""
+ROUTE_STREAMS = {
+    "leads": ("lead", ("leads",)),
+    "chats": ("message", ("leads", "chats")),
+}
+"""Per faulty route: what its array holds, and the streams read (leads beside chats, to show
+that a broken chats route leaves the leads stream whole)."""
+
+
+def add_new_records(server: MockServer, route: str, bot: str) -> set[tuple[str, str]]:
+    """New records on `route` for the bot, created after everything it had; their keys."""
+    if route == "leads":
+        return {(bot, lead["session_id"]) for lead in server.append(bot, count=3)}
+    old_session = server.leads(bot)[0]["session_id"]
+    return {(bot, server.append_message(bot, old_session)["id"])}
+
+
+@pytest.mark.parametrize("route", ["leads", "chats"])
+def test_a_malformed_200_fails_loudly_and_state_never_passes_an_unemitted_record(
+    connector: Connector, route: str
+) -> None:
+    record, streams = ROUTE_STREAMS[route]
+    for bot in MALFORMED_BODIES:
+        connector.server.add_bot(bot, count=8)
+    bots = ("bot-alpha", *MALFORMED_BODIES)
+    config = connector.config(bots, chats_batch_size=3)
+    first = read(connector, streams=streams, config=config)
+    assert first.returncode == 0, first.error_messages
+    before = first.bot_cursors(route)
+    healthy_new = add_new_records(connector.server, route, "bot-alpha")
+    appended: set[tuple[str, str]] = set()
+    for bot, (fault, _) in MALFORMED_BODIES.items():
+        appended |= add_new_records(connector.server, route, bot)
+        connector.server.inject(fault(bot=bot, route=route))
+
+    broken = read(connector, streams=streams, config=config, state=state_messages(first))
     assert broken.returncode != 0
-    assert any(problem in message for message in broken.error_messages), broken.error_messages
-    emitted = set(broken.record_keys())
-    for state in broken.states:
-        cursors = {
-            entry["partition"]["bot_id"]: entry["cursor"]["created_at"]
-            for entry in state["stream"]["stream_state"].get("states", [])
-        }
-        assert cursors.get("bot-beta") == before["bot-beta"], "state moved past leads never emitted"
-    assert not {("bot-beta", lead["session_id"]) for lead in appended} <= emitted
+    errors = broken.error_messages_of(route)
+    for bot, (_, problem) in MALFORMED_BODIES.items():
+        assert any(
+            f"malformed {record}s response" in message
+            and f"/{bot}:" in message
+            and problem.format(record=record) in message
+            for message in errors
+        ), (bot, errors)
+        for state in broken.states_of(route):
+            assert bot_cursors_of(state)[bot] == before[bot], f"{bot}: state passed unemitted data"
+    assert healthy_new <= set(broken.record_keys(route)), "the healthy bot did not complete"
+    healthy_cursor = broken.bot_cursors(route)["bot-alpha"]
+    assert datetime.fromisoformat(healthy_cursor) > datetime.fromisoformat(before["bot-alpha"])
+    if route == "chats":
+        assert not broken.error_messages_of("leads"), "the leads stream is not to fail"
+        assert set(broken.bot_cursors("leads")) == set(bots)
 
     connector.server.clear_faults()
-    healed = connector.run(
-        "read", config=connector.config(), catalog=catalog, state=[broken.final_state]
-    )
+    healed = read(connector, streams=streams, config=config, state=state_messages(broken))
     assert healed.returncode == 0, healed.error_messages
-    assert {("bot-beta", lead["session_id"]) for lead in appended} <= set(healed.record_keys())
+    assert appended <= set(healed.record_keys(route))
 
 
 def test_the_api_key_never_appears_even_in_debug_logs(connector: Connector) -> None:

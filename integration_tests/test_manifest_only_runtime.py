@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.conftest import Connector
+from integration_tests.conftest import Connector, canonical
 from integration_tests.connector_runner import ROOT, configured_catalog, run_cli, state_messages
 
 SDM = (str(Path(sys.executable).with_name("source-declarative-manifest")),)
@@ -69,31 +69,43 @@ def test_check_and_discover_in_the_manifest_only_runtime(
     assert theirs == ours
 
 
+STREAMS = ("leads", "chats")
+
+
 @pytest.mark.parametrize("sync_mode", ["full_refresh", "incremental"])
 def test_manifest_only_runtime_reads_the_same_records_and_state_as_our_cli(
     connector: Connector, isolated_env: dict[str, str], sync_mode: str
 ) -> None:
-    catalog = configured_catalog(sync_mode)
-    ours = connector.run("read", config=connector.config(), catalog=catalog)
-    theirs = run_sdm(connector, "read", isolated_env, config=connector.config(), catalog=catalog)
+    catalog = configured_catalog(sync_mode, STREAMS)
+    config = connector.config(chats_batch_size=7)
+    ours = connector.run("read", config=config, catalog=catalog)
+    theirs = run_sdm(connector, "read", isolated_env, config=config, catalog=catalog)
+    assert ours.returncode == 0, ours.error_messages
     assert theirs.returncode == 0, theirs.error_messages or theirs.stderr[-2000:]
-    assert sorted(theirs.record_keys()) == sorted(ours.record_keys())
-    assert sorted(theirs.records, key=str) == sorted(ours.records, key=str)
+    for stream in STREAMS:
+        assert ours.records_of(stream), f"our CLI read no {stream}: nothing to compare"
+        assert canonical(theirs.records_of(stream)) == canonical(ours.records_of(stream))
     if sync_mode == "incremental":
-        assert theirs.bot_cursors() == ours.bot_cursors()
+        for stream in STREAMS:
+            assert theirs.bot_cursors(stream) == ours.bot_cursors(stream)
         connector.server.append("bot-alpha", count=3)
+        old_session = connector.server.leads("bot-beta")[0]["session_id"]
+        added = connector.server.append_message("bot-beta", old_session)
         ours_next = connector.run(
-            "read", config=connector.config(), catalog=catalog, state=state_messages(ours)
+            "read", config=config, catalog=catalog, state=state_messages(ours)
         )
         theirs_next = run_sdm(
             connector,
             "read",
             isolated_env,
-            config=connector.config(),
+            config=config,
             catalog=catalog,
             state=state_messages(theirs),
         )
-        assert sorted(theirs_next.record_keys()) == sorted(ours_next.record_keys())
+        assert ("bot-beta", added["id"]) in theirs_next.record_keys("chats")
+        for stream in STREAMS:
+            assert sorted(theirs_next.record_keys(stream)) == sorted(ours_next.record_keys(stream))
+            assert theirs_next.bot_cursors(stream) == ours_next.bot_cursors(stream)
 
 
 def test_manifest_only_runtime_fails_loudly_on_a_malformed_body(
@@ -101,13 +113,18 @@ def test_manifest_only_runtime_fails_loudly_on_a_malformed_body(
 ) -> None:
     from mock_server import faults
 
-    connector.server.inject(faults.html(bot="bot-beta"))
+    connector.server.inject(faults.html(bot="bot-beta", route="leads"))
+    connector.server.inject(faults.truncated(bot="bot-alpha", route="chats"))
     run = run_sdm(
         connector,
         "read",
         isolated_env,
         config=connector.config(),
-        catalog=configured_catalog("full_refresh"),
+        catalog=configured_catalog("full_refresh", STREAMS),
     )
     assert run.returncode != 0
-    assert any("malformed leads response" in message for message in run.error_messages)
+    assert any("malformed leads response" in message for message in run.error_messages_of("leads"))
+    assert any(
+        "malformed messages response" in message and "/get-chats/bot-alpha" in message
+        for message in run.error_messages_of("chats")
+    )

@@ -21,19 +21,34 @@ import yaml
 from airbyte_cdk.test.standard_tests.declarative_sources import DeclarativeSourceTestSuite
 from boltons.typeutils import classproperty
 
-from integration_tests.connector_runner import INTEGRATION_DIR, ROOT, configured_catalog, run_cli
+from integration_tests.conftest import canonical, served_records
+from integration_tests.connector_runner import (
+    INTEGRATION_DIR,
+    ROOT,
+    bot_cursors_of,
+    configured_catalog,
+    primary_key,
+    run_cli,
+    state_stream,
+)
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
 
 CONFIG_TEMPLATES = ("sample_config.json", "invalid_config.json")
 SAMPLE_TEMPLATE = json.loads((INTEGRATION_DIR / "sample_config.json").read_text(encoding="utf-8"))
 EXPECTED_RECORDS = INTEGRATION_DIR / "expected_records.jsonl"
+STREAMS = ("leads", "chats")
+"""The streams of configured_catalog.json, which the suite reads."""
 SUITE_MOCK = MockConfig(
     api_keys={SAMPLE_TEMPLATE["api_key"]: None},
     bots=tuple(SAMPLE_TEMPLATE["bot_ids"]),
     leads_per_bot=20,
     seed=0,
+    messages_per_session=(0, 3),
 )
+EMITTED_AT = 1_700_000_000_000
+"""expected_records.jsonl's fixed `emitted_at`: the records are compared without it."""
+REGENERATE = "uv run --frozen python -m integration_tests.test_standard_suite"
 
 
 @cache
@@ -109,32 +124,69 @@ def docker_engine_running() -> bool:
     return probe.returncode == 0
 
 
-def test_expected_records_are_what_the_suite_mock_serves(
-    sample_config: dict[str, Any], tmp_path: Path
+def expected_record_lines(server: MockServer) -> list[str]:
+    """expected_records.jsonl as the suite mock serves it: stream by stream, each stream's
+    records sorted by primary key."""
+    lines = []
+    for stream in STREAMS:
+        key = primary_key(stream)
+        records = served_records(server, stream, SAMPLE_TEMPLATE["bot_ids"])
+        for record in sorted(records, key=lambda record: tuple(record[part] for part in key)):
+            line = {"stream": stream, "data": record, "emitted_at": EMITTED_AT}
+            lines.append(json.dumps(line))
+    return lines
+
+
+def test_expected_records_are_what_the_suite_mock_serves_and_the_connector_reads(
+    suite_mock: MockServer, sample_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    """expected_records.jsonl is regenerated from the seeded mock, never edited by hand."""
+    """expected_records.jsonl is generated from the seeded mock (`REGENERATE`), never edited by
+    hand, and a full read of both streams emits exactly its records."""
+    lines = EXPECTED_RECORDS.read_text(encoding="utf-8").splitlines()
+    assert lines == expected_record_lines(suite_mock), f"stale: regenerate with `{REGENERATE}`"
+    expected = [json.loads(line) for line in lines]
+    assert {line["stream"] for line in expected} == set(STREAMS)
     run = run_cli(
-        "read", tmp_path, config=sample_config, catalog=configured_catalog("full_refresh")
+        "read", tmp_path, config=sample_config, catalog=configured_catalog("full_refresh", STREAMS)
     )
     assert run.returncode == 0, run.error_messages
-    expected = [json.loads(line)["data"] for line in EXPECTED_RECORDS.read_text().splitlines()]
-    assert sorted(run.records, key=lambda r: (r["bot_id"], r["session_id"])) == expected
+    for stream in STREAMS:
+        pinned = [line["data"] for line in expected if line["stream"] == stream]
+        assert canonical(run.records_of(stream)) == canonical(pinned), stream
 
 
-def test_abnormal_future_state_reads_no_dated_lead_and_keeps_its_cursor(
+def test_abnormal_future_state_reads_no_dated_record_and_keeps_its_cursors(
     sample_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    """The acceptance tests' future state: every cursor in 2099, so nothing is due yet."""
+    """The acceptance tests' future state: every cursor of both streams in 2099, so nothing is
+    due yet."""
     state = json.loads((INTEGRATION_DIR / "abnormal_state.json").read_text(encoding="utf-8"))
+    assert [state_stream(message) for message in state] == list(STREAMS)
     run = run_cli(
         "read",
         tmp_path,
         config=sample_config,
-        catalog=configured_catalog("incremental"),
+        catalog=configured_catalog("incremental", STREAMS),
         state=state,
     )
     assert run.returncode == 0, run.error_messages
     assert run.records == []
-    assert {bot: cursor[:4] for bot, cursor in run.bot_cursors().items()} == {
-        bot: "2099" for bot in sample_config["bot_ids"]
-    }
+    for stream in STREAMS:
+        assert {bot: cursor[:4] for bot, cursor in run.bot_cursors(stream).items()} == {
+            bot: "2099" for bot in sample_config["bot_ids"]
+        }
+    assert all(
+        cursor.startswith("2099")
+        for message in state
+        for cursor in bot_cursors_of(message).values()
+    )
+
+
+def regenerate_expected_records() -> None:
+    """Write expected_records.jsonl from the suite mock's seeded data (no server needed)."""
+    lines = expected_record_lines(MockServer(SUITE_MOCK))
+    EXPECTED_RECORDS.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    regenerate_expected_records()

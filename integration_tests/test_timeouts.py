@@ -33,17 +33,28 @@ def impatient_source(config: dict) -> ConcurrentDeclarativeSource:
 def test_a_server_that_stops_answering_fails_the_sync_clearly(
     mock_api: MockServer, tmp_path: Path
 ) -> None:
+    # bot-beta stops answering on both routes; bot-alpha on the chats route only.
     mock_api.inject(faults.latency(4, bot="bot-beta"))
+    mock_api.inject(faults.latency(4, bot="bot-alpha", route="chats"))
     config = {
         "api_key": API_KEY,
         "bot_ids": ["bot-alpha", "bot-beta"],
         "base_url": mock_api.base_url,
     }
-    catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog("full_refresh"))
+    catalog = ConfiguredAirbyteCatalogSerializer.load(
+        configured_catalog("full_refresh", ["leads", "chats"])
+    )
     output = read(impatient_source(config), config, catalog, expecting_exception=True)
 
-    assert {record.record.data["bot_id"] for record in output.records} == {"bot-alpha"}
-    messages = [error.trace.error.message for error in output.errors]
-    assert any("timed out" in message.lower() for message in messages), messages
+    bots_read = {(record.record.stream, record.record.data["bot_id"]) for record in output.records}
+    assert bots_read == {("leads", "bot-alpha")}
+    for stream in ("leads", "chats"):
+        messages = [
+            error.trace.error.message
+            for error in output.errors
+            if error.trace.error.stream_descriptor
+            and error.trace.error.stream_descriptor.name == stream
+        ]
+        assert any("timed out" in message.lower() for message in messages), (stream, messages)
     everything = "\n".join(json.dumps(message, default=str) for message in output._messages)
     assert API_KEY not in everything

@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 
 import chatnode_spec
 from source_chatnode import components
@@ -31,51 +32,76 @@ def manifest() -> dict[str, Any]:
     return load_manifest()
 
 
-@pytest.fixture(scope="module")
-def leads_schema(manifest: dict[str, Any]) -> dict[str, Any]:
-    return manifest["schemas"]["leads"]
+STREAM_SPEC_SCHEMAS = {"leads": "Conversation", "chats": "Chat"}
+"""Each stream and the spec schema of the records its endpoint returns."""
+
+
+@pytest.fixture(scope="module", params=sorted(STREAM_SPEC_SCHEMAS))
+def stream_schemas(
+    request: pytest.FixtureRequest, manifest: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the stream's schema in the manifest, the spec's schema of what the API returns)."""
+    stream = request.param
+    return manifest["schemas"][stream], chatnode_spec.component_schema(STREAM_SPEC_SCHEMAS[stream])
+
+
+def test_every_stream_has_its_spec_schema(manifest: dict[str, Any]) -> None:
+    assert set(manifest["schemas"]) == set(STREAM_SPEC_SCHEMAS)
+    for stream in manifest["streams"]:
+        assert stream["schema_loader"]["schema"]["$ref"] == f"#/schemas/{stream['name']}"
 
 
 def test_every_spec_property_is_in_the_stream_schema_with_a_null_tolerant_type(
-    leads_schema: dict[str, Any],
+    stream_schemas: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
-    conversation = chatnode_spec.component_schema("Conversation")
-    for name, spec_property in conversation["properties"].items():
-        assert name in leads_schema["properties"], f"spec property {name} missing from the manifest"
-        stream_property = leads_schema["properties"][name]
+    stream_schema, spec_schema = stream_schemas
+    for name, spec_property in spec_schema["properties"].items():
+        assert name in stream_schema["properties"], (
+            f"spec property {name} missing from the manifest"
+        )
+        stream_property = stream_schema["properties"][name]
         spec_type = spec_property["type"]
         assert spec_type in json_types(stream_property), f"{name}: type drifted from the spec"
-        if name not in conversation["required"]:
+        if name not in spec_schema["required"]:
             assert "null" in json_types(stream_property), f"{name}: optional but not nullable"
         if spec_property.get("format"):
             assert stream_property.get("format") == spec_property["format"]
 
 
 def test_stream_schema_requires_what_the_spec_requires_plus_bot_id(
-    leads_schema: dict[str, Any],
+    stream_schemas: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
-    assert set(chatnode_spec.component_schema("Conversation")["required"]) <= set(
-        leads_schema["required"]
-    )
-    assert set(leads_schema["required"]) - set(
-        chatnode_spec.component_schema("Conversation")["required"]
-    ) == {"bot_id"}
-    assert leads_schema["properties"]["bot_id"]["type"] == "string"
+    stream_schema, spec_schema = stream_schemas
+    assert set(spec_schema["required"]) <= set(stream_schema["required"])
+    assert set(stream_schema["required"]) - set(spec_schema["required"]) == {"bot_id"}
+    assert stream_schema["properties"]["bot_id"]["type"] == "string"
 
 
 def test_stream_schema_adds_nothing_but_bot_id_and_tolerates_unknown_fields(
-    leads_schema: dict[str, Any],
+    stream_schemas: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
-    extra = set(leads_schema["properties"]) - set(
-        chatnode_spec.component_schema("Conversation")["properties"]
-    )
-    assert extra == {"bot_id"}
-    assert leads_schema["additionalProperties"] is True
+    stream_schema, spec_schema = stream_schemas
+    assert set(stream_schema["properties"]) - set(spec_schema["properties"]) == {"bot_id"}
+    assert stream_schema["additionalProperties"] is True
+
+
+def test_chats_message_is_an_object_that_keeps_whatever_it_holds(manifest: dict[str, Any]) -> None:
+    """Message types beyond `ai` and `human`, and fields the example does not show, are data."""
+    message = manifest["schemas"]["chats"]["properties"]["message"]
+    assert message["type"] == "object"
+    assert message.get("additionalProperties", True) is True
+    assert "properties" not in message and "enum" not in message
 
 
 def test_connection_spec_has_exactly_the_documented_options(manifest: dict[str, Any]) -> None:
     connection = manifest["spec"]["connection_specification"]
-    assert set(connection["properties"]) == {"api_key", "bot_ids", "start_date", "base_url"}
+    assert set(connection["properties"]) == {
+        "api_key",
+        "bot_ids",
+        "start_date",
+        "chats_batch_size",
+        "base_url",
+    }
     assert connection["required"] == ["api_key", "bot_ids"]
     assert connection["properties"]["api_key"]["airbyte_secret"] is True
     assert connection["properties"]["bot_ids"]["minItems"] == 1
@@ -85,6 +111,42 @@ def test_connection_spec_has_exactly_the_documented_options(manifest: dict[str, 
     )
     orders = [option["order"] for option in connection["properties"].values()]
     assert sorted(orders) == list(range(len(orders)))
+
+
+def test_chats_batch_size_is_1_to_1000_with_100_by_default(manifest: dict[str, Any]) -> None:
+    option = manifest["spec"]["connection_specification"]["properties"]["chats_batch_size"]
+    assert (option["type"], option["minimum"], option["maximum"]) == ("integer", 1, 1000)
+    assert option["default"] == 100
+    assert option["maximum"] == components.MAX_CHATS_BATCH, "the spec and the retriever disagree"
+    chats = next(stream for stream in manifest["streams"] if stream["name"] == "chats")
+    batch_size = InterpolatedString.create(chats["retriever"]["batch_size"], parameters={})
+    assert batch_size.eval({}) == option["default"], "the retriever's default is not the spec's"
+    assert batch_size.eval({"chats_batch_size": 7}) == 7
+
+
+@pytest.mark.parametrize("batch_size", [1, 100, 1000])
+def test_the_spec_accepts_a_chats_batch_size_in_range(
+    manifest: dict[str, Any], batch_size: int
+) -> None:
+    config = {"api_key": "k", "bot_ids": ["a"], "chats_batch_size": batch_size}
+    jsonschema.validate(config, manifest["spec"]["connection_specification"])
+
+
+@pytest.mark.parametrize(
+    ("batch_size", "problem"),
+    [
+        (0, "0 is less than the minimum of 1"),
+        (-5, "-5 is less than the minimum of 1"),
+        (1001, "1001 is greater than the maximum of 1000"),
+        ("7", "'7' is not of type 'integer'"),
+    ],
+)
+def test_the_spec_rejects_a_chats_batch_size_out_of_range(
+    manifest: dict[str, Any], batch_size: Any, problem: str
+) -> None:
+    config = {"api_key": "k", "bot_ids": ["a"], "chats_batch_size": batch_size}
+    with pytest.raises(jsonschema.ValidationError, match=re.escape(problem)):
+        jsonschema.validate(config, manifest["spec"]["connection_specification"])
 
 
 @pytest.mark.parametrize(
@@ -139,7 +201,7 @@ def test_components_import_only_what_the_manifest_only_image_has() -> None:
 def test_manifest_validates_against_the_cdk_declarative_schema() -> None:
     config = {"api_key": "k", "bot_ids": ["a"]}
     streams = declarative_source(config=config).streams(config=config)
-    assert [stream.name for stream in streams] == ["leads"]
+    assert [stream.name for stream in streams] == ["leads", "chats"]
 
 
 @pytest.mark.parametrize("name", ["sample_config.json", "invalid_config.json"])
