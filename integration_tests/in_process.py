@@ -8,6 +8,9 @@ messages, in order.
 `CHATNODE_MANIFEST_UNDER_TEST=/path/to/manifest.yaml` runs another manifest instead of
 `source_chatnode/manifest.yaml` (with the same custom components): the mutation check uses it
 to show that each property fails against a deliberately broken connector.
+
+Each sync reads one stream (`leads` or `chats`) with its entry of the committed configured
+catalog, and keys its records by that entry's primary key.
 """
 
 from __future__ import annotations
@@ -33,14 +36,14 @@ from airbyte_cdk.test.entrypoint_wrapper import read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
-from integration_tests.connector_runner import configured_catalog, connector_config
+from integration_tests.connector_runner import configured_catalog, connector_config, primary_key
 from mock_server.server import MockServer
 from source_chatnode.run import declarative_source
 
 MANIFEST_UNDER_TEST_ENV = "CHATNODE_MANIFEST_UNDER_TEST"
 
 Key = tuple[str, str]
-"""A lead's primary key: (bot_id, session_id)."""
+"""A record's primary key: (bot_id, session_id) for a lead, (bot_id, id) for a chat message."""
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,14 @@ class SyncResult:
     records: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: list[Checkpoint] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    primary_key: tuple[str, str] = ("bot_id", "session_id")
+    """The fields of the stream's primary key, as the configured catalog declares them."""
 
     @property
     def keys(self) -> list[Key]:
         """Primary keys of the records in emission order (duplicates kept, to be caught)."""
-        return [(_key_part(r.get("bot_id")), _key_part(r.get("session_id"))) for r in self.records]
+        bot_field, own_field = self.primary_key
+        return [(_key_part(r.get(bot_field)), _key_part(r.get(own_field))) for r in self.records]
 
     def keys_before(self, checkpoint: Checkpoint) -> set[Key]:
         return set(self.keys[: checkpoint.records_before])
@@ -118,13 +124,15 @@ def run_sync(
     server: MockServer,
     bot_ids: Sequence[str],
     *,
+    stream: str = "leads",
     sync_mode: str = "incremental",
     state: Sequence[Mapping[str, Any]] | None = None,
     **options: Any,
 ) -> SyncResult:
-    """One `read` of the leads stream against `server`, starting from `state` when given."""
+    """One `read` of `stream` against `server`, starting from `state` when given; `options` go
+    into the config (`start_date`, `chats_batch_size`)."""
     config = connector_config(server.base_url, server.api_key, bot_ids, **options)
-    catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog(sync_mode))
+    catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog(sync_mode, (stream,)))
     state_messages = [AirbyteStateMessageSerializer.load(dict(m)) for m in state or []]
     output = read(
         build_source(config, catalog, state_messages),
@@ -133,11 +141,18 @@ def run_sync(
         state_messages,
         expected_outcome=ExpectedOutcome.ALLOW_ANY,
     )
-    return _collect(output.records_and_state_messages, output.errors)
+    key = primary_key(stream)
+    if len(key) != 2:
+        raise ValueError(f"stream {stream!r} has primary key {key}, not (bot_id, its own id)")
+    return _collect(output.records_and_state_messages, output.errors, (key[0], key[1]))
 
 
-def _collect(ordered: Sequence[AirbyteMessage], errors: Sequence[AirbyteMessage]) -> SyncResult:
-    result = SyncResult()
+def _collect(
+    ordered: Sequence[AirbyteMessage],
+    errors: Sequence[AirbyteMessage],
+    key_fields: tuple[str, str],
+) -> SyncResult:
+    result = SyncResult(primary_key=key_fields)
     for message in ordered:
         if message.type is Type.RECORD and message.record is not None:
             result.records.append(dict(message.record.data))

@@ -2,10 +2,11 @@
 
 Hypothesis draws leads from the spec's schema (`unit_tests.strategies`), serves them from the mock
 API over real HTTP and runs the connector in process (`integration_tests.in_process`). The
-expectations come from a small model of the documented contract (`Ledger`), not from the
-connector's own output: a lead is due in a sync when it names no usable instant or when its
-instant is at or after its bot's cursor; the cursor only moves to the newest lead emitted. Only
-"bots never mix" compares the connector with itself: one bot's output alone and beside another.
+expectations come from a small model of the documented contract (`Ledger`, over the rules
+shared with the chats properties in `integration_tests.oracle`), not from the connector's own
+output: a lead is due in a sync when it names no usable instant or when its instant is at or
+after its bot's cursor; the cursor only moves to the newest lead emitted. Only "bots never mix"
+compares the connector with itself: one bot's output alone and beside another.
 
 `HYPOTHESIS_PROFILE=ci` keeps the module near 90 s on two cores; the properties that cost
 seconds per example (retries, many syncs) take fewer examples through `at_most`.
@@ -13,7 +14,6 @@ seconds per example (retries, many syncs) take fewer examples through `at_most`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -34,6 +34,7 @@ from hypothesis.stateful import (
 )
 
 from integration_tests.in_process import Checkpoint, Key, SyncResult, run_sync
+from integration_tests.oracle import EPOCH, as_record, at_most, due_by_created_at, newest
 from mock_server import faults
 from mock_server.config import MockConfig
 from mock_server.faults import FaultRule
@@ -54,13 +55,6 @@ from unit_tests.strategies import (
 )
 
 API_KEY = "cn-prop-0a1b2c3d4e5f"
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-"""Where a bot without state starts when no `start_date` is set."""
-
-
-def at_most(examples: int) -> settings:
-    """The profile's settings with fewer examples, for properties that cost seconds each."""
-    return settings(max_examples=min(settings().max_examples, examples))
 
 
 @pytest.fixture(scope="module")
@@ -81,34 +75,6 @@ def serve(server: MockServer, leads_by_bot: Mapping[str, Sequence[Lead]]) -> Non
 
 def key_of(bot: str, lead: Lead) -> Key:
     return (bot, lead["session_id"])
-
-
-def as_record(bot: str, lead: Lead) -> dict[str, Any]:
-    """The record a lead becomes: its fields and its bot, top-level nulls dropped (as serialized).
-
-    A `created_at` that is not a string (say epoch milliseconds as a number) comes out as its
-    JSON text, the stream's declared type: documented, and no value is lost.
-    """
-    record = {**lead, "bot_id": bot}
-    created_at = record.get("created_at")
-    if created_at is not None and not isinstance(created_at, str):
-        record["created_at"] = json.dumps(created_at, separators=(",", ":"))
-    return {name: value for name, value in record.items() if value is not None}
-
-
-def due_leads(leads: Sequence[Lead], floor: datetime) -> list[Lead]:
-    """The leads a sync starting at `floor` must emit: undated ones and those at or after it."""
-    return [
-        lead
-        for lead in leads
-        if (moment := instant_of(lead.get("created_at"))) is None or moment >= floor
-    ]
-
-
-def newest(floor: datetime, leads: Sequence[Lead]) -> datetime:
-    """Where a bot's cursor must end after emitting `leads`: their newest instant, or `floor`."""
-    moments = (instant_of(lead.get("created_at")) for lead in leads)
-    return max([floor, *(moment for moment in moments if moment is not None)])
 
 
 def assert_no_duplicates(result: SyncResult) -> None:
@@ -174,7 +140,7 @@ class Ledger:
         return self.cursors.get(bot, EPOCH)
 
     def due(self, bots: Sequence[str]) -> dict[str, list[Lead]]:
-        return {bot: due_leads(self.served[bot], self.floor(bot)) for bot in bots}
+        return {bot: due_by_created_at(self.served[bot], self.floor(bot)) for bot in bots}
 
     def behind(self, bot: str, cursor: datetime) -> set[Key]:
         """The bot's leads a sync starting at `cursor` will not read again.
@@ -382,7 +348,9 @@ def test_start_date_emits_exactly_the_leads_at_or_after_it(
     assert start is not None
     result = run_sync(server, list(world), sync_mode=sync_mode, start_date=start_date)
     assert not result.errors, result.errors
-    assert_emits_exactly(result, {bot: due_leads(leads, start) for bot, leads in world.items()})
+    assert_emits_exactly(
+        result, {bot: due_by_created_at(leads, start) for bot, leads in world.items()}
+    )
 
 
 # 4. Bots never mix

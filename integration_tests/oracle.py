@@ -1,0 +1,58 @@
+"""What the documented contract says a sync emits, for the records of either stream.
+
+Shared by the leads and chats properties, so both judge the connector by the same rules: a record
+is its item as the API sent it plus its bot; a sync starting at a bot's cursor emits the items
+that name no usable instant and those at or after the cursor (inclusive); the cursor then moves
+to the newest instant emitted. Instants are read by `unit_tests.strategies.instant_of`, the
+tests' own parser, never the connector's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from hypothesis import settings
+
+from unit_tests.strategies import instant_of
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""Where a bot without state starts when no `start_date` is set."""
+
+Item = TypeVar("Item", bound=Mapping[str, Any])
+
+
+def at_most(examples: int) -> settings:
+    """The profile's settings with fewer examples, for properties that cost seconds each."""
+    return settings(max_examples=min(settings().max_examples, examples))
+
+
+def as_record(bot: str, item: Mapping[str, Any]) -> dict[str, Any]:
+    """The record an item (lead or message) becomes: its fields and its bot, top-level nulls
+    dropped (as serialized).
+
+    A `created_at` that is not a string (say epoch milliseconds as a number) comes out as its
+    JSON text, the streams' declared type: documented, and no value is lost.
+    """
+    record = {**item, "bot_id": bot}
+    created_at = record.get("created_at")
+    if created_at is not None and not isinstance(created_at, str):
+        record["created_at"] = json.dumps(created_at, separators=(",", ":"))
+    return {name: value for name, value in record.items() if value is not None}
+
+
+def due_by_created_at(items: Sequence[Item], floor: datetime) -> list[Item]:
+    """The items a sync starting at `floor` must emit: undated ones and those at or after it."""
+    return [
+        item
+        for item in items
+        if (moment := instant_of(item.get("created_at"))) is None or moment >= floor
+    ]
+
+
+def newest(floor: datetime, items: Iterable[Mapping[str, Any]]) -> datetime:
+    """Where a bot's cursor must end after emitting `items`: their newest instant, or `floor`."""
+    moments = (instant_of(item.get("created_at")) for item in items)
+    return max([floor, *(moment for moment in moments if moment is not None)])
