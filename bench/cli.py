@@ -10,19 +10,15 @@ import argparse
 import shlex
 import signal
 import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from signal import SIGHUP, SIGTERM
 from typing import Any
 
 from bench.config import CASES, BenchConfig, quick_config
 from bench.connector import run_connector_suite
-from bench.procs import ProcessGroup
-from bench.report import machine_table, render
-from bench.rows import STREAMS, SUITES, Row, write_json
+from bench.rows import STREAMS, SUITES, Row
+from bench.run_state import Run
 from bench.server import run_server_suite
 from bench.targets import evaluate
 
@@ -31,7 +27,7 @@ connector suite: source-chatnode (incremental, full refresh), its global-cursor 
   minimal manifest (full refresh, incremental), raw requests+orjson and dlt's rest_api read one
   bot's leads from chatnode-mock-server. Full run: 10000 100000 1000000 leads, best of 2 runs.
   chats: source-chatnode (incremental, full refresh), the minimal chats manifest (one request
-  per session; full refresh, incremental) and its grouped one-bot variant read one bot's
+  per session; full refresh) and its grouped one-bot variant read one bot's
   messages: 100000 and 1000000 (10000 sessions x 10 and x 100).
 server suite: chatnode-mock-server, and Prism 5 (installed on first use with npm into
   bench/.tools), serving 16 leads at concurrency 16 for 10 s; one big response of 1M leads;
@@ -42,38 +38,6 @@ example: python -m bench --only connector --streams chats --chat-sizes 100000 --
 Everything listens on 127.0.0.1; every process started is stopped however the bench ends.
 Exit code 0 when it finished (error rows are results), 130 when it was interrupted.
 """
-
-
-@dataclass
-class Run:
-    """One run of the bench: its settings, the processes it started, and its rows so far."""
-
-    config: BenchConfig
-    command: str = "python -m bench"
-    group: ProcessGroup = field(default_factory=ProcessGroup)
-    rows: dict[tuple, Row] = field(default_factory=dict)
-    machine: list[str] = field(default_factory=machine_table)
-    started: float = field(default_factory=time.monotonic)
-
-    def say(self, message: str) -> None:
-        """Progress on stderr, each line stamped with the time since the start."""
-        minutes, seconds = divmod(int(time.monotonic() - self.started), 60)
-        print(f"[{minutes}:{seconds:02d}] {message}", file=sys.stderr, flush=True)
-
-    def put(self, row: Row) -> None:
-        """A new row, or a measurement's row again (one more run, or now an error)."""
-        key = (row.suite, row.name, row.mode, row.leads, row.measure, row.stream, row.concurrency)
-        self.rows[key] = row
-        self.write(complete=False)
-
-    def write(self, complete: bool) -> list[Row]:
-        rows, out = list(self.rows.values()), self.config.output_dir
-        write_json(rows, out / "results.json")
-        heading = f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} by `{self.command}`."
-        heading += "" if complete else " **Partial run**: stopped before every measurement."
-        text = render(rows, self.machine, evaluate(rows), heading)
-        (out / "results.md").write_text(text, encoding="utf-8")
-        return rows
 
 
 def run(config: BenchConfig, command: str = "python -m bench") -> tuple[list[Row], bool]:

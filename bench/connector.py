@@ -33,7 +33,7 @@ from bench.servers import start_mock
 from source_chatnode.run import MANIFEST_PATH, declarative_source
 
 if TYPE_CHECKING:
-    from bench.cli import Run
+    from bench.run_state import Run
 
 MINIMAL_MANIFEST = BENCH_DIR / "minimal_manifest.yaml"
 MINIMAL_CHATS_MANIFEST = BENCH_DIR / "minimal_chats_manifest.yaml"

@@ -18,7 +18,7 @@ from bench.servers import Server, fetch, p50_p99, run_load
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from bench.cli import Run
+    from bench.run_state import Run
 
 SMALL_BOT = "bench-small-bot"
 LOAD_BODY = "load-body.json"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from hypothesis import settings
 
@@ -56,3 +56,29 @@ def newest(floor: datetime, items: Iterable[Mapping[str, Any]]) -> datetime:
     """Where a bot's cursor must end after emitting `items`: their newest instant, or `floor`."""
     moments = (instant_of(item.get("created_at")) for item in items)
     return max([floor, *(moment for moment in moments if moment is not None)])
+
+
+class CheckpointLedger(Protocol):
+    """What a ledger knows that decides whether a checkpoint is safe."""
+
+    delivered: set[Any]
+    late: set[Any]
+    cursors: Mapping[str, datetime]
+
+    def floor(self, bot: str) -> datetime: ...
+
+    def behind(self, bot: str, cursor: datetime) -> set[Any]: ...
+
+
+def check_checkpoints(ledger: CheckpointLedger, result: Any, records: str) -> None:
+    """No checkpoint of `result` moves a bot back, forgets it, or passes a record (lead or
+    message) not yet emitted: the rule the leads and the chats ledgers share."""
+    for checkpoint in result.checkpoints:
+        emitted = ledger.delivered | result.keys_before(checkpoint) | ledger.late
+        cursors = checkpoint.cursors
+        forgotten = set(ledger.cursors) - set(cursors)
+        assert not forgotten, f"a checkpoint dropped the cursor of {sorted(forgotten)}"
+        for bot, cursor in cursors.items():
+            assert cursor >= ledger.floor(bot), f"{bot}: cursor moved back to {cursor}"
+            passed = sorted(ledger.behind(bot, cursor) - emitted)
+            assert not passed, f"{bot}: checkpoint at {cursor} passes unemitted {records} {passed}"

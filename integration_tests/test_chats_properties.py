@@ -45,7 +45,14 @@ from hypothesis.stateful import (
 )
 
 from integration_tests.in_process import Checkpoint, Key, SyncResult, run_sync
-from integration_tests.oracle import EPOCH, as_record, at_most, due_by_created_at, newest
+from integration_tests.oracle import (
+    EPOCH,
+    as_record,
+    at_most,
+    check_checkpoints,
+    due_by_created_at,
+    newest,
+)
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
 from source_chatnode.run import load_manifest
@@ -246,15 +253,7 @@ class ChatLedger:
 
     def check_checkpoints(self, result: SyncResult) -> None:
         """No checkpoint moves a bot back, forgets it, or passes a message not yet emitted."""
-        for checkpoint in result.checkpoints:
-            emitted = self.delivered | result.keys_before(checkpoint) | self.late
-            cursors = checkpoint.cursors
-            forgotten = set(self.cursors) - set(cursors)
-            assert not forgotten, f"a checkpoint dropped the cursor of {sorted(forgotten)}"
-            for bot, cursor in cursors.items():
-                assert cursor >= self.floor(bot), f"{bot}: cursor moved back to {cursor}"
-                passed = sorted(self.behind(bot, cursor) - emitted)
-                assert not passed, f"{bot}: checkpoint at {cursor} passes unemitted {passed}"
+        check_checkpoints(self, result, "messages")
 
     def check_successful_sync(self, result: SyncResult, bots: Sequence[str]) -> None:
         assert not result.errors, result.errors
