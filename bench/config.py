@@ -29,6 +29,7 @@ CASES = (
     Case(Name.GLOBAL_CURSOR, "incremental"),
     Case(Name.MINIMAL, "full_refresh"),
     Case(Name.MINIMAL, "incremental"),
+    Case(Name.CLOUD, "incremental"),
     Case(Name.RAW, "full_refresh"),
     Case(Name.DLT, "full_refresh"),
     Case(Name.OURS, "incremental", "chats"),

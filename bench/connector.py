@@ -37,12 +37,14 @@ if TYPE_CHECKING:
 
 MINIMAL_MANIFEST = BENCH_DIR / "minimal_manifest.yaml"
 MINIMAL_CHATS_MANIFEST = BENCH_DIR / "minimal_chats_manifest.yaml"
+CLOUD_EDITION = MANIFEST_PATH.parent / "builder" / "manifest.yaml"
 READ = "read --config {config} --catalog {catalog}"
 COMMANDS = {
     Name.OURS: f"{{bin}}/source-chatnode {READ}",
     Name.GLOBAL_CURSOR: f"{{python}} {{peers}}/manifest_variant.py {{manifest}} {READ}",
     Name.MINIMAL: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
     Name.MINIMAL_GROUPED: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
+    Name.CLOUD: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
     Name.RAW: "{python} {peers}/raw_requests_orjson.py {config}",
     Name.DLT: "{python} {peers}/dlt_rest_api.py {config} {run_dir}",
 }
@@ -52,6 +54,7 @@ IMPORTS = {
     Name.GLOBAL_CURSOR: "source_chatnode.run",
     Name.MINIMAL: "airbyte_cdk.cli.source_declarative_manifest",
     Name.MINIMAL_GROUPED: "airbyte_cdk.cli.source_declarative_manifest",
+    Name.CLOUD: "airbyte_cdk.cli.source_declarative_manifest",
     Name.RAW: "requests, orjson",
     Name.DLT: "dlt.sources.rest_api, duckdb",
 }
@@ -177,6 +180,7 @@ def prepare(cases: tuple[Case, ...], work: Path) -> dict[Case, dict[str, str]]:
             MINIMAL_CHATS_MANIFEST
         ),
         (Name.MINIMAL_GROUPED, "full_refresh", "chats"): grouped_chats_manifest(),
+        **{(Name.CLOUD, mode, "leads"): CLOUD_EDITION for mode in MODES},
     }
     python, inputs = Path(sys.executable), {}
     fixed = {"python": str(python), "bin": str(python.parent), "peers": str(BENCH_DIR / "peers")}

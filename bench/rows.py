@@ -26,6 +26,9 @@ class Name(StrEnum):
     MINIMAL_GROUPED = "minimal-manifest-grouped-one-bot"
     """`chats` only: the minimal manifest batching sessions with GroupingPartitionRouter, whose
     batches mix bots; correct for a single bot only."""
+    CLOUD = "source-chatnode-cloud-edition"
+    """`source_chatnode/builder/manifest.yaml`, the pure-YAML edition, in the manifest-only
+    runtime with no components file."""
     RAW = "raw-requests-orjson"
     DLT = "dlt-rest-api"
     MOCK = "chatnode-mock-server"

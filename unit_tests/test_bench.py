@@ -27,6 +27,8 @@ from hypothesis import strategies as st
 from bench.cli import build_parser, config_from_args, run
 from bench.config import BENCH_DIR, CASES, BenchConfig, Case
 from bench.connector import (
+    CLOUD_EDITION,
+    COMMANDS,
     MINIMAL_CHATS_MANIFEST,
     add_run,
     configured_catalog,
@@ -34,6 +36,7 @@ from bench.connector import (
     grouped_chats_manifest,
     incremental_minimal_manifest,
     measure_read,
+    prepare,
 )
 from bench.procs import ProcessGroup
 from bench.rows import Measure, Mode, Name, Row, Stream
@@ -281,3 +284,14 @@ def test_quick_never_writes_over_the_committed_results() -> None:
     assert (quick.chat_sizes, quick.chat_sessions) == ((1_000,), 200)
     full = config_from_args(build_parser().parse_args(["--sizes", "1000000", "--only", "server"]))
     assert (full.output_dir, full.sizes, full.suites) == (BENCH_DIR, (1_000_000,), ("server",))
+
+
+def test_the_cloud_edition_reads_its_generated_manifest_without_components(tmp_path: Path) -> None:
+    (inputs,) = prepare((Case(Name.CLOUD, "incremental"),), tmp_path).values()
+    assert Path(inputs["manifest"]) == CLOUD_EDITION
+    assert CLOUD_EDITION.parts[-2:] == ("builder", "manifest.yaml")
+    catalog = json.loads(Path(inputs["catalog"]).read_text())
+    assert [(s["stream"]["name"], s["sync_mode"]) for s in catalog["streams"]] == [
+        ("leads", "incremental")
+    ]
+    assert "--components-path" not in COMMANDS[Name.CLOUD]
