@@ -24,8 +24,8 @@ format: install  ## apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-test: lint  ## ruff, then the whole test suite (hypothesis profile `ci` under CI=true)
-	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(RUN) pytest $(PYTEST_ARGS)
+test: lint  ## ruff, then the whole test suite on 2 workers (hypothesis profile `ci` by default)
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(RUN) pytest -n $${PYTEST_WORKERS:-2} --dist loadfile $(PYTEST_ARGS)
 
 demo: install  ## mock server + check/discover/full refresh/incremental + PyAirbyte into DuckDB
 	$(RUN) python -m demo
