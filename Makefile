@@ -27,7 +27,7 @@ format: install  ## apply ruff fixes and formatting
 test: lint  ## ruff, then the whole test suite on 2 workers (hypothesis profile `ci` by default)
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(RUN) pytest -n $${PYTEST_WORKERS:-2} --dist loadfile $(PYTEST_ARGS)
 
-demo: install  ## mock server + check/discover/full refresh/incremental + PyAirbyte into DuckDB
+demo: install  ## mock server + check/discover/full refresh/incremental of leads and chats + PyAirbyte into DuckDB
 	$(RUN) python -m demo
 
 bench: install  ## full benchmark: leads 10k/100k/1M, chats 100k/1M messages, best of 2: bench/results.md and .json
