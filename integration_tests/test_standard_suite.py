@@ -8,11 +8,11 @@ are written at test time, with the mock's address, into a folder of this test ru
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -51,22 +51,21 @@ EMITTED_AT = 1_700_000_000_000
 REGENERATE = "uv run --frozen python -m integration_tests.test_standard_suite"
 
 
-@cache
 def run_config_dir() -> Path:
-    """This run's folder for the configs the suite reads (the mock's port is known only then)."""
-    return Path(tempfile.mkdtemp(prefix="chatnode-standard-suite-"))
+    """This process's folder for the configs the suite reads (the mock's port is known only
+    then). Named, not made, at collection: every pytest worker collects this module, and only
+    the one that runs it creates the folder and removes it again."""
+    return Path(tempfile.gettempdir()) / f"chatnode-standard-suite-{os.getpid()}"
 
 
-def write_run_configs(base_url: str) -> dict[str, dict[str, Any]]:
+def write_run_configs(base_url: str) -> None:
     """Each config template with the running mock's `base_url`, written where the suite reads it."""
-    written = {}
+    run_config_dir().mkdir(exist_ok=True)
     for name in CONFIG_TEMPLATES:
         config = json.loads((INTEGRATION_DIR / name).read_text(encoding="utf-8"))
         assert "base_url" not in config, f"{name} must not pin an address; the suite adds it"
         config["base_url"] = base_url
         (run_config_dir() / name).write_text(json.dumps(config), encoding="utf-8")
-        written[name] = config
-    return written
 
 
 @pytest.fixture(scope="module", autouse=True)

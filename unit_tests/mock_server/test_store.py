@@ -40,15 +40,11 @@ def test_appended_leads_start_after_every_message_of_the_bot() -> None:
     """A new conversation begins after all earlier activity, as it would between two syncs: so
     no message of a new lead can be dated before a cursor saved on the older messages."""
     store = LeadStore(("a",), 20, seed=5, messages_per_session=(8, 8))
-    last_message = max(parse_ms(m["created_at"]) for m in store.chats("a", store_sessions(store)))
-    first_session = store.leads("a")[0]["session_id"]
-    follow_up = store.append_message("a", first_session, content="still there?")
+    sessions = [lead["session_id"] for lead in store.leads("a")]
+    last_message = max(parse_ms(m["created_at"]) for m in store.chats("a", sessions))
+    follow_up = store.append_message("a", sessions[0], content="still there?")
     (added,) = store.append("a", count=1)
     assert parse_ms(added["created_at"]) > max(last_message, parse_ms(follow_up["created_at"]))
-
-
-def store_sessions(store: LeadStore) -> list[str]:
-    return [lead["session_id"] for lead in store.leads("a")]
 
 
 def test_raw_leads_are_served_verbatim_even_when_non_conforming(store: LeadStore) -> None:
