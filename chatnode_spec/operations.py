@@ -29,6 +29,12 @@ class Operation:
         return tuple(re.findall(r"{([^}/]+)}", self.path_template))
 
     @property
+    def query_params(self) -> frozenset[str]:
+        """The query parameters the operation declares (`k` for Get Chat History)."""
+        declared = self.definition.get("parameters", ())
+        return frozenset(p["name"] for p in declared if p.get("in") == "query")
+
+    @property
     def definition(self) -> Mapping[str, Any]:
         """The operation object of the spec (read-only)."""
         return api_document()["paths"][self.path_template][self.method.lower()]

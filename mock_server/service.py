@@ -177,6 +177,17 @@ class MockService:
                 f"{operation.method} {operation.path_template} takes no request body; send none",
                 "unexpected_body",
             )
+        unknown = sorted(
+            set(parse_qs(request.query, keep_blank_values=True)) - operation.query_params
+        )
+        if unknown:
+            allowed = ", ".join(sorted(operation.query_params)) or "none"
+            return error_response(
+                400,
+                f"{operation.method} {operation.path_template} has no query parameter "
+                f"{', '.join(map(repr, unknown))}; the spec declares {allowed}",
+                "unknown_parameter",
+            )
         verdict = self.validator.check_request(request, operation)
         if verdict.status == 401:
             outcome.auth = AuthOutcome.MISSING

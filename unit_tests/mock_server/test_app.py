@@ -80,6 +80,28 @@ class TestStrictness:
         assert set(body) == {"message", "error"} and body["error"] == "not_found"
         assert "/v1/get-conversation-ids/{bot_id}" in body["message"]
 
+    @pytest.mark.parametrize(
+        ("path", "query", "named"),
+        [
+            ("get-conversation-ids", "k=3", "'k'"),
+            ("get-chats", "=&%C2%95=x", "'', '\\x95'"),
+            ("get-chats", "k=3&limit=5", "'limit'"),
+        ],
+    )
+    def test_a_query_parameter_the_spec_does_not_declare_is_400(
+        self, server: MockServer, path: str, query: str, named: str
+    ) -> None:
+        url = f"{server.base_url}/{path}/bot-alpha?{query}"
+        response = httpx.post(url, headers=bearer(server.api_key))
+        assert response.status_code == 400
+        body = response.json()
+        assert body["error"] == "unknown_parameter"
+        assert f"has no query parameter {named};" in body["message"]
+
+    def test_the_declared_k_is_accepted(self, server: MockServer) -> None:
+        url = f"{server.base_url}/get-chats/bot-alpha?k=2"
+        assert httpx.post(url, headers=bearer(server.api_key)).status_code == 200
+
     @pytest.mark.parametrize("content", [b'{"a":', b"{}", b"not json at all", b"[]"])
     def test_a_body_is_rejected_quickly_even_when_malformed(
         self, server: MockServer, content: bytes
