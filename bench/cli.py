@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.config import CASES, BenchConfig, quick_config
 from bench.connector import run_connector_suite
+from bench.cursor_cost import run_cursor_suite
 from bench.rows import STREAMS, SUITES, Row
 from bench.run_state import Run
 from bench.server import run_server_suite
@@ -29,11 +30,14 @@ connector suite: source-chatnode (incremental, full refresh), its global-cursor 
   chats: source-chatnode (incremental, full refresh), the minimal chats manifest (one request
   per session; full refresh) and its grouped one-bot variant read one bot's
   messages: 100000 and 1000000 (10000 sessions x 10 and x 100).
+cursor suite: the CDK cursor built from our manifest, per bot and global, observes 200000
+  ascending leads in process: its cost per lead, and the ceiling it puts on ours against the
+  minimal manifest's full refresh (with the connector suite's rows).
 server suite: chatnode-mock-server, and Prism 5 (installed on first use with npm into
   bench/.tools), serving 16 leads at concurrency 16 for 10 s; one big response of 1M leads;
   small requests while it streams.
---quick: 2000 and 10000 leads, 1000 messages (200 sessions x 5), 1 run, a 100k big response,
-  a 2 s load test, bench/.work/quick/.
+--quick: 2000 and 10000 leads, 1000 messages (200 sessions x 5), 1 run, 20000 leads
+  observed, a 100k big response, a 2 s load test, bench/.work/quick/.
 example: python -m bench --only connector --streams chats --chat-sizes 100000 --runs 1
 Everything listens on 127.0.0.1; every process started is stopped however the bench ends.
 Exit code 0 when it finished (error rows are results), 130 when it was interrupted.
@@ -42,7 +46,11 @@ Exit code 0 when it finished (error rows are results), 130 when it was interrupt
 
 def run(config: BenchConfig, command: str = "python -m bench") -> tuple[list[Row], bool]:
     """The configured suites; the rows, and whether the run finished."""
-    suites = {"connector": run_connector_suite, "server": run_server_suite}
+    suites = {
+        "connector": run_connector_suite,
+        "cursor": run_cursor_suite,
+        "server": run_server_suite,
+    }
     config.work_dir.mkdir(parents=True, exist_ok=True)
     bench, complete = Run(config, command), False
     # A kill or a hangup stops the children too, as Ctrl-C does (they run in their own sessions).
@@ -75,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add = parser.add_argument
     add("--quick", action="store_true", help="small sizes, 1 run (see below)")
-    add("--only", choices=SUITES, help="run one suite (default both)")
+    add("--only", choices=SUITES, help="run one suite (default all)")
     add("--streams", nargs="+", choices=STREAMS, help="the connector cases of these streams")
     add("--sizes", nargs="+", type=int, metavar="N", help="leads served to each leads run")
     add("--chat-sizes", nargs="+", type=int, metavar="N", help="messages served to each chats run")

@@ -58,6 +58,8 @@ class BenchConfig:
     cases: tuple[Case, ...] = CASES
     runs: int = 2
     """Runs per connector measurement: the fastest gives the time, the highest peak the memory."""
+    observe_leads: int = 200_000
+    """Leads the cursor suite's cursors observe: the cost per lead does not grow with them."""
     big_leads: int = 1_000_000
     """Leads in the server suite's big response, which also streams during the latency probe."""
     small_leads: int = 16
@@ -73,7 +75,11 @@ class BenchConfig:
     bot_id: str = "bench-bot"
 
     def __post_init__(self) -> None:
-        if self.runs < 1 or min(self.sizes, default=0) < 1 or self.big_leads < 1:
+        if (
+            self.runs < 1
+            or min(self.sizes, default=0) < 1
+            or min(self.big_leads, self.observe_leads) < 1
+        ):
             raise ValueError("--runs and every lead count must be positive")
         if any(n < 1 or n % self.chat_sessions for n in self.chat_sizes):
             raise ValueError(f"every chat size must be a multiple of {self.chat_sessions} sessions")
@@ -99,6 +105,6 @@ class BenchConfig:
 def quick_config(**overrides: Any) -> BenchConfig:
     """Small sizes, one run, a short load test; never over the committed results."""
     quick = dict(sizes=(2_000, 10_000), chat_sizes=(1_000,), chat_sessions=200, runs=1)
-    quick |= dict(big_leads=100_000, load_seconds=2.0)
+    quick |= dict(big_leads=100_000, observe_leads=20_000, load_seconds=2.0)
     quick |= dict(warmup_seconds=0.5, output_dir=BENCH_DIR / ".work" / "quick")
     return BenchConfig(**(quick | overrides))

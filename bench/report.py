@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from bench.rows import Measure, Row
+from bench.rows import Measure, Name, Row, find
 from bench.targets import Target
 
 DECIMALS = {"seconds": 2, "p50_ms": 2, "p99_ms": 2, "runs": 2}
@@ -87,6 +87,52 @@ def connector_table(rows: Sequence[Row]) -> list[str]:
     return section("## Connector suite", Measure.READ, columns, rows, intro)
 
 
+def cursor_table(rows: Sequence[Row]) -> list[str]:
+    columns = {"Cursor": "name", "Leads observed": "leads", "Seconds": "seconds",
+               "Runs (s)": "runs", "Note": "note"}  # fmt: skip
+    intro = (
+        "In process: the leads cursor the CDK builds from the manifest (`bench/cursor_cost.py`) "
+        "observes ascending leads of one bot, each slice hashed once as ours hands it over. The "
+        "CDK calls `observe` for every lead a read emits, whatever the components do."
+    )
+    return section("## Cursor suite", Measure.OBSERVE, columns, rows, intro)
+
+
+def ceiling_table(rows: Sequence[Row]) -> list[str]:
+    """The best ratio to the minimal manifest's full refresh the CDK's cursor leaves ours, at
+    each leads size both were measured at."""
+    per_lead = {
+        row.name: row.seconds / row.leads
+        for row in rows
+        if row.measure == Measure.OBSERVE and row.status == "ok" and row.seconds
+    }
+    body = []
+    for n in sorted({r.leads for r in rows if r.measure == Measure.READ and r.stream == "leads"}):
+        read = dict(measure=Measure.READ, leads=n, stream="leads")
+        builder = find(rows, name=Name.MINIMAL, mode="full_refresh", **read)
+        ours = find(rows, name=Name.OURS, mode="incremental", **read)
+        if builder is None or not builder.seconds or Name.OURS not in per_lead:
+            continue
+        alone = {name: n * seconds for name, seconds in per_lead.items()}
+        ceiling = {name: builder.seconds / (builder.seconds + s) for name, s in alone.items()}
+        body.append([
+            f"{n:,}", f"{builder.seconds:.2f}", f"{alone[Name.OURS]:.2f}",
+            f"{ceiling[Name.OURS]:.2f}x",
+            f"{builder.seconds / ours.seconds:.2f}x" if ours and ours.seconds else "-",
+            f"{ceiling[Name.GLOBAL_CURSOR]:.2f}x" if Name.GLOBAL_CURSOR in ceiling else "-",
+        ])  # fmt: skip
+    header = ["Leads", "Minimal manifest full refresh (s)", "Per-bot cursor alone (s)",
+              "Ceiling for ours", "Ours measured", "Ceiling with a global cursor"]  # fmt: skip
+    intro = (
+        "Ceiling: the minimal manifest's full refresh time ÷ (that time + the leads times the "
+        "per-bot cursor's cost per lead), the best records/s ratio to it a reader with this "
+        "cursor can reach if the rest of its read costs no more than the minimal manifest's "
+        "whole read. Ours measured: the same ratio from the connector suite's rows."
+    )
+    title = "### Ceiling against the minimal manifest's full refresh"
+    return ["", title, "", intro, "", *table(header, body)] if body else []
+
+
 def load_table(rows: Sequence[Row]) -> list[str]:
     columns = {"Server": "name", "Concurrency": "concurrency", "Requests/s": "requests_per_s",
                "p50 (ms)": "p50_ms", "p99 (ms)": "p99_ms", "Peak RSS (MB)": "peak_rss_mb",
@@ -118,6 +164,14 @@ def render(rows: Sequence[Row], machine: list[str], targets: Sequence[Target], h
     lines = ["# Benchmark results", "", heading]
     lines += [f"**{errors} error row(s)**: see their notes.", ""] if errors else [""]
     lines += [*machine, *targets_table(targets)]
-    for rows_table in (connector_table, load_table, big_response_table, under_stream_table):
+    tables = (
+        connector_table,
+        cursor_table,
+        ceiling_table,
+        load_table,
+        big_response_table,
+        under_stream_table,
+    )
+    for rows_table in tables:
         lines += rows_table(rows)
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-Suite = Literal["connector", "server"]
+Suite = Literal["connector", "cursor", "server"]
 Mode = Literal["incremental", "full_refresh"]
 Stream = Literal["leads", "chats"]
 Status = Literal["ok", "error", "skipped"]
@@ -36,9 +36,11 @@ class Name(StrEnum):
 
 
 class Measure(StrEnum):
-    """A connector's whole `read`, or one of the server suite's three tests."""
+    """A connector's whole `read`, its cursor's `observe` alone, or one of the server suite's
+    three tests."""
 
     READ = "read"
+    OBSERVE = "observe"
     LOAD = "load"
     BIG_RESPONSE = "big_response"
     UNDER_STREAM = "under_stream"

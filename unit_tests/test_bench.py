@@ -2,8 +2,8 @@
 
 The tiny run reads a few hundred leads with ours and the global-cursor variant, and a few dozen
 chat messages with ours and the minimal chats manifest (so every kind of reader process runs
-once: the minimal leads manifest runs under the same `source-declarative-manifest`), and probes
-a small mock server; it skips Prism, whose start alone would take most of the time this test may
+once: the minimal leads manifest runs under the same `source-declarative-manifest`), has both
+cursors observe a few hundred leads, and probes a small mock server; it skips Prism, whose start alone would take most of the time this test may
 have. No timing is asserted: only that every row is produced with real counts, that the results
 files render, and that a short read becomes an error row.
 """
@@ -38,7 +38,9 @@ from bench.connector import (
     measure_read,
     prepare,
 )
+from bench.cursor_cost import ascending_leads, leads_cursor
 from bench.procs import ProcessGroup
+from bench.report import ceiling_table
 from bench.rows import Measure, Mode, Name, Row, Stream
 from bench.servers import LEAD_MARKER, STREAM_PATHS, MarkerCounter, prism_spec
 from bench.targets import evaluate
@@ -60,7 +62,7 @@ TODAYS_FIELDS = {"suite", "name", "mode", "leads", "concurrency", "records_per_s
 @pytest.mark.timeout(120)
 def test_a_tiny_run_measures_every_reader_and_server_test_with_real_counts(tmp_path: Path) -> None:
     config = BenchConfig(output_dir=tmp_path, sizes=(300,), chat_sizes=(60,), chat_sessions=20,
-                         cases=TINY_CASES, runs=1, big_leads=20_000, load_seconds=0.5,
+                         cases=TINY_CASES, runs=1, observe_leads=500, big_leads=20_000, load_seconds=0.5,
                          warmup_seconds=0.1, skip_prism=True)  # fmt: skip
     rows, complete = run(config)
 
@@ -70,6 +72,11 @@ def test_a_tiny_run_measures_every_reader_and_server_test_with_real_counts(tmp_p
     for row in reads:
         assert (row.status, row.records, len(row.runs)) == ("ok", SERVED[row.stream], 1), row
         assert row.records_per_s and row.peak_rss_mb and row.seconds == row.runs[0]
+    observed = [r for r in rows if r.suite == "cursor"]
+    assert [(r.name, r.measure) for r in observed] == [(Name.OURS, Measure.OBSERVE), (Name.GLOBAL_CURSOR, Measure.OBSERVE)]  # fmt: skip
+    for row in observed:
+        assert (row.status, row.records, row.runs) == ("ok", 500, [row.seconds]), row
+        assert row.seconds > 0 and row.note.endswith(" µs per lead")
     served = {(r.name, r.measure): r for r in rows if r.suite == "server"}
     load = served[Name.MOCK, Measure.LOAD]
     assert load.status == "ok" and load.requests_per_s and load.concurrency == 16
@@ -86,7 +93,8 @@ def test_a_tiny_run_measures_every_reader_and_server_test_with_real_counts(tmp_p
     for text in ("## Targets", "300 leads: ours incremental seconds ≤ 1.15x the global-cursor",
                  "| source-chatnode-global-cursor | incremental | leads | 300 |",
                  "60 chat messages: ours incremental messages/s ≥ 1.0x minimal chats manifest",
-                 "| minimal-manifest | full refresh | chats | 60 |",
+                 "| minimal-manifest | full refresh | chats | 60 |", "## Cursor suite",
+                 "| source-chatnode-global-cursor | 500 |",
                  "### One big response", "| prism | 16 | - |", "skipped: --skip-prism"):  # fmt: skip
         assert text in report
 
@@ -276,6 +284,39 @@ def test_targets_pass_miss_or_say_what_was_not_measured() -> None:
     ]
     assert targets[0].measured == "5.00 vs 4.00 = 1.25x"
     assert targets[4].target.startswith("100,000 chat messages: ours incremental messages/s")
+
+
+def test_the_ceiling_adds_the_per_bot_cursors_cost_to_the_minimal_manifests_full_refresh() -> None:
+    rows = [
+        _read(Name.MINIMAL, "full_refresh", 100_000, 4.0),
+        _read(Name.OURS, "incremental", 100_000, 5.0),
+        _read(Name.MINIMAL, "full_refresh", 1_000_000, 20.0),
+        _read(Name.MINIMAL, "full_refresh", 10_000, 1.0),  # no cursor row: no ceiling
+        Row("cursor", Name.OURS, "incremental", 200_000, Measure.OBSERVE, seconds=2.0),
+        Row("cursor", Name.GLOBAL_CURSOR, "incremental", 200_000, Measure.OBSERVE, seconds=1.0),
+    ]
+    assert ceiling_table(rows[:2]) == []
+    lines = ceiling_table(rows)
+    # 10 µs per lead: 1 s more at 100k, 4 / 5 = 0.80x; 10 s at 1M, 20 / 30 = 0.67x; the global
+    # cursor's 5 µs: 4 / 4.5 = 0.89x, 20 / 25 = 0.80x.
+    assert lines[-3:] == [
+        "| 10,000 | 1.00 | 0.10 | 0.91x | - | 0.95x |",
+        "| 100,000 | 4.00 | 1.00 | 0.80x | 0.80x | 0.89x |",
+        "| 1,000,000 | 20.00 | 10.00 | 0.67x | - | 0.80x |",
+    ]
+
+
+def test_the_cursor_suite_observes_ascending_leads_with_the_cursor_a_read_builds() -> None:
+    ours, bot_slice = leads_cursor(load_manifest(), "bench-bot")
+    variant, _ = leads_cursor(global_cursor_manifest(), "bench-bot")
+    assert (ours.state["use_global_cursor"], variant.state["use_global_cursor"]) == (False, True)
+    assert bot_slice.partition == {"bot_id": "bench-bot"}
+    leads = ascending_leads(50, bot_slice)
+    instants = [lead.data["created_at"].instant_us for lead in leads]
+    assert instants == sorted(set(instants)) and len(instants) == 50
+    assert all(len(lead.data["created_at"]) == len("2024-01-01T00:00:00.000000Z") for lead in leads)
+    assert {lead.associated_slice for lead in leads} == {bot_slice}
+    assert all(hash(lead.associated_slice) == hash(bot_slice) for lead in leads)
 
 
 def test_quick_never_writes_over_the_committed_results() -> None:
