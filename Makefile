@@ -30,7 +30,7 @@ test: lint  ## ruff, then the whole test suite on 2 workers (hypothesis profile 
 demo: install  ## mock server + check/discover/full refresh/incremental of leads and chats + PyAirbyte into DuckDB
 	$(RUN) python -m demo
 
-bench: install  ## full benchmark: leads 10k/100k/1M, chats 100k/1M messages, best of 2: bench/results.md and .json
+bench: install  ## full benchmark: leads 10k/100k/1M, chats 100k/1M messages, the CDK cursor's cost, best of 2: bench/results.md and .json
 	$(RUN) python -m bench
 
 bench-quick: install  ## the whole harness on small sizes, a few minutes: bench/.work/quick/results.md
