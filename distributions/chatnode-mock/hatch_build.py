@@ -26,5 +26,7 @@ class TopLevelPackagesHook(BuildHookInterface):
         for source, target in self.config["top-level"].items():
             path = repository_root / source
             if not path.exists():
-                raise FileNotFoundError(f"{path} is not in this checkout: build from the repository")
+                raise FileNotFoundError(
+                    f"{path} is not in this checkout: build from the repository"
+                )
             build_data["force_include"][str(path)] = target
