@@ -218,9 +218,3 @@ def test_a_config_without_bots_is_rejected_by_the_spec(manifest: dict[str, Any])
         jsonschema.validate(
             {"api_key": "k", "bot_ids": []}, manifest["spec"]["connection_specification"]
         )
-
-
-def test_connector_package_holds_only_what_ships_to_airbyte_users() -> None:
-    """Test-kit code (the demo, the mock, the bench) lives outside what Airbyte users install."""
-    shipped = {p.name for p in (ROOT / "source_chatnode").iterdir() if p.name != "__pycache__"}
-    assert shipped <= {"__init__.py", "manifest.yaml", "components.py", "run.py", "builder"}
