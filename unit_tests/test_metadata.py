@@ -112,10 +112,23 @@ def test_allowed_hosts_match_the_default_base_url() -> None:
     assert default_url.split("/")[2] in data["allowedHosts"]["hosts"]
 
 
+def project_table(folder: Path) -> dict[str, Any]:
+    return tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def test_the_pypi_package_name_is_the_connector_distribution() -> None:
+    """PyAirbyte and tap-airbyte-wrapper `pip install` the name metadata.yaml gives."""
+    pypi = metadata_document()["data"]["remoteRegistries"]["pypi"]
+    assert pypi["packageName"] == project_table(ROOT)["name"] == "airbyte-source-chatnode"
+
+
 def test_metadata_version_and_streams_follow_the_package_and_the_manifest() -> None:
-    """The image tag is the package version, and every suggested stream exists."""
+    """The image tag is the version of both distributions (released together), and every
+    suggested stream exists."""
     data = metadata_document()["data"]
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert data["dockerImageTag"] == project["version"]
+    assert data["dockerImageTag"] == project_table(ROOT)["version"]
+    assert (
+        data["dockerImageTag"] == project_table(ROOT / "distributions" / "chatnode-mock")["version"]
+    )
     streams = {stream["name"] for stream in load_manifest()["streams"]}
     assert set(data["suggestedStreams"]["streams"]) <= streams
