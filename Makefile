@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # Some machines set this; every connector process would then recompile airbyte-cdk (~1.3 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install lint format test demo bench bench-quick clean cloud-edition
+.PHONY: help install lint format test demo bench bench-quick clean cloud-edition dist
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ bench-quick: install  ## the whole harness on small sizes, a few minutes: bench/
 
 cloud-edition: install  ## regenerate source_chatnode/builder/manifest.yaml, the Airbyte Cloud edition (no custom components)
 	$(RUN) python tools/cloud_edition.py
+
+dist:  ## build both distributions, sdist and wheel, into dist/ (docs/packaging.md)
+	$(UV) build --all-packages --out-dir dist
 
 clean:  ## remove the virtualenv and caches
 	rm -rf .venv .pytest_cache .ruff_cache .hypothesis

@@ -1,8 +1,8 @@
 """Each distribution built from this repository carries only what it imports, and runs alone.
 
 `airbyte-source-chatnode` is the connector, `chatnode-mock` the test kit (docs/packaging.md).
-Every wheel of the uv workspace is built, its METADATA is compared with an AST scan of the
-modules it ships, then each wheel is installed alone in a fresh venv and run as its users run it.
+Every wheel of the uv workspace is built (from its sdist), its METADATA is compared with an AST
+scan of the modules it ships, then each wheel is installed alone in a fresh venv and run as its users run it.
 The venvs take versions from uv.lock, so the uv cache serves them (about 10 s for both).
 """
 
@@ -202,8 +202,9 @@ def workspace_members() -> set[str]:
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Wheel]:
+    """As they would be published: each wheel is built from its sdist, outside the checkout."""
     out = tmp_path_factory.mktemp("wheels")
-    run(*uv(), "build", "--all-packages", "--wheel", "--quiet", "--out-dir", out)
+    run(*uv(), "build", "--all-packages", "--quiet", "--out-dir", out)
     built = [Wheel(path) for path in sorted(out.glob("*.whl"))]
     return {wheel.name: wheel for wheel in built}
 
