@@ -2,8 +2,8 @@
 
 `airbyte-source-chatnode` is the connector, `chatnode-mock` the test kit (docs/packaging.md).
 Every wheel of the uv workspace is built (from its sdist), its METADATA is compared with an AST
-scan of the modules it ships, then each wheel is installed alone in a fresh venv and run as its users run it.
-The venvs take versions from uv.lock, so the uv cache serves them (about 10 s for both).
+scan of the modules it ships, then each wheel is installed alone in a fresh venv and run as its
+users run it. The venvs take versions from uv.lock, so the uv cache serves them.
 """
 
 from __future__ import annotations
