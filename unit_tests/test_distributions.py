@@ -30,7 +30,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from mock_server.config import DEFAULT_API_KEY, DEFAULT_BOTS
+from mock_server.cli import build_parser, config_from_args
 from mock_server.data import leads_for_bot
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -382,17 +382,21 @@ def kit_server(kit_venv: Venv) -> Iterator[str]:
 
 
 def test_the_kit_installed_alone_serves_get_leads(kit_server: str) -> None:
-    """With its defaults: the same leads as the checkout's generator makes."""
-    bot = DEFAULT_BOTS[0]
+    """With no flags: the leads the checkout's CLI would serve with no flags, to the default key."""
+    defaults = config_from_args(build_parser().parse_args([]))
+    bot = defaults.bots[0]
     request = urllib.request.Request(
         f"{kit_server}/get-conversation-ids/{bot}",
         method="POST",
-        headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"},
+        headers={"Authorization": f"Bearer {defaults.first_api_key}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
         leads = json.loads(response.read())
-    assert leads == list(leads_for_bot(0, bot, 100))
+    assert len(leads) == defaults.leads_per_bot > 0
+    assert leads == list(
+        leads_for_bot(defaults.seed, bot, defaults.leads_per_bot, quirks=defaults.quirks)
+    )
 
 
 def test_the_kit_installed_alone_reads_the_spec_documents_it_bundles(kit_venv: Venv) -> None:
