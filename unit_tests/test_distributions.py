@@ -67,8 +67,13 @@ def clean_env() -> dict[str, str]:
     Bytecode may be written (into the throwaway venvs): each later run there then skips
     recompiling what the first one imported, seconds per run for airbyte-cdk or openapi-core.
     """
-    drop = {"VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "UV_INTERNAL__PARENT_INTERPRETER"}
-    drop.add("PYTHONDONTWRITEBYTECODE")
+    drop = {
+        "VIRTUAL_ENV",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "UV_INTERNAL__PARENT_INTERPRETER",
+        "PYTHONDONTWRITEBYTECODE",
+    }
     return {key: value for key, value in os.environ.items() if key not in drop}
 
 
@@ -192,17 +197,15 @@ def module_sources(wheel: Wheel, extra: str | None) -> dict[str, str]:
     }
 
 
+def project_name(folder: Path) -> str:
+    pyproject = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    return canonicalize_name(pyproject["project"]["name"])
+
+
 def workspace_members() -> set[str]:
     root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    folders = [ROOT, *(ROOT / member for member in root["tool"]["uv"]["workspace"]["members"])]
-    return {
-        canonicalize_name(
-            tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))["project"][
-                "name"
-            ]
-        )
-        for folder in folders
-    }
+    members = [ROOT / member for member in root["tool"]["uv"]["workspace"]["members"]]
+    return {project_name(folder) for folder in (ROOT, *members)}
 
 
 @pytest.fixture(scope="module")
