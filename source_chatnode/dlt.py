@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import dlt
@@ -25,23 +26,24 @@ from jsonschema import Draft7Validator
 
 
 @contextmanager
-def _root_logging_untouched() -> Iterator[None]:
-    """airbyte-cdk's entrypoint module, when first imported, points the root logger at stdout
-    in Airbyte's JSON protocol, as a connector process needs. A dlt pipeline is no such process:
-    its logs, and the user's, stay where the user sent them."""
+def _root_logging_left_to_the_user() -> Iterator[None]:
+    """airbyte-cdk, when first imported, points the root logger at stdout in Airbyte's JSON
+    protocol (dropping the handlers already there), as a connector process needs. A dlt
+    pipeline is no such process: the root logger keeps the user's handlers and not that one,
+    and the CDK's own logs reach the user's handlers if any, else nowhere (its errors reach the
+    user in the exception that fails the pipeline), not Python's last-resort stderr."""
     root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
+    handlers = root.handlers[:]
     try:
         yield
     finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        # As a library's logs should: to the user's handlers if any, else nowhere (the errors
-        # reach the user in the exception that fails the pipeline), not Python's last resort.
+        from airbyte_cdk.logger import PRINT_BUFFER
+
+        root.handlers[:] = [h for h in handlers if getattr(h, "stream", None) is not PRINT_BUFFER]
         logging.getLogger("airbyte").addHandler(logging.NullHandler())
 
 
-with _root_logging_untouched():
+with _root_logging_left_to_the_user():
     from airbyte_cdk.models import (
         AirbyteMessage,
         AirbyteStateMessage,
@@ -91,11 +93,22 @@ def chatnode(
     # The CDK masks registered secrets in everything it logs and in its error messages.
     if api_key and filter_secrets(api_key) == api_key:
         add_to_secrets(api_key)
-    source = declarative_source(config)
-    if problems := spec_violations(config, source.spec(LOGGER).connectionSpecification):
+    spec, streams = connector_definition()
+    if problems := spec_violations(config, spec):
         raise ValueError(f"chatnode source options are not valid: {'; '.join(problems)}")
-    for stream in source.discover(LOGGER, config).streams:
+    for stream in streams:
         yield stream_resource(config, stream)
+
+
+@cache
+def connector_definition() -> tuple[Mapping[str, Any], tuple[AirbyteStream, ...]]:
+    """The connector's spec, and its streams as `discover` declares them (names, primary keys,
+    JSON schemas). Both come from the manifest alone, so they are read once per process: the
+    CDK takes a good part of a second to build a source."""
+    placeholder = {"api_key": "-", "bot_ids": ["-"]}
+    source = declarative_source(placeholder)
+    streams = tuple(source.discover(LOGGER, placeholder).streams)
+    return source.spec(LOGGER).connectionSpecification, streams
 
 
 def connector_config(
@@ -208,8 +221,9 @@ def stream_state_of(message: AirbyteMessage) -> dict[str, Any]:
 
 
 def plain_record(data: dict[str, Any]) -> dict[str, Any]:
-    """A record as the Airbyte protocol serialises it: `created_at` is a `ParsedInstant` (a str
-    that carries its parsed instant, components.py); dlt gets the plain string it stands for."""
+    """A record as the Airbyte protocol serialises it. `created_at` is a `ParsedInstant` (a str
+    that carries its parsed instant, components.py): dlt gets the plain string it stands for,
+    whichever of its writers (orjson, simplejson, arrow) then serialises it."""
     created_at = data.get("created_at")
     if created_at is not None and type(created_at) is not str and isinstance(created_at, str):
         data["created_at"] = str(created_at)
