@@ -239,8 +239,12 @@ def error_message(message: AirbyteMessage) -> str | None:
 
 
 def failure_text(stream: str, errors: Sequence[str]) -> str:
+    """The connector's explanations, each once; raising them keeps dlt from committing the run."""
     reasons = "; ".join(dict.fromkeys(filter_secrets(error) for error in errors))
-    return f"ChatNode stream '{stream}' failed, nothing of this run was kept: {reasons}"
+    return (
+        f"ChatNode stream '{stream}' failed (no bot's cursor moves; the next run starts from the "
+        f"last saved state): {reasons}"
+    )
 
 
 JSON_TYPES: dict[str, Callable[[Mapping[str, Any]], str]] = {
