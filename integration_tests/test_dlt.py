@@ -4,7 +4,6 @@ state in dlt's state, and a failure that fails the pipeline and keeps nothing of
 
 from __future__ import annotations
 
-import ast
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -15,7 +14,6 @@ import dlt
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-import source_chatnode
 from integration_tests.conftest import API_KEY, served_records
 from integration_tests.oracle import EPOCH, due_by_created_at, newest
 from mock_server import faults
@@ -249,17 +247,3 @@ def test_options_the_spec_rejects_fail_before_any_request(warehouse: Warehouse) 
         with pytest.raises(ValueError, match=f"^chatnode source options are not valid: {named}: "):
             chatnode(api_key=API_KEY, base_url=warehouse.server.base_url, **arguments)
     assert warehouse.server.journal() == []
-
-
-def test_only_the_dlt_module_imports_dlt() -> None:
-    """`import source_chatnode` (and the Airbyte runtimes) must work without dlt installed."""
-    package = Path(source_chatnode.__file__).parent
-    for module in package.rglob("*.py"):
-        if module.name == "dlt.py":
-            continue
-        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom):
-                names = [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
-            imported = {name for name in names if name.split(".")[0] == "dlt" or ".dlt" in name}
-            assert not imported, f"{module.relative_to(package)} imports {imported}"

@@ -1,8 +1,13 @@
-"""The dlt source's pure parts: column hints from the streams' JSON schemas, and the option check
-against the connector's spec."""
+"""The dlt source's pure parts: column hints from the streams' JSON schemas, the option check
+against the connector's spec, and dlt staying out of the rest of the connector. Its runs against
+the mock are in integration_tests/test_dlt.py."""
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
+import source_chatnode
 from source_chatnode.dlt import columns_from_json_schema, connector_definition, spec_violations
 
 
@@ -47,3 +52,17 @@ def test_spec_violations_name_each_option_and_accept_a_valid_config() -> None:
     broken = {**valid, "bot_ids": [""], "chats_batch_size": 5000, "start_date": "yesterday"}
     problems = spec_violations(broken, spec)
     assert [problem.split(":")[0] for problem in problems] == ["bot_ids.0", "chats_batch_size", "start_date"]  # fmt: skip
+
+
+def test_only_the_dlt_module_imports_dlt() -> None:
+    """`import source_chatnode` (and the Airbyte runtimes) must work without dlt installed."""
+    package = Path(source_chatnode.__file__).parent
+    for module in package.rglob("*.py"):
+        if module.name == "dlt.py":
+            continue
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or "", *(f"{node.module}.{a.name}" for a in node.names)]
+            imported = {name for name in names if name.split(".")[0] == "dlt" or ".dlt" in name}
+            assert not imported, f"{module.relative_to(package)} imports {imported}"
