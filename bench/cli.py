@@ -25,8 +25,9 @@ from bench.targets import evaluate
 
 EPILOG = """\
 connector suite: source-chatnode (incremental, full refresh), its global-cursor variant, the
-  minimal manifest (full refresh, incremental), raw requests+orjson and dlt's rest_api read one
-  bot's leads from chatnode-mock-server. Full run: 10000 100000 1000000 leads, best of 2 runs.
+  minimal manifest (full refresh, incremental), raw requests+orjson, dlt's rest_api and dlt
+  through source_chatnode.dlt (into DuckDB) read one bot's leads from chatnode-mock-server.
+  Full run: 10000 100000 1000000 leads, best of 2 runs.
   chats: source-chatnode (incremental, full refresh), the minimal chats manifest (one request
   per session; full refresh) and its grouped one-bot variant read one bot's
   messages: 100000 and 1000000 (10000 sessions x 10 and x 100).
@@ -39,6 +40,7 @@ server suite: chatnode-mock-server, and Prism 5 (installed on first use with npm
 --quick: 2000 and 10000 leads, 1000 messages (200 sessions x 5), 1 run, 20000 leads
   observed, a 100k big response, a 2 s load test, bench/.work/quick/.
 example: python -m bench --only connector --streams chats --chat-sizes 100000 --runs 1
+         python -m bench --quick --only connector --readers dlt-rest-api dlt-source-chatnode
 Everything listens on 127.0.0.1; every process started is stopped however the bench ends.
 Exit code 0 when it finished (error rows are results), 130 when it was interrupted.
 """
@@ -85,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--quick", action="store_true", help="small sizes, 1 run (see below)")
     add("--only", choices=SUITES, help="run one suite (default all)")
     add("--streams", nargs="+", choices=STREAMS, help="the connector cases of these streams")
+    readers = list(dict.fromkeys(case.name.value for case in CASES))
+    add("--readers", nargs="+", choices=readers, metavar="NAME", help=f"the connector cases of these readers: {', '.join(readers)}")  # fmt: skip
     add("--sizes", nargs="+", type=int, metavar="N", help="leads served to each leads run")
     add("--chat-sizes", nargs="+", type=int, metavar="N", help="messages served to each chats run")
     add("--runs", type=int, metavar="N", help="runs per connector measurement")
@@ -97,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
     flags = {"sizes": args.sizes and tuple(args.sizes), "runs": args.runs}
     flags |= {"chat_sizes": args.chat_sizes and tuple(args.chat_sizes)}
-    flags |= {"cases": args.streams and tuple(c for c in CASES if c.stream in args.streams)}
+    cases = tuple(c for c in CASES if not args.streams or c.stream in args.streams)
+    cases = tuple(c for c in cases if not args.readers or c.name in args.readers)
+    flags |= {"cases": cases if args.streams or args.readers else None}
     flags |= {"output_dir": args.output_dir, "suites": args.only and (args.only,)}
     overrides: dict[str, Any] = {key: value for key, value in flags.items() if value is not None}
     overrides |= {"skip_prism": args.skip_prism, "install": not args.no_install}

@@ -47,6 +47,7 @@ COMMANDS = {
     Name.CLOUD: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
     Name.RAW: "{python} {peers}/raw_requests_orjson.py {config}",
     Name.DLT: "{python} {peers}/dlt_rest_api.py {config} {run_dir}",
+    Name.DLT_SOURCE: "{python} {peers}/dlt_source_chatnode.py {config} {run_dir}",
 }
 """Each reader's console script, run directly: a launcher (`uv run`) would add its startup."""
 IMPORTS = {
@@ -57,6 +58,7 @@ IMPORTS = {
     Name.CLOUD: "airbyte_cdk.cli.source_declarative_manifest",
     Name.RAW: "requests, orjson",
     Name.DLT: "dlt.sources.rest_api, duckdb",
+    Name.DLT_SOURCE: "source_chatnode.dlt, duckdb",
 }
 """What each reader imports, compiled once by the unmeasured warm-up as in a deployed image."""
 
@@ -233,7 +235,7 @@ def run_connector_suite(run: Run) -> None:
                 run_dir = size_dir / f"run-{k}-{case.name}-{case.mode}"
                 places = {**inputs[case], "config": f"{size_dir}/config.json", "run_dir": run_dir}
                 argv = [part.format(**places) for part in shlex.split(COMMANDS[case.name])]
-                dlt = case.name == Name.DLT
+                dlt = case.name in (Name.DLT, Name.DLT_SOURCE)
                 measured, problem = measure_read(run.group, argv, run_dir, served, dlt)
                 rows[case] = add_run(rows[case], measured, problem)
                 rows[case].note = "" if problem or not messages else what

@@ -31,6 +31,8 @@ class Name(StrEnum):
     runtime with no components file."""
     RAW = "raw-requests-orjson"
     DLT = "dlt-rest-api"
+    DLT_SOURCE = "dlt-source-chatnode"
+    """dlt through `source_chatnode.dlt`: our manifest in process, loaded by dlt into DuckDB."""
     MOCK = "chatnode-mock-server"
     PRISM = "prism"
 

@@ -1,6 +1,7 @@
 """The benchmark harness: one tiny run end to end, and the pieces a tiny run cannot show.
 
-The tiny run reads a few hundred leads with ours and the global-cursor variant, and a few dozen
+The tiny run reads a few hundred leads with ours, the global-cursor variant and dlt through
+`source_chatnode.dlt` (its count is the rows DuckDB holds after the load), and a few dozen
 chat messages with ours and the minimal chats manifest (so every kind of reader process runs
 once: the minimal leads manifest runs under the same `source-declarative-manifest`), has both
 cursors observe a few hundred leads, and probes a small mock server; it skips Prism, whose start alone would take most of the time this test may
@@ -50,6 +51,7 @@ from source_chatnode.run import load_manifest
 TINY_CASES = (
     Case(Name.OURS, "incremental"),
     Case(Name.GLOBAL_CURSOR, "incremental"),
+    Case(Name.DLT_SOURCE, "incremental"),
     Case(Name.OURS, "incremental", "chats"),
     Case(Name.MINIMAL, "full_refresh", "chats"),
 )
@@ -92,6 +94,7 @@ def test_a_tiny_run_measures_every_reader_and_server_test_with_real_counts(tmp_p
     report = (tmp_path / "results.md").read_text()
     for text in ("## Targets", "300 leads: ours incremental seconds ≤ 1.15x the global-cursor",
                  "| source-chatnode-global-cursor | incremental | leads | 300 |",
+                 "| dlt-source-chatnode | incremental | leads | 300 |",
                  "60 chat messages: ours incremental messages/s ≥ 1.0x minimal chats manifest",
                  "| minimal-manifest | full refresh | chats | 60 |", "## Cursor suite",
                  "| source-chatnode-global-cursor | 500 |",
@@ -195,11 +198,21 @@ def test_grouped_chats_variant_batches_sessions_under_the_first_sessions_bot() -
 def test_chat_sizes_are_whole_sessions_and_only_the_read_streams_get_a_server() -> None:
     with pytest.raises(ValueError, match="multiple of 20 sessions"):
         BenchConfig(chat_sizes=(50,), chat_sessions=20)
-    config = BenchConfig(sizes=(5,), chat_sizes=(40, 60), chat_sessions=20, cases=TINY_CASES[2:])
+    chats = tuple(case for case in TINY_CASES if case.stream == "chats")
+    config = BenchConfig(sizes=(5,), chat_sizes=(40, 60), chat_sessions=20, cases=chats)
     assert config.servings() == [("chats", 40), ("chats", 60)]
     assert config.mock_data("chats", 60) == (20, 3) and config.mock_data("leads", 5) == (5, None)
     streams = build_parser().parse_args(["--streams", "chats", "--chat-sizes", "100000"])
     assert {c.stream for c in config_from_args(streams).cases} == {"chats"}
+
+
+def test_readers_pick_connector_cases_by_name_within_the_streams() -> None:
+    both = ["--readers", "dlt-rest-api", "dlt-source-chatnode"]
+    picked = config_from_args(build_parser().parse_args(both)).cases
+    assert picked == (Case(Name.DLT, "full_refresh"), Case(Name.DLT_SOURCE, "incremental"))
+    ours = ["--readers", "source-chatnode", "--streams", "chats"]
+    assert {(c.name, c.stream) for c in config_from_args(build_parser().parse_args(ours)).cases} == {(Name.OURS, "chats")}  # fmt: skip
+    assert config_from_args(build_parser().parse_args([])).cases == CASES
 
 
 def test_configured_catalogs_take_cursor_and_primary_key_from_discover() -> None:
