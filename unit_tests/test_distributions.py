@@ -324,7 +324,7 @@ def test_each_extra_brings_what_its_modules_import(
 
 
 def test_the_extras_the_brief_names_are_declared(wheels: dict[str, Wheel]) -> None:
-    assert wheels[CONNECTOR].extra_requirements("dlt") == {"dlt"}
+    assert wheels[CONNECTOR].extra_requirements("dlt") == {"dlt", "jsonschema"}
     assert wheels[CONNECTOR].extra_requirements("singer") == {"singer-sdk"}
     assert wheels[KIT].extra_requirements("pytest") == {"pytest"}
 
