@@ -80,6 +80,9 @@ class MeltanoProject:
             **inherited,
             "CI": "true",
             "MELTANO_SYS_DIR_ROOT": str(workdir / ".meltano"),
+            # Meltano rewrites meltano.yml in its own style when it may; the example stays as
+            # committed (the test checks it).
+            "MELTANO_PROJECT_READONLY": "true",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "TAP_CHATNODE_API_KEY": server.api_key,
             "TAP_CHATNODE_BASE_URL": server.base_url,
@@ -136,6 +139,7 @@ def assert_each_served_record_loaded_once(project: MeltanoProject, server: MockS
 def test_meltano_run_loads_everything_once_then_only_new_records_from_its_state(
     mock: MockServer, tmp_path: Path
 ) -> None:
+    committed = (EXAMPLE / "meltano.yml").read_bytes()
     project = MeltanoProject(mock, tmp_path)
     project.run("install")
 
@@ -159,3 +163,4 @@ def test_meltano_run_loads_everything_once_then_only_new_records_from_its_state(
     added = {stream: len(project.loaded(stream)) - first[stream] for stream in KEYS}
     assert added == {"leads": 1, "chats": 1 + new_lead_messages}
     assert project.loaded("leads")[-1]["session_id"] == new_lead["session_id"]
+    assert (EXAMPLE / "meltano.yml").read_bytes() == committed, "meltano rewrote the example"
