@@ -7,7 +7,7 @@ import sys
 from importlib.metadata import entry_points
 from typing import Any
 
-from airbyte_cdk.logger import AirbyteLogFormatter
+from airbyte_cdk.logger import PRINT_BUFFER
 from singer_sdk import Tap
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib.messages import Message
@@ -32,10 +32,10 @@ class ProtocolWriter(SingerWriter):
 def route_connector_logs_to_stderr() -> None:
     """Remove airbyte-cdk's root log handler, which writes Airbyte LOG messages to the real
     stdout (`airbyte_cdk.entrypoint` installs it on import); connector logs then go where
-    singer-sdk sends every log: stderr."""
+    singer-sdk sends every log: stderr. Only that handler: others are someone else's."""
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if isinstance(handler.formatter, AirbyteLogFormatter):
+        if isinstance(handler, logging.StreamHandler) and handler.stream is PRINT_BUFFER:
             root.removeHandler(handler)
 
 
