@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,11 @@ def meltano_executable() -> Path:
         return meltano
     shutil.rmtree(MELTANO_VENV, ignore_errors=True)
     uv = uv_command()
-    subprocess.run([*uv, "venv", "--quiet", "--python", "3.11", str(MELTANO_VENV)], check=True)
+    # The interpreter running the tests: present on every machine that runs them (uv would
+    # otherwise try to download one for a version it cannot find).
+    subprocess.run(
+        [*uv, "venv", "--quiet", "--python", sys.executable, str(MELTANO_VENV)], check=True
+    )
     # --python names the venv: `python3 -m uv pip` would otherwise install into python3 itself.
     python = str(MELTANO_VENV / "bin" / "python")
     subprocess.run(
