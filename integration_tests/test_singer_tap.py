@@ -152,6 +152,16 @@ def test_state_round_trip_emits_only_new_records_once(mock: MockServer) -> None:
     assert third.records("leads") == third.records("chats") == []
 
 
+def test_full_table_in_the_catalog_reads_everything_despite_a_state(mock: MockServer) -> None:
+    config = tap_config(mock, BOTS)
+    catalog = select_only(discover(config), {"leads"})
+    for entry in catalog["streams"]:
+        entry["replication_method"] = "FULL_TABLE"
+    state = run_tap(config).final_state
+    again = run_tap(config, state=state, catalog=catalog)
+    assert len(again.records("leads")) == len(served_records(mock, "leads", BOTS))
+
+
 def test_state_is_emitted_only_after_the_records_it_covers(mock: MockServer) -> None:
     output = run_tap(tap_config(mock, BOTS))
     seen: dict[str, set[str]] = {"leads": set(), "chats": set()}
