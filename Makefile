@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # Some machines set this; every connector process would then recompile airbyte-cdk (~1.3 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install lint format test demo bench bench-quick clean cloud-edition dist
+.PHONY: help install lint format test test-meltano demo bench bench-quick clean cloud-edition dist
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ format: install  ## apply ruff fixes and formatting
 
 test: lint  ## ruff, then the whole test suite on 2 workers (hypothesis profile `ci` by default)
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(RUN) pytest -n $${PYTEST_WORKERS:-2} --dist loadfile $(PYTEST_ARGS)
+
+test-meltano: install  ## Meltano's CLI end to end: tap-chatnode into target-jsonl, full then incremental (own venv in .cache/)
+	$(RUN) pytest -m meltano -n 0 -p no:cacheprovider integration_tests/test_meltano.py $(PYTEST_ARGS)
 
 demo: install  ## mock server + check/discover/full refresh/incremental of leads and chats + PyAirbyte into DuckDB
 	$(RUN) python -m demo

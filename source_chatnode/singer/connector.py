@@ -1,0 +1,210 @@
+"""The declarative source driven in process for one stream at a time, in the tap's terms.
+
+Nothing here knows Singer: it turns the connector's Airbyte messages into records, checkpoints
+(the connector's per-bot state, emitted by the CDK only after the records it covers) and one clear
+error, so the tap never interprets the API itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Generator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from queue import Empty, Queue
+from typing import Any
+
+from airbyte_cdk.models import (
+    AirbyteMessage,
+    AirbyteStateMessageSerializer,
+    AirbyteStream,
+    ConfiguredAirbyteCatalogSerializer,
+    Level,
+    TraceType,
+    Type,
+)
+from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets, get_secrets, update_secrets
+
+from source_chatnode.run import declarative_source
+from source_chatnode.singer.config_schema import connector_settings, connector_spec
+
+_LOG_LEVELS = {
+    Level.FATAL: logging.CRITICAL,
+    Level.ERROR: logging.ERROR,
+    Level.WARN: logging.WARNING,
+    Level.INFO: logging.INFO,
+    Level.DEBUG: logging.DEBUG,
+    Level.TRACE: logging.DEBUG,
+}
+
+
+class ConnectorError(Exception):
+    """The connector failed a read; the message is the connector's own (e.g. "ChatNode rejected
+    the API key (401): check `api_key`"), secrets removed."""
+
+
+@dataclass(frozen=True)
+class StreamDefinition:
+    """A stream as the connector declares it in discovery: the one source of schema and keys."""
+
+    name: str
+    schema: dict[str, Any]
+    primary_key: tuple[str, ...]
+    """Every column of the key: ("bot_id", "session_id") for leads, ("bot_id", "id") for chats."""
+    cursor_field: str | None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The connector's state for the stream after the records read so far: per bot, its cursor."""
+
+    stream_state: dict[str, Any]
+
+
+def connector_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings the connector's spec declares, without singer-sdk's own (stream_maps, ...);
+    and every secret among them registered, so the CDK masks it in anything it logs."""
+    own = {name: config[name] for name in connector_settings() if config.get(name) is not None}
+    update_secrets(get_secrets(connector_spec(), own))
+    return own
+
+
+def discover(config: Mapping[str, Any]) -> list[StreamDefinition]:
+    """The connector's catalog (from `manifest.yaml`; no request is sent)."""
+    own = connector_config(config)
+    catalog = declarative_source(config=own).discover(logging.getLogger("airbyte"), own)
+    return [_definition(stream) for stream in catalog.streams]
+
+
+def _definition(stream: AirbyteStream) -> StreamDefinition:
+    key = tuple(part for path in stream.source_defined_primary_key or [] for part in path)
+    cursor = stream.default_cursor_field or []
+    return StreamDefinition(
+        name=stream.name,
+        schema=dict(stream.json_schema),
+        primary_key=key,
+        cursor_field=cursor[0] if cursor else None,
+    )
+
+
+def read_stream(
+    config: Mapping[str, Any],
+    stream: StreamDefinition,
+    *,
+    stream_state: Mapping[str, Any] | None,
+    incremental: bool,
+    logger: logging.Logger,
+) -> Iterator[dict[str, Any] | Checkpoint]:
+    """Records of `stream` and, after them, the checkpoints that cover them.
+
+    `stream_state` is a previous checkpoint's state (incremental only): the connector resumes
+    each bot from its own cursor in it. Connector logs go to `logger`; a failure raises
+    `ConnectorError` once the connector has emitted everything it read before failing.
+    """
+    own = connector_config(config)
+    catalog = ConfiguredAirbyteCatalogSerializer.load(
+        {
+            "streams": [
+                {
+                    "stream": {
+                        "name": stream.name,
+                        "json_schema": stream.schema,
+                        "supported_sync_modes": ["full_refresh", "incremental"],
+                    },
+                    "sync_mode": "incremental" if incremental else "full_refresh",
+                    "destination_sync_mode": "append_dedup" if incremental else "overwrite",
+                    "cursor_field": [stream.cursor_field] if stream.cursor_field else None,
+                    "primary_key": [[part] for part in stream.primary_key],
+                }
+            ]
+        }
+    )
+    state = (
+        [
+            AirbyteStateMessageSerializer.load(
+                {
+                    "type": "STREAM",
+                    "stream": {
+                        "stream_descriptor": {"name": stream.name},
+                        "stream_state": dict(stream_state),
+                    },
+                }
+            )
+        ]
+        if incremental and stream_state
+        else []
+    )
+    source = declarative_source(config=own, catalog=catalog, state=state)
+    errors: list[str] = []
+    messages = source.read(logger, own, catalog, state)
+    try:
+        for message in messages:
+            yield from _translate(message, logger, errors)
+    except GeneratorExit:
+        _stop_early(source, messages)
+        raise
+    except Exception as exc:
+        raise ConnectorError(_failure(errors, exc)) from None
+    if errors:
+        raise ConnectorError(_failure(errors, None))
+
+
+def _stop_early(source: Any, messages: Generator[AirbyteMessage, None, None]) -> None:
+    """The reader stopped before the end (singer-sdk's record limit, as in `--test`): stop the
+    CDK's worker threads, or the process would hang at exit on a worker blocked on the full queue.
+
+    Pending work is cancelled and the queue drained by a daemon thread while running work ends.
+    Those are CDK internals; if they ever move, the rest of the read is consumed instead (slow
+    but it ends).
+    """
+    concurrent = getattr(source, "_concurrent_source", None)
+    pool = getattr(getattr(concurrent, "_threadpool", None), "_threadpool", None)
+    queue = getattr(concurrent, "_queue", None)
+    if not (isinstance(pool, ThreadPoolExecutor) and isinstance(queue, Queue)):
+        for _ in messages:
+            pass
+        return
+    messages.close()
+    pool.shutdown(wait=False, cancel_futures=True)
+    threading.Thread(target=_discard_forever, args=(queue,), daemon=True).start()
+
+
+def _discard_forever(queue: Queue[Any]) -> None:
+    while True:
+        try:
+            queue.get(timeout=1)
+        except Empty:
+            continue
+
+
+def _translate(
+    message: AirbyteMessage, logger: logging.Logger, errors: list[str]
+) -> Iterator[dict[str, Any] | Checkpoint]:
+    if message.type is Type.RECORD and message.record is not None:
+        yield dict(message.record.data)
+    elif message.type is Type.STATE and message.state is not None:
+        as_json = AirbyteStateMessageSerializer.dump(message.state)
+        yield Checkpoint(dict(as_json["stream"]["stream_state"]))
+    elif message.type is Type.LOG and message.log is not None:
+        logger.log(
+            _LOG_LEVELS.get(message.log.level, logging.INFO), filter_secrets(message.log.message)
+        )
+    elif (
+        message.type is Type.TRACE
+        and message.trace is not None
+        and message.trace.type is TraceType.ERROR
+        and message.trace.error is not None
+    ):
+        error = message.trace.error
+        errors.append(filter_secrets(error.message or error.internal_message or "unknown error"))
+        if error.internal_message:
+            logger.debug("connector error detail: %s", filter_secrets(error.internal_message))
+
+
+def _failure(errors: list[str], exc: Exception | None) -> str:
+    """The connector's own messages, once each, in order; the exception only when it said none."""
+    messages = list(dict.fromkeys(errors))
+    if not messages and exc is not None:
+        messages = [filter_secrets(str(exc)) or type(exc).__name__]
+    return "; ".join(messages)
