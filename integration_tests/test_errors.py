@@ -219,9 +219,9 @@ def test_a_body_the_cdk_would_drop_stops_the_sync_before_any_chats_request(
     CDK's requester would send as no body at all (answered with recent conversations, not these):
     the connector's guard must stop the sync instead."""
     manifest = copy.deepcopy(load_manifest())
-    requester = manifest["definitions"]["chats_requester"]
-    assert requester["request_body_data"].startswith(" \n ")
-    requester["request_body_data"] = requester["request_body_data"].lstrip()
+    body = manifest["definitions"]["chats_requester"]["request_body"]
+    assert body["value"].startswith(" \n ")
+    body["value"] = body["value"].lstrip()
     config = {"api_key": API_KEY, "bot_ids": ["bot-alpha"], "base_url": mock_api.base_url}
     catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog("full_refresh", ["chats"]))
     source = declarative_source(config=config, catalog=catalog, manifest=manifest)

@@ -221,10 +221,14 @@ def one_request_per_session(component: Component, site: Site) -> Component:
     except KeyError as missing:
         raise StandInError(f"the session batch retriever has no {missing}") from None
     requester = chats.get("requester")
-    if not isinstance(requester, dict) or BOT_PARTITION_BOT_ID not in str(requester.get("path")):
-        raise StandInError(f"the chats requester's path does not name `{BOT_PARTITION_BOT_ID}`")
-    if "request_body_data" not in requester:
-        raise StandInError("the chats requester has no `request_body_data` to carry the session")
+    if not isinstance(requester, dict) or BOT_PARTITION_BOT_ID not in str(requester.get("url")):
+        raise StandInError(f"the chats requester's url does not name `{BOT_PARTITION_BOT_ID}`")
+    body = requester.get("request_body")
+    if not isinstance(body, dict) or body.get("type") != "RequestBodyPlainText":
+        raise StandInError(
+            "the chats requester has no `request_body` of type RequestBodyPlainText to carry "
+            "the session (a JSON object body cannot be the top-level array ChatNode takes)"
+        )
     parent = {  # read for its session ids only: none of its records is emitted
         "type": "DeclarativeStream",
         "name": "leads",
@@ -239,8 +243,8 @@ def one_request_per_session(component: Component, site: Site) -> Component:
         "record_selector": selector,
         "requester": {
             **requester,
-            "path": requester["path"].replace(BOT_PARTITION_BOT_ID, SESSION_PARTITION_BOT_ID),
-            "request_body_data": ONE_SESSION_BODY,
+            "url": requester["url"].replace(BOT_PARTITION_BOT_ID, SESSION_PARTITION_BOT_ID),
+            "request_body": {**body, "value": ONE_SESSION_BODY},
         },
         "partition_router": {
             "type": "SubstreamPartitionRouter",
