@@ -78,15 +78,6 @@ def test_read_with_a_wrong_key_is_a_config_error_for_both_streams(connector: Con
     assert "cn-wrong-000000" not in run.stdout + run.stderr
 
 
-def test_check_names_a_first_bot_the_key_cannot_read(connector: Connector) -> None:
-    # `check` reads the first lead of the first bot (the CDK's CheckStream reads one partition);
-    # a forbidden bot further down the list is named by `read` (next test).
-    run = connector.run("check", config=connector.config(["bot-nobody", "bot-alpha"]))
-    assert run.connection_status["status"] == "FAILED"
-    assert "bot-nobody" in run.connection_status["message"]
-    assert "403" in run.connection_status["message"]
-
-
 def test_403_on_one_bot_fails_the_sync_but_the_other_bots_leads_and_state_arrive(
     connector: Connector,
 ) -> None:
@@ -301,7 +292,7 @@ def test_a_malformed_200_fails_loudly_and_state_never_passes_an_unemitted_record
 
 def test_the_api_key_never_appears_even_in_debug_logs(connector: Connector) -> None:
     connector.server.inject(faults.status(401, times=1))
-    run = connector.run("check", config=connector.config(), extra_args=["--debug"])
+    run = read(connector, extra_args=["--debug"])
     output = run.stdout + run.stderr
     # First prove debug logging ran and logged the request with its headers, so the absence of
     # the key below means it was masked, not that nothing was printed.
