@@ -9,13 +9,14 @@ is repeated and none reads leads.
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer, Status
 from airbyte_cdk.test.entrypoint_wrapper import read as read_in_process
 
 from integration_tests.conftest import API_KEY, Connector, run_sdm
@@ -172,3 +173,13 @@ def test_a_sync_given_the_check_flag_fails_instead_of_reading_nothing(
     assert any(
         f"`{CONNECTION_CHECK}` is set only by the connector's own check" in m for m in messages
     )
+
+
+def test_a_base_url_that_is_no_url_is_named_plainly(scoped_api: MockServer) -> None:
+    """In process: the same check path, for a `base_url` without its scheme."""
+    config = {"api_key": API_KEY, "bot_ids": ["bot-alpha"], "base_url": "api.example.test/v1"}
+    status = declarative_source(config=config).check(logging.getLogger("airbyte"), config)
+    assert status.status == Status.FAILED
+    assert "`base_url` does not make an http(s) URL" in str(status.message)
+    assert "api.example.test/v1/get-chats/bot-alpha" in str(status.message)
+    assert not scoped_api.journal()

@@ -406,11 +406,12 @@ class BotAccessProbe:
 
     Each bot gets one Get Chat History request for one session id that does not exist: the
     chats stream's own request (its URL, headers, body template and authenticator), with the
-    status as the whole answer. It is cheap whatever the bot's size: ChatNode looks up one
-    session, answers `[]`, and the body is not even read. Get Leads would answer as well, but
-    with the bot's whole lead list, which ChatNode builds before it answers (a big bot's took
-    the old check minutes); `/auth_me` checks only the key, has no published schema, and the
-    first bot's 401 says the same.
+    status as the whole answer. Its cost does not grow with the bot: the answer is about one
+    session (`[]` for a readable bot, as the mock gives it), and the body is not even read.
+    Get Leads would answer the same question, but only with the bot's whole lead list, which
+    the server has to build and send, however big (what the old check downloaded). `/auth_me`
+    checks only the key, has no published schema, and the first bot's 401 says the same: it
+    would add a request and tell nothing more.
 
     No retries and short timeouts: a check is a person waiting in a setup form. A refused
     connection or an unknown host fails at once with a message naming `base_url`; reads keep
@@ -443,7 +444,7 @@ class BotAccessProbe:
             cursor_slice={},
             extra_fields={"session_ids": [PROBE_SESSION_ID]},
         )
-        url = requester.get_url(stream_slice=probe_slice)  # type: ignore[call-arg]
+        url = _request_url(requester, probe_slice)
         try:
             response = requests.request(
                 requester.get_method().value,
@@ -454,6 +455,20 @@ class BotAccessProbe:
                 timeout=self._timeout,
                 stream=True,
             )
+        except (
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidURL,
+        ) as error:
+            raise AirbyteTracedException(
+                message=(
+                    f"`base_url` does not make an http(s) URL: the check would ask {url!r}. "
+                    "Set `base_url` to the API root, e.g. https://api.public.chatnode.ai/v1, or "
+                    "leave it empty for ChatNode's own API."
+                ),
+                internal_message=f"connection check of bot {bot_id!r} failed: {error!r}",
+                failure_type=FailureType.config_error,
+            ) from None
         except requests.RequestException as error:
             raise AirbyteTracedException(
                 message=(
@@ -502,6 +517,17 @@ class BotAccessProbe:
         if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
             return "the connection was refused (nothing listens there)"
         return f"the connection failed ({type(error).__name__})"
+
+
+def _request_url(requester: Requester, stream_slice: StreamSlice) -> str:
+    """The URL the requester sends a slice's request to: its `url`, or (the deprecated form)
+    `url_base` and `path` joined as the CDK joins them."""
+    url = requester.get_url(stream_slice=stream_slice)  # type: ignore[call-arg]
+    if url:
+        return str(url)
+    base = requester.get_url_base(stream_slice=stream_slice)  # type: ignore[call-arg]
+    path = requester.get_path(stream_slice=stream_slice)  # type: ignore[call-arg]
+    return f"{str(base).rstrip('/')}/{str(path).lstrip('/')}"
 
 
 def _origin(url: str) -> str:
