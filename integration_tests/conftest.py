@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -9,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from integration_tests.connector_runner import ConnectorRun, connector_config, run_cli
+from integration_tests.connector_runner import ROOT, ConnectorRun, connector_config, run_cli
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
 
@@ -83,6 +85,20 @@ def chats_requests(server: MockServer, bot: str) -> list[dict[str, Any]]:
     ]
 
 
+WARNINGS_SHOWN = {"PYTHONWARNINGS": "default"}
+"""Every warning printed (once per place), as Meltano runs its plugins: stdout must stay pure."""
+
+
+def assert_pure_protocol(run: ConnectorRun, command: str) -> None:
+    """Every stdout line is an Airbyte message: a JSON object with a `type`."""
+    for number, line in enumerate(run.stdout.splitlines(), start=1):
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            pytest.fail(f"{command}: stdout line {number} is not JSON: {line[:200]!r}")
+        assert isinstance(message, dict) and "type" in message, f"{command}: {line[:200]!r}"
+
+
 def assert_no_secret(run: ConnectorRun) -> None:
     assert API_KEY not in run.stdout, "the API key leaked to stdout"
     assert API_KEY not in run.stderr, "the API key leaked to stderr"
@@ -91,3 +107,37 @@ def assert_no_secret(run: ConnectorRun) -> None:
 @pytest.fixture
 def connector(mock_api: MockServer, tmp_path: Path) -> Connector:
     return Connector(mock_api, tmp_path)
+
+
+SDM = (str(Path(sys.executable).with_name("source-declarative-manifest")),)
+"""Airbyte's manifest-only runtime, as the platform runs our manifest."""
+MANIFEST = ROOT / "source_chatnode" / "manifest.yaml"
+COMPONENTS = ROOT / "source_chatnode" / "components.py"
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """PYTHONPATH that makes our own packages unimportable, and custom code allowed: on the
+    platform the image holds airbyte-cdk, `manifest.yaml` and `components.py`, nothing else."""
+    blockers = tmp_path / "not-in-the-image"
+    for package in ("source_chatnode", "mock_server"):
+        (blockers / package).mkdir(parents=True)
+        (blockers / package / "__init__.py").write_text(
+            f"raise ImportError('{package} is not installed in source-declarative-manifest')\n"
+        )
+    return {"PYTHONPATH": str(blockers), "AIRBYTE_ENABLE_UNSAFE_CODE": "true", **WARNINGS_SHOWN}
+
+
+def run_sdm(connector: Connector, command: str, env: dict[str, str], **inputs: Any) -> ConnectorRun:
+    """One command of `source-declarative-manifest` over our manifest and components; its
+    stdout must be pure protocol (`isolated_env` shows warnings)."""
+    run = run_cli(
+        command,
+        connector.next_workdir("sdm"),
+        executable=SDM,
+        extra_args=["--manifest-path", str(MANIFEST), "--components-path", str(COMPONENTS)],
+        env=env,
+        **inputs,
+    )
+    assert_pure_protocol(run, f"source-declarative-manifest {command}")
+    return run

@@ -38,7 +38,9 @@ def test_spec_lists_exactly_the_documented_options(connector: Connector) -> None
     run = connector.run("spec")
     assert run.returncode == 0
     properties = run.of_type("SPEC")[0]["spec"]["connectionSpecification"]["properties"]
-    assert set(properties) == {"api_key", "bot_ids", "start_date", "chats_batch_size", "base_url"}
+    shown = {name for name, option in properties.items() if not option.get("airbyte_hidden")}
+    assert shown == {"api_key", "bot_ids", "start_date", "chats_batch_size", "base_url"}
+    assert set(properties) - shown == {"connection_check"}, "only the check's own flag is hidden"
 
 
 def test_check_succeeds_with_a_valid_key(connector: Connector) -> None:

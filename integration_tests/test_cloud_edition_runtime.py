@@ -15,15 +15,18 @@ from typing import Any
 
 import pytest
 
-from integration_tests.conftest import API_KEY, Connector, assert_no_secret
+from integration_tests.conftest import (
+    API_KEY,
+    SDM,
+    Connector,
+    assert_no_secret,
+    assert_pure_protocol,
+)
 from integration_tests.connector_runner import ConnectorRun, run_cli, state_messages
-from integration_tests.test_manifest_only_runtime import SDM, isolated_env
 from mock_server import faults
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
 from tools.cloud_edition import CLOUD_EDITION, load_manifest
-
-__all__ = ["isolated_env"]  # a fixture, shared with the main manifest's runtime tests
 
 NUMERIC_BOT = "1234567"
 """A bot id a careless `AddFields` would turn into an integer."""
@@ -47,6 +50,7 @@ def run_cloud(
         **inputs,
     )
     assert_no_secret(run)
+    assert_pure_protocol(run, f"Cloud edition {command}")
     return run
 
 

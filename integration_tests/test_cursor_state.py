@@ -29,7 +29,8 @@ from source_chatnode.run import load_manifest
 from unit_tests.strategies import instant_of
 
 QUIRKY_BOTS = ("bot-alpha", "bot-beta", "bot-gamma")
-WRAPPER = "source_declarative_manifest.components.CachedSliceHashRetriever"
+WRAPPER = "source_declarative_manifest.components.ConnectionCheckingRetriever"
+"""The leads retriever: a `CachedSliceHashRetriever` that also answers `check`."""
 SAVED_CURSOR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+0000")
 """How the per-bot cursor writes an instant (the manifest's `datetime_format`, in UTC)."""
 

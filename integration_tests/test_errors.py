@@ -78,15 +78,6 @@ def test_read_with_a_wrong_key_is_a_config_error_for_both_streams(connector: Con
     assert "cn-wrong-000000" not in run.stdout + run.stderr
 
 
-def test_check_names_a_first_bot_the_key_cannot_read(connector: Connector) -> None:
-    # `check` reads the first lead of the first bot (the CDK's CheckStream reads one partition);
-    # a forbidden bot further down the list is named by `read` (next test).
-    run = connector.run("check", config=connector.config(["bot-nobody", "bot-alpha"]))
-    assert run.connection_status["status"] == "FAILED"
-    assert "bot-nobody" in run.connection_status["message"]
-    assert "403" in run.connection_status["message"]
-
-
 def test_403_on_one_bot_fails_the_sync_but_the_other_bots_leads_and_state_arrive(
     connector: Connector,
 ) -> None:
@@ -219,9 +210,9 @@ def test_a_body_the_cdk_would_drop_stops_the_sync_before_any_chats_request(
     CDK's requester would send as no body at all (answered with recent conversations, not these):
     the connector's guard must stop the sync instead."""
     manifest = copy.deepcopy(load_manifest())
-    requester = manifest["definitions"]["chats_requester"]
-    assert requester["request_body_data"].startswith(" \n ")
-    requester["request_body_data"] = requester["request_body_data"].lstrip()
+    body = manifest["definitions"]["chats_requester"]["request_body"]
+    assert body["value"].startswith(" \n ")
+    body["value"] = body["value"].lstrip()
     config = {"api_key": API_KEY, "bot_ids": ["bot-alpha"], "base_url": mock_api.base_url}
     catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog("full_refresh", ["chats"]))
     source = declarative_source(config=config, catalog=catalog, manifest=manifest)
@@ -301,7 +292,7 @@ def test_a_malformed_200_fails_loudly_and_state_never_passes_an_unemitted_record
 
 def test_the_api_key_never_appears_even_in_debug_logs(connector: Connector) -> None:
     connector.server.inject(faults.status(401, times=1))
-    run = connector.run("check", config=connector.config(), extra_args=["--debug"])
+    run = read(connector, extra_args=["--debug"])
     output = run.stdout + run.stderr
     # First prove debug logging ran and logged the request with its headers, so the absence of
     # the key below means it was masked, not that nothing was printed.

@@ -8,39 +8,11 @@ component that leans on our own code fails here as it would there.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 
-from integration_tests.conftest import Connector, canonical
-from integration_tests.connector_runner import ROOT, configured_catalog, run_cli, state_messages
-
-SDM = (str(Path(sys.executable).with_name("source-declarative-manifest")),)
-MANIFEST = ROOT / "source_chatnode" / "manifest.yaml"
-COMPONENTS = ROOT / "source_chatnode" / "components.py"
-
-
-@pytest.fixture
-def isolated_env(tmp_path: Path) -> dict[str, str]:
-    """PYTHONPATH that makes our own packages unimportable, and custom code allowed."""
-    blockers = tmp_path / "not-in-the-image"
-    for package in ("source_chatnode", "mock_server"):
-        (blockers / package).mkdir(parents=True)
-        (blockers / package / "__init__.py").write_text(
-            f"raise ImportError('{package} is not installed in source-declarative-manifest')\n"
-        )
-    return {"PYTHONPATH": str(blockers), "AIRBYTE_ENABLE_UNSAFE_CODE": "true"}
-
-
-def run_sdm(connector: Connector, command: str, env: dict[str, str], **inputs):
-    return run_cli(
-        command,
-        connector.next_workdir("sdm"),
-        executable=SDM,
-        extra_args=["--manifest-path", str(MANIFEST), "--components-path", str(COMPONENTS)],
-        env=env,
-        **inputs,
-    )
+from integration_tests.conftest import Connector, canonical, run_sdm
+from integration_tests.connector_runner import configured_catalog, state_messages
 
 
 def test_the_blocker_really_hides_our_packages(

@@ -6,10 +6,13 @@ airbyte-cdk's own dependencies (`requests`, `orjson`), never `source_chatnode` i
 """
 
 import logging
+import socket
+import threading
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import InitVar, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -18,9 +21,11 @@ from airbyte_cdk.sources.declarative.decoders.decoder import Decoder
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
+from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.retrievers.retriever import Retriever
 from airbyte_cdk.sources.declarative.transformations.transformation import RecordTransformation
 from airbyte_cdk.sources.streams.core import StreamData
+from airbyte_cdk.sources.streams.http.error_handlers.response_models import ResponseAction
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -387,6 +392,205 @@ class CachedSliceHashRetriever(Retriever):
             stream_slice = SliceWithCachedHash(stream_slice)
         # Returned, not re-yielded: one generator less between each lead and the cursor.
         return self.retriever.read_records(records_schema, stream_slice)
+
+
+CONNECTION_CHECK = "connection_check"
+"""The config flag the manifest's `check` block sets (`config_overrides`) for the check only."""
+PROBE_SESSION_ID = "airbyte-connection-check"
+"""The one session id the check asks each bot's chat history for: none has it, so a bot the key
+reads answers `[]` at once, and the status alone tells access."""
+
+
+class BotAccessProbe:
+    """Answers `check`: can the key read every bot of `bot_ids`, at the configured `base_url`?
+
+    Each bot gets one Get Chat History request for one session id that does not exist: the
+    chats stream's own request (its URL, headers, body template and authenticator), with the
+    status as the whole answer. Its cost does not grow with the bot: the answer is about one
+    session (`[]` for a readable bot, as the mock gives it), and the body is not even read.
+    Get Leads would answer the same question, but only with the bot's whole lead list, which
+    the server has to build and send, however big (what the old check downloaded). `/auth_me`
+    checks only the key, has no published schema, and the first bot's 401 says the same: it
+    would add a request and tell nothing more.
+
+    No retries and short timeouts: a check is a person waiting in a setup form. A refused
+    connection or an unknown host fails at once with a message naming `base_url`; reads keep
+    the manifest's retries. A 401 stops the check (the key is bad for every bot); 403s and 404s
+    are collected so that one check names every bot the key cannot read. Their messages come
+    from the manifest's error table, the very words a sync would fail with.
+    """
+
+    def __init__(self, requester: Requester, connect_timeout: float, read_timeout: float) -> None:
+        self._requester = requester
+        self._timeout = (connect_timeout, read_timeout)
+
+    def check(self, bot_ids: Iterable[str]) -> None:
+        """Returns when the key reads every bot; raises a config error naming what is wrong."""
+        refused = []
+        for bot_id in dict.fromkeys(bot_ids):
+            problem = self._problem_with(bot_id)
+            if problem is not None:
+                refused.append(problem)
+        if refused:
+            raise AirbyteTracedException(
+                message=" ".join(refused), failure_type=FailureType.config_error
+            )
+
+    def _problem_with(self, bot_id: str) -> str | None:
+        """None when the key reads the bot, else the message of a 403/404 (others raise)."""
+        requester = self._requester
+        probe_slice = StreamSlice(
+            partition={"bot_id": bot_id},
+            cursor_slice={},
+            extra_fields={"session_ids": [PROBE_SESSION_ID]},
+        )
+        url = _request_url(requester, probe_slice)
+        try:
+            response = requests.request(
+                requester.get_method().value,
+                url,
+                headers=dict(requester.get_request_headers(stream_slice=probe_slice)),
+                data=requester.get_request_body_data(stream_slice=probe_slice),
+                auth=requester.get_authenticator(),  # type: ignore[attr-defined]
+                timeout=self._timeout,
+                stream=True,
+            )
+        except (
+            requests.exceptions.MissingSchema,
+            requests.exceptions.InvalidSchema,
+            requests.exceptions.InvalidURL,
+        ) as error:
+            raise AirbyteTracedException(
+                message=(
+                    f"`base_url` does not make an http(s) URL: the check would ask {url!r}. "
+                    "Set `base_url` to the API root, e.g. https://api.public.chatnode.ai/v1, or "
+                    "leave it empty for ChatNode's own API."
+                ),
+                internal_message=f"connection check of bot {bot_id!r} failed: {error!r}",
+                failure_type=FailureType.config_error,
+            ) from None
+        except requests.RequestException as error:
+            raise AirbyteTracedException(
+                message=(
+                    f"Could not reach ChatNode at {_origin(url)} (`base_url`): "
+                    f"{self._unreachable_because(error)}. Check `base_url` (leave it empty for "
+                    "ChatNode's own API) and that this machine can reach it."
+                ),
+                internal_message=f"connection check of bot {bot_id!r} failed: {error!r}",
+                failure_type=FailureType.config_error,
+            ) from None
+        with response:  # closed unread: the status is the answer
+            if response.ok:
+                return None
+            resolution = requester.error_handler.interpret_response(response)  # type: ignore[attr-defined]
+            known = (
+                resolution.response_action == ResponseAction.FAIL
+                and resolution.failure_type == FailureType.config_error
+                and resolution.error_message
+            )
+            if not known:
+                raise AirbyteTracedException(
+                    message=(
+                        f"ChatNode answered HTTP {response.status_code} when asked whether the "
+                        f"API key may read bot {bot_id!r}; it may be busy or down: test the "
+                        "connection again in a few minutes."
+                    ),
+                    failure_type=FailureType.transient_error,
+                )
+            if response.status_code == 401:
+                raise AirbyteTracedException(
+                    message=resolution.error_message, failure_type=FailureType.config_error
+                )
+            return resolution.error_message
+
+    def _unreachable_because(self, error: requests.RequestException) -> str:
+        connect, read = self._timeout
+        if isinstance(error, requests.ConnectTimeout):
+            return f"no connection within {connect:g} s"
+        if isinstance(error, requests.ReadTimeout):
+            return f"no answer within {read:g} s"
+        if isinstance(error, requests.exceptions.SSLError):
+            return "the TLS (https) handshake failed"
+        causes = list(_causes(error))
+        if any(isinstance(cause, socket.gaierror) for cause in causes):
+            return "its host name could not be resolved"
+        if any(isinstance(cause, ConnectionRefusedError) for cause in causes):
+            return "the connection was refused (nothing listens there)"
+        return f"the connection failed ({type(error).__name__})"
+
+
+def _request_url(requester: Requester, stream_slice: StreamSlice) -> str:
+    """The URL the requester sends a slice's request to: its `url`, or (the deprecated form)
+    `url_base` and `path` joined as the CDK joins them."""
+    url = requester.get_url(stream_slice=stream_slice)  # type: ignore[call-arg]
+    if url:
+        return str(url)
+    base = requester.get_url_base(stream_slice=stream_slice)  # type: ignore[call-arg]
+    path = requester.get_path(stream_slice=stream_slice)  # type: ignore[call-arg]
+    return f"{str(base).rstrip('/')}/{str(path).lstrip('/')}"
+
+
+def _origin(url: str) -> str:
+    """`scheme://host:port` of a URL: where the check went, without path or credentials."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}"
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The error and everything it wraps: urllib3 keeps the socket error as `reason`, causes
+    and arguments, depending on the layer."""
+    seen: set[int] = set()
+    pending: list[object] = [error]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        pending += list(current.args)
+
+
+@dataclass
+class ConnectionCheckingRetriever(CachedSliceHashRetriever):
+    """The leads retriever, which during `check` asks whether the key reads every bot instead.
+
+    Airbyte's manifest-only runtime offers no custom check: the manifest's `check` can only read
+    a stream (`CheckStream`), and only that stream's first partition, the first bot. So the
+    check block reads `leads` with the config flag `connection_check` set (`config_overrides`),
+    and this retriever answers its first slice with `BotAccessProbe` over every bot of
+    `bot_ids`, then yields no lead: a check succeeds on zero records. Otherwise it reads leads
+    as its parent does.
+
+    The flag is never meant for a sync: there it would read nothing. Syncs read their
+    partitions in the CDK's worker threads, `check` in the main thread, so a sync that meets
+    the flag fails loudly instead of emitting no leads.
+    """
+
+    probe: Requester | None = None
+    config: Config | None = None
+    connect_timeout_in_seconds: float = 5
+    read_timeout_in_seconds: float = 15
+
+    def read_records(
+        self, records_schema: Mapping[str, Any], stream_slice: StreamSlice | None = None
+    ) -> Iterable[StreamData]:
+        config = self.config or {}
+        if not config.get(CONNECTION_CHECK):
+            return super().read_records(records_schema, stream_slice)
+        if threading.current_thread() is not threading.main_thread() or self.probe is None:
+            raise AirbyteTracedException(
+                message=(
+                    f"`{CONNECTION_CHECK}` is set only by the connector's own check; remove it "
+                    "from the configuration, or this sync would read no leads."
+                ),
+                failure_type=FailureType.config_error,
+            )
+        BotAccessProbe(
+            self.probe, self.connect_timeout_in_seconds, self.read_timeout_in_seconds
+        ).check(config.get("bot_ids") or [])
+        return []
 
 
 def _names_one_of(message: Mapping[str, Any], sessions: set[str]) -> bool:

@@ -8,6 +8,7 @@ so the very same manifest runs under both.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,9 +68,35 @@ def create_source(args: Sequence[str]) -> ConcurrentDeclarativeSource:
     )
 
 
+def show_warnings_on_stderr() -> None:
+    """Print Python warnings on the process's real stderr, whatever `sys.stderr` is then.
+
+    While it runs a command, the CDK's `launch` points `sys.stderr` at the buffer it prints
+    Airbyte messages from, so a warning raised meanwhile (a CDK deprecation, a ResourceWarning,
+    with `PYTHONWARNINGS=default` as Meltano sets it) would land on stdout as a non-JSON line and
+    break the destination reading it. stdout carries only the Airbyte protocol.
+    """
+
+    def show(
+        message: Warning | str,
+        category: type[Warning],
+        filename: str,
+        lineno: int,
+        file: object = None,
+        line: str | None = None,
+    ) -> None:
+        stderr = sys.__stderr__
+        if stderr is not None:
+            stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+            stderr.flush()
+
+    warnings.showwarning = show
+
+
 def run(args: Sequence[str] | None = None) -> None:
     """Console script `source-chatnode`."""
     argv = list(sys.argv[1:] if args is None else args)
+    show_warnings_on_stderr()
     launch(create_source(argv), argv)
 
 

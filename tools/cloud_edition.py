@@ -181,6 +181,10 @@ def keep_the_cdk_fallback_cursor(component: Component, site: Site) -> None:
     return None
 
 
+CHECK_PROBE_SETTINGS = ("probe", "connect_timeout_in_seconds", "read_timeout_in_seconds")
+"""The settings of `ConnectionCheckingRetriever`'s own job, which no stock retriever has."""
+
+
 def unwrap_retriever(component: Component, site: Site) -> Component:
     """A wrapper that only speeds up its nested SimpleRetriever: that retriever alone, with the
     wrapper's own settings (its partition router) moved onto it."""
@@ -189,6 +193,14 @@ def unwrap_retriever(component: Component, site: Site) -> Component:
         raise StandInError("the wrapping retriever has no nested `retriever` to unwrap")
     outer = {k: v for k, v in component.items() if k not in ("type", "class_name", "retriever")}
     return {**inner, **outer}
+
+
+def stock_check_reads_the_first_bot(component: Component, site: Site) -> Component:
+    """The leads retriever without its check probe: the stock check reads the first bot's leads
+    (with no retries: the error handler reads `connection_check`)."""
+    return unwrap_retriever(
+        {k: v for k, v in component.items() if k not in CHECK_PROBE_SETTINGS}, site
+    )
 
 
 ONE_SESSION_BODY = " \n [{{ stream_partition.session_id | tojson }}]"
@@ -221,10 +233,14 @@ def one_request_per_session(component: Component, site: Site) -> Component:
     except KeyError as missing:
         raise StandInError(f"the session batch retriever has no {missing}") from None
     requester = chats.get("requester")
-    if not isinstance(requester, dict) or BOT_PARTITION_BOT_ID not in str(requester.get("path")):
-        raise StandInError(f"the chats requester's path does not name `{BOT_PARTITION_BOT_ID}`")
-    if "request_body_data" not in requester:
-        raise StandInError("the chats requester has no `request_body_data` to carry the session")
+    if not isinstance(requester, dict) or BOT_PARTITION_BOT_ID not in str(requester.get("url")):
+        raise StandInError(f"the chats requester's url does not name `{BOT_PARTITION_BOT_ID}`")
+    body = requester.get("request_body")
+    if not isinstance(body, dict) or body.get("type") != "RequestBodyPlainText":
+        raise StandInError(
+            "the chats requester has no `request_body` of type RequestBodyPlainText to carry "
+            "the session (a JSON object body cannot be the top-level array ChatNode takes)"
+        )
     parent = {  # read for its session ids only: none of its records is emitted
         "type": "DeclarativeStream",
         "name": "leads",
@@ -239,8 +255,8 @@ def one_request_per_session(component: Component, site: Site) -> Component:
         "record_selector": selector,
         "requester": {
             **requester,
-            "path": requester["path"].replace(BOT_PARTITION_BOT_ID, SESSION_PARTITION_BOT_ID),
-            "request_body_data": ONE_SESSION_BODY,
+            "url": requester["url"].replace(BOT_PARTITION_BOT_ID, SESSION_PARTITION_BOT_ID),
+            "request_body": {**body, "value": ONE_SESSION_BODY},
         },
         "partition_router": {
             "type": "SubstreamPartitionRouter",
@@ -286,6 +302,14 @@ STAND_INS: Mapping[str, StandIn] = {
         stock="nothing: the CDK's per-partition state keeps its all-bots fallback cursor",
         gives_up="the history of a bot added later: it starts at the other bots' newest cursor "
         "(refresh the stream to read it)",
+    ),
+    "ConnectionCheckingRetriever": StandIn(
+        stock_check_reads_the_first_bot,
+        stock="the SimpleRetriever it wraps, with the wrapper's partition router; `check` is the "
+        "stock CheckStream, which reads the first bot's leads (no retries)",
+        gives_up="a check of every bot (only the first is read: a forbidden later bot fails the "
+        "first sync, not the check), the check's plain message on an unreachable base_url, and "
+        "a cheap check (the first bot's whole lead list is downloaded)",
     ),
     "CachedSliceHashRetriever": StandIn(
         unwrap_retriever,

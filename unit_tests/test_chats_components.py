@@ -45,7 +45,7 @@ GUARD_ERROR = "could not build the Get Chat History request body"
 
 
 def manifest_body(stream_slice: StreamSlice) -> str:
-    """The body as manifest.yaml's `request_body_data` template renders it."""
+    """The body as manifest.yaml's chats `request_body` template renders it."""
     return " \n " + orjson.dumps(stream_slice.extra_fields["session_ids"]).decode()
 
 

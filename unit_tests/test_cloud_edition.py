@@ -157,9 +157,9 @@ def test_a_wrapping_retriever_without_a_nested_retriever_cannot_be_unwrapped(
         cloud_edition.cloud_edition(variant)
 
 
-def test_the_chats_stand_in_needs_a_path_that_names_the_bot(main: dict[str, Any]) -> None:
+def test_the_chats_stand_in_needs_a_url_that_names_the_bot(main: dict[str, Any]) -> None:
     variant = copy.deepcopy(main)
-    variant["definitions"]["chats_requester"]["path"] = "/get-chats/fixed-bot"
+    variant["definitions"]["chats_requester"]["url"] = "https://example.test/get-chats/fixed-bot"
     with pytest.raises(StandInError, match=r"SessionBatchRetriever.*stream_partition.bot_id"):
         cloud_edition.cloud_edition(variant)
 
@@ -233,10 +233,10 @@ def test_chats_ask_one_session_per_request_of_the_main_chats_endpoint(
 ) -> None:
     main_requester = dict(main_retriever(resolved_main, "chats")["requester"])
     requester = dict(named(edition, "chats")["retriever"]["requester"])
-    for key in ("error_handler", "request_body_data"):
+    for key in ("error_handler", "request_body"):
         main_requester.pop(key)
         requester.pop(key)
-    assert requester.pop("path") == main_requester.pop("path").replace(
+    assert requester.pop("url") == main_requester.pop("url").replace(
         "stream_partition.bot_id", "stream_partition.parent_slice.bot_id"
     )
     assert requester == main_requester

@@ -12,6 +12,12 @@ from typing import Any
 import jsonschema
 import pytest
 from airbyte_cdk.sources.declarative.interpolation.interpolated_string import InterpolatedString
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    DefaultErrorHandler as DefaultErrorHandlerModel,
+)
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import (
+    ModelToComponentFactory,
+)
 
 import chatnode_spec
 from source_chatnode import components
@@ -101,6 +107,7 @@ def test_connection_spec_has_exactly_the_documented_options(manifest: dict[str, 
         "start_date",
         "chats_batch_size",
         "base_url",
+        "connection_check",
     }
     assert connection["required"] == ["api_key", "bot_ids"]
     assert connection["properties"]["api_key"]["airbyte_secret"] is True
@@ -109,8 +116,44 @@ def test_connection_spec_has_exactly_the_documented_options(manifest: dict[str, 
         connection["properties"]["base_url"]["default"]
         == chatnode_spec.api_document()["servers"][0]["url"]
     )
-    orders = [option["order"] for option in connection["properties"].values()]
-    assert sorted(orders) == list(range(len(orders)))
+    shown = [option for option in connection["properties"].values() if "order" in option]
+    assert sorted(option["order"] for option in shown) == list(range(len(shown)))
+
+
+def test_only_the_check_sets_the_hidden_connection_check_flag(manifest: dict[str, Any]) -> None:
+    """Airbyte's setup form hides the flag; the check block sets it for the check alone."""
+    flag = manifest["spec"]["connection_specification"]["properties"]["connection_check"]
+    assert flag["airbyte_hidden"] is True and flag["default"] is False and "order" not in flag
+    assert manifest["check"] == {
+        "type": "CheckStream",
+        "stream_names": ["leads"],
+        "config_overrides": {"connection_check": True},
+    }
+
+
+def test_the_check_probe_is_the_chats_request_with_short_timeouts(manifest: dict[str, Any]) -> None:
+    """A check waits for no retries and at most 5 s per connection: an unreachable `base_url`
+    fails it in seconds, well under the 10 s a person in a setup form is owed."""
+    (leads,) = [stream for stream in manifest["streams"] if stream["name"] == "leads"]
+    retriever = leads["retriever"]
+    assert retriever["class_name"].endswith(".ConnectionCheckingRetriever")
+    assert retriever["probe"] == {"$ref": "#/definitions/chats_requester"}
+    assert retriever["connect_timeout_in_seconds"] <= 5
+    assert retriever["read_timeout_in_seconds"] <= 15
+
+
+@pytest.mark.parametrize(("flag", "retries"), [(True, 0), (False, 5), (None, 5)])
+def test_requests_retry_in_syncs_and_not_in_a_check(
+    manifest: dict[str, Any], flag: bool | None, retries: int
+) -> None:
+    """The Cloud edition's check reads through this error handler: it must not wait on retries."""
+    config = {"api_key": "k", "bot_ids": ["b"]}
+    if flag is not None:
+        config["connection_check"] = flag
+    handler = ModelToComponentFactory().create_component(
+        DefaultErrorHandlerModel, manifest["definitions"]["error_handler"], config=config
+    )
+    assert handler.max_retries == retries
 
 
 def test_chats_batch_size_is_1_to_1000_with_100_by_default(manifest: dict[str, Any]) -> None:
