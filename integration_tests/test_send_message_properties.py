@@ -227,25 +227,31 @@ def test_every_sent_message_is_read_once_and_bots_never_mix(server: MockServer) 
 # Mutants: the same machine against a store with one bug each
 
 
-class LostReply(LeadStore):
-    """Records the question of a Send Message but not the reply it answered."""
+class Mutant(LeadStore):
+    """A store whose Send Message records the exchange, then `spoil`s it in one way."""
 
     def send_message(
         self, bot_id: str, text: str, session_id: str | None = None, **kw: Any
     ) -> Exchange:
         exchange = super().send_message(bot_id, text, session_id, **kw)
-        _rewrite_last_turn(self, bot_id, exchange.session_id, lambda q, a: [q])
+        self.spoil(bot_id, exchange)
         return exchange
 
+    def spoil(self, bot_id: str, exchange: Exchange) -> None:
+        raise NotImplementedError
 
-class ReplyBeforeQuestion(LeadStore):
+
+class LostReply(Mutant):
+    """Records the question of a Send Message but not the reply it answered."""
+
+    def spoil(self, bot_id: str, exchange: Exchange) -> None:
+        _rewrite_last_turn(self, bot_id, exchange.session_id, lambda q, a: [q])
+
+
+class ReplyBeforeQuestion(Mutant):
     """Dates the reply a second before its question."""
 
-    def send_message(
-        self, bot_id: str, text: str, session_id: str | None = None, **kw: Any
-    ) -> Exchange:
-        exchange = super().send_message(bot_id, text, session_id, **kw)
-
+    def spoil(self, bot_id: str, exchange: Exchange) -> None:
         def backdate(question: dict[str, Any], answer: dict[str, Any]) -> list[dict[str, Any]]:
             asked = instant_of(question["created_at"])
             assert asked is not None
@@ -254,20 +260,15 @@ class ReplyBeforeQuestion(LeadStore):
             return [question, answer | {"created_at": stamp}]
 
         _rewrite_last_turn(self, bot_id, exchange.session_id, backdate)
-        return exchange
 
 
-class SessionUnderAnotherBot(LeadStore):
+class SessionUnderAnotherBot(Mutant):
     """Lists a session that Send Message started under the next bot too."""
 
-    def send_message(
-        self, bot_id: str, text: str, session_id: str | None = None, **kw: Any
-    ) -> Exchange:
-        exchange = super().send_message(bot_id, text, session_id, **kw)
+    def spoil(self, bot_id: str, exchange: Exchange) -> None:
         if exchange.lead is not None:
             other = BOTS[(BOTS.index(bot_id) + 1) % len(BOTS)]
             self.append(other, leads=[exchange.lead])
-        return exchange
 
 
 def _rewrite_last_turn(store: LeadStore, bot_id: str, session: str, change: Any) -> None:
@@ -283,7 +284,7 @@ def _rewrite_last_turn(store: LeadStore, bot_id: str, session: str, change: Any)
 
 
 @pytest.mark.parametrize("broken", [LostReply, ReplyBeforeQuestion, SessionUnderAnotherBot])
-def test_a_broken_store_is_caught(server: MockServer, broken: type[LeadStore]) -> None:
+def test_a_broken_store_is_caught(server: MockServer, broken: type[Mutant]) -> None:
     config = server.config
     sound = server.service.store
     server.service.store = broken(
