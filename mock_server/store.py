@@ -12,7 +12,7 @@ bot's leads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
@@ -134,14 +134,8 @@ class BotLeads:
     def sessions(self) -> Mapping[str, int | None]:
         """Session id -> its lead's created_at in epoch ms (None when it names no instant), in
         lead order; a session listed twice keeps its first lead. Built on first use, one chunk of
-        leads at a time."""
-        found: dict[str, int | None] = {}
-        for chunk in self.element_chunks():
-            for lead in orjson.loads(b"[" + chunk + b"]"):
-                session_id = lead.get("session_id") if isinstance(lead, dict) else None
-                if isinstance(session_id, str) and session_id not in found:
-                    found[session_id] = _epoch_ms(lead.get("created_at"))
-        return MappingProxyType(found)
+        leads at a time (or handed down by `with_segment`)."""
+        return MappingProxyType(_add_sessions({}, self.element_chunks()))
 
     @cached_property
     def sessions_by_time(self) -> tuple[str, ...]:
@@ -156,14 +150,33 @@ class BotLeads:
         return self.sessions_by_time[-k:] if k > 0 else ()
 
     def with_segment(self, segment: Segment) -> BotLeads:
+        """These leads and then the segment's. A session index already built is handed down,
+        extended by the segment's leads only: each session Send Message starts on a big bot
+        would otherwise cost re-reading all its leads."""
         generated = segment.count if isinstance(segment, GeneratedSegment) else 0
-        return BotLeads(
+        extended = BotLeads(
             self.bot_id,
             (*self.segments, segment),
             self.next_index + generated,
             max(self.end_ms, segment.end_ms),
             self.has_raw or (isinstance(segment, RawSegment) and not segment.conforming),
         )
+        built = self.__dict__.get("sessions")
+        if built is not None:
+            index = MappingProxyType(_add_sessions(built.copy(), segment.chunks()))
+            extended.__dict__["sessions"] = index
+        return extended
+
+
+def _add_sessions(found: dict[str, int | None], chunks: Iterable[bytes]) -> dict[str, int | None]:
+    """`found` plus the sessions of these lead chunks not in it yet (session id -> its lead's
+    created_at in epoch ms, None when it names no instant)."""
+    for chunk in chunks:
+        for lead in orjson.loads(b"[" + chunk + b"]"):
+            session_id = lead.get("session_id") if isinstance(lead, dict) else None
+            if isinstance(session_id, str) and session_id not in found:
+                found[session_id] = _epoch_ms(lead.get("created_at"))
+    return found
 
 
 @dataclass(frozen=True)
