@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -57,6 +58,40 @@ def leads_session_ids(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip
     return distinct[:CHATS_SESSIONS_PER_CHECK]
 
 
+TEST_MESSAGE = "chatnode-contract test message: please ignore"
+"""What `--send-test-message` sends as the visitor, once per bot, in a new conversation."""
+
+
+def test_message(earlier: Mapping[str, httpx.Response]) -> dict[str, str]:
+    """Send Message's body: the test message, without `chat_session_id` (a new conversation)."""
+    return {"message": TEST_MESSAGE}
+
+
+def sent_session(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
+    """The session Send Message answered with, to find the test message in its history."""
+    answer = _json_object(earlier.get("send"))
+    session = answer.get("chat_session_id")
+    if not isinstance(session, str) or not session:
+        return Skip("no session to look in: Send Message gave no chat_session_id")
+    return [session]
+
+
+def _json_object(response: httpx.Response | None) -> dict[str, Any]:
+    if response is None or response.status_code != 200:
+        return {}
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def sent_turn(earlier: Mapping[str, httpx.Response]) -> tuple[str, str] | None:
+    """(question, reply) of the test message, when Send Message answered one."""
+    reply = _json_object(earlier.get("send")).get("message")
+    return (TEST_MESSAGE, reply) if isinstance(reply, str) else None
+
+
 @dataclass(frozen=True)
 class CheckedOperation:
     """One operation of the spec, called with the real key for every `--bot`."""
@@ -69,11 +104,17 @@ class CheckedOperation:
     item: str
     """What one element of its array body is, singular: `lead`."""
     body: RequestBody = no_body
+    writes: bool = False
+    """Changes the live account: called only with `--send-test-message`."""
 
     @property
     def operation(self) -> Operation:
         """The spec's operation: method, documented statuses, responses."""
         return operation_at(self.path_template)
+
+    def path(self, bot: str) -> str:
+        """The path template with the bot filled in (`/auth_me` names none)."""
+        return self.path_template.replace("{bot_id}", quote(bot, safe=""))
 
     @property
     def title(self) -> str:
@@ -84,8 +125,14 @@ class CheckedOperation:
 CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
     CheckedOperation("leads", "/get-conversation-ids/{bot_id}", 200, "lead"),
     CheckedOperation("chats", "/get-chats/{bot_id}", 200, "message", leads_session_ids),
+    CheckedOperation("auth", "/auth_me", 200, "team"),
+    CheckedOperation("send", "/{bot_id}", 200, "reply", test_message, writes=True),
+    CheckedOperation("sent", "/get-chats/{bot_id}", 200, "message", sent_session, writes=True),
 )
-"""Called in this order for each bot; the first is the bot's primary call (see `report.py`)."""
+"""Called in this order for each bot; the first is the bot's primary call (see `report.py`).
+`auth` (Authenticate Me, read-only; its schema is ASSUMED, so its drift is what the live API
+really answers) runs every time; `send` and `sent` (the test message in Get Chat History) only
+with `--send-test-message`."""
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import quote
 
 import httpx
+import orjson
 
 from chatnode_contract.calls import (
     CHECKED_OPERATIONS,
@@ -26,9 +26,10 @@ from chatnode_contract.calls import (
     Probe,
     Skip,
     checked_operation,
+    sent_turn,
 )
 from chatnode_contract.config import API_KEY_ENV, CheckConfig, redact
-from chatnode_contract.drift import BodyReport, Finding
+from chatnode_contract.drift import BodyReport, Finding, Kind
 from chatnode_contract.judge import judge
 from chatnode_contract.report import CheckError, Report, Target, TargetResult
 from chatnode_spec import SpecRequest, openapi
@@ -76,7 +77,7 @@ class Checker:
         own_check: bool = False,
     ) -> tuple[httpx.Request, httpx.Response]:
         operation = call.operation
-        url = str(self.base_url) + operation.path_template.format(bot_id=quote(bot, safe=""))
+        url = str(self.base_url) + call.path(bot)
         headers = {"Authorization": authorization} if authorization else {}
         request = self.client.build_request(operation.method, url, headers=headers, json=body)
         if own_check:
@@ -92,6 +93,8 @@ class Checker:
         a result is yielded before the next call, so a stopped run keeps what was checked."""
         earlier: dict[str, httpx.Response] = {}
         for call in CHECKED_OPERATIONS:
+            if call.writes and not self.config.send_test_message:
+                continue
             body = call.body(earlier)
             if isinstance(body, Skip):
                 yield _skipped_result(call, bot, body.reason)
@@ -105,6 +108,8 @@ class Checker:
             findings, body = judge(
                 request, response, self.base_url, call.operation, call.expected_status
             )
+            if call.name == "sent":
+                findings += missing_turn(response, sent_turn(earlier))
             yield _bot_result(call, bot, response.status_code, findings, body)
             earlier[call.name] = response
 
@@ -148,6 +153,34 @@ class Checker:
             if probe.expected_status
             in checked_operation(probe.operation).operation.documented_statuses
         ]
+
+
+SENT_FIELD = "(test message)"
+
+
+def missing_turn(response: httpx.Response, turn: tuple[str, str] | None) -> list[Finding]:
+    """A finding unless Get Chat History holds the test message (human) and then the reply Send
+    Message gave (ai) in its session. Values are ours (the test message) or the bot's reply, so
+    neither is printed."""
+    if turn is None or response.status_code != 200:
+        return []
+    try:
+        messages = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return []  # judged already: a body that is not JSON is a finding of its own
+    said = [_said(m) for m in messages] if isinstance(messages, list) else []
+    question, reply = turn
+    if ("human", question) in said and ("ai", reply) in said[said.index(("human", question)) :]:
+        return []
+    detail = "Get Chat History does not hold the test message and then Send Message's reply"
+    return [Finding(SENT_FIELD, Kind.MISSING_SENT_MESSAGE, detail, 1)]
+
+
+def _said(message: Any) -> tuple[Any, Any]:
+    inner = message.get("message") if isinstance(message, dict) else None
+    data = inner.get("data") if isinstance(inner, dict) else None
+    content = data.get("content") if isinstance(data, dict) else None
+    return (inner.get("type") if isinstance(inner, dict) else None), content
 
 
 def _unknown_bot_id() -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import httpx
 import orjson
 
-from chatnode_contract.calls import CHATS_SESSIONS_PER_CHECK, CHECKED_OPERATIONS
+from chatnode_contract.calls import CHATS_SESSIONS_PER_CHECK, CHECKED_OPERATIONS, TEST_MESSAGE
 from chatnode_contract.checker import run_check
 from chatnode_contract.config import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact
 from chatnode_contract.report import render_text, to_json
@@ -42,6 +42,16 @@ example (index and id: a lead's session_id, a message's id). Lead and message va
 printed, except date-times. The API key is never printed. In the text report a bot's leads are
 `Bot BOT: ...` and its chats `Bot BOT chats: ...`.
 
+  3. `GET {{base_url}}/auth_me`: Authenticate Me, read-only. ChatNode publishes no schema for it:
+     the bundled one (the key's team: id, name, slug) is ASSUMED, so what this call reports is
+     what the live endpoint really answers.
+With --send-test-message, also:
+  4. `POST {{base_url}}/{{bot}}` (Send Message) with {{"message": "{TEST_MESSAGE}"}}: a new
+     conversation. THIS WRITES INTO THE LIVE ACCOUNT: the bot's dashboard and Get Leads may show
+     the conversation, and it counts against the account's message quota;
+  5. `POST {{base_url}}/get-chats/{{bot}}` with that session: the test message and the reply must
+     be in its history (missing_sent_message otherwise), drift reported on every field seen.
+
 It then probes the documented error responses: no bearer token and a made-up token on the first
 bot (expect 401), and your key on a random bot id that cannot exist (expect 403); skip them with
 --no-probes.
@@ -68,7 +78,7 @@ exit codes:
    "error": null | {{"kind", "message"}},
    "bots": [{{"bot", "status", "leads_checked", "order", "timestamp_forms",
              "breaking_findings", "additive_findings",
-             "operations": [{{"operation": "leads" | "chats", "call", "status", "skipped",
+             "operations": [{{"operation": "leads" | "chats" | "auth" | "send" | "sent", "call", "status", "skipped",
                              "item", "items_checked", "order", "timestamp_forms",
                              "breaking_findings", "additive_findings"}}]}}],
    "probes": [...],
@@ -132,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seconds to wait on the network per step: connect, each read (default: {DEFAULT_TIMEOUT:g})",
     )
     parser.add_argument(
+        "--send-test-message",
+        action="store_true",
+        help="also check Send Message: send one test message per bot in a new conversation and "
+        "look for it in Get Chat History. Writes a conversation into the live account and "
+        "counts against its message quota (off by default)",
+    )
+    parser.add_argument(
         "--no-probes",
         dest="probes",
         action="store_false",
@@ -167,7 +184,15 @@ def config_from_args(
     bad = [b for b in bots if not b or "/" in b]
     if bad:
         parser.error(f"--bot {bad[0]!r}: a bot id is non-empty and has no '/'")
-    config = CheckConfig(args.base_url, api_key, bots, args.timeout, args.probes, args.strict)
+    config = CheckConfig(
+        args.base_url,
+        api_key,
+        bots,
+        args.timeout,
+        args.probes,
+        args.strict,
+        args.send_test_message,
+    )
     return config, args.json
 
 

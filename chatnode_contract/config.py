@@ -22,6 +22,9 @@ class CheckConfig:
     timeout: float = DEFAULT_TIMEOUT
     probes: bool = True
     strict: bool = False
+    send_test_message: bool = False
+    """Also call Send Message once per bot and look for it in Get Chat History: writes a
+    conversation into the live account and counts against its message quota."""
 
 
 def redact(text: str, secret: str) -> str:

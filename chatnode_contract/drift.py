@@ -47,6 +47,7 @@ class Kind(StrEnum):
     INVALID_DATE_TIME = "invalid_date_time"
     FORBIDDEN_FIELD = "forbidden_field"
     SCHEMA_VIOLATION = "schema_violation"
+    MISSING_SENT_MESSAGE = "missing_sent_message"
     UNKNOWN_FIELD = "unknown_field"
     TIMESTAMP_FORM = "timestamp_form"
 
@@ -62,6 +63,7 @@ SEVERITY_OF: Mapping[Kind, Severity] = {
     Kind.INVALID_DATE_TIME: Severity.BREAKING,
     Kind.FORBIDDEN_FIELD: Severity.BREAKING,
     Kind.SCHEMA_VIOLATION: Severity.BREAKING,
+    Kind.MISSING_SENT_MESSAGE: Severity.BREAKING,
     Kind.UNKNOWN_FIELD: Severity.ADDITIVE,
     Kind.TIMESTAMP_FORM: Severity.ADDITIVE,
 }

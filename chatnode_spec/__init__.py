@@ -6,6 +6,7 @@ nothing retypes a route or a schema.
 """
 
 from chatnode_spec.documents import (
+    ASSUMED_DOCUMENT_FILES,
     DOCUMENT_FILES,
     api_document,
     api_document_copy,
@@ -26,6 +27,7 @@ from chatnode_spec.operations import (
 from chatnode_spec.validation import SpecRequest, SpecResponse, openapi
 
 __all__ = [
+    "ASSUMED_DOCUMENT_FILES",
     "DOCUMENT_FILES",
     "Operation",
     "SpecRequest",

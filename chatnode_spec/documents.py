@@ -4,11 +4,21 @@ ChatNode publishes one OpenAPI document per endpoint. They share a server, secur
 error schemas, so they are merged into one API document (paths must not clash; components of the
 same name must be identical). Callers get a frozen view: one caller's edit can never leak into
 another's spec. Who needs to mutate a schema (a JSON-schema library, a fixture) asks for a copy.
+
+One endpoint, `GET /auth_me`, has no published schema: its assumed document lives beside this
+module (`assumed/`, never in `spec/`), is merged last, and marks its operation
+`x-chatnode-assumed`, so everyone can tell the published contract from the guess.
+
+Send Message is `POST /{bot_id}`, a template that matches every one-segment path: the merged
+paths are ordered most specific first (literal paths, then fewer parameters, then more literal
+text), so a router that takes the first match, and openapi-core, which keeps document order among
+paths with as many parameters, never route `/auth_me` or `/get-chats/x` to it.
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -18,8 +28,16 @@ from urllib.parse import urlsplit
 
 import yaml
 
-DOCUMENT_FILES = ("chatnode-leads.openapi.yaml", "chatnode-chats.openapi.yaml")
+DOCUMENT_FILES = (
+    "chatnode-leads.openapi.yaml",
+    "chatnode-chats.openapi.yaml",
+    "chatnode-send-message.openapi.yaml",
+)
 """The published documents, in `spec/` of a checkout (bundled into the wheel beside this module)."""
+ASSUMED_DOCUMENT_FILES = ("chatnode-auth-me.assumed.openapi.yaml",)
+"""Documents for endpoints ChatNode names but publishes no schema for, in `assumed/` here."""
+ASSUMED_MARK = "x-chatnode-assumed"
+"""The extension an assumed document sets on each of its operations."""
 
 
 def spec_dir() -> Path:
@@ -34,9 +52,14 @@ def spec_dir() -> Path:
 
 
 def document_path(name: str) -> Path:
-    """The file of one bundled document, e.g. `chatnode-leads.openapi.yaml`."""
+    """The file of one bundled document, e.g. `chatnode-leads.openapi.yaml`, published or assumed."""
+    if name in ASSUMED_DOCUMENT_FILES:
+        return Path(__file__).resolve().parent / "assumed" / name
     if name not in DOCUMENT_FILES:
-        raise KeyError(f"no bundled document {name!r}; the bundled ones are {DOCUMENT_FILES}")
+        raise KeyError(
+            f"no bundled document {name!r}; the bundled ones are "
+            f"{DOCUMENT_FILES + ASSUMED_DOCUMENT_FILES}"
+        )
     return spec_dir() / name
 
 
@@ -62,13 +85,21 @@ def thaw(value: Any) -> Any:
 def _merged() -> dict[str, Any]:
     """Every bundled document merged into one; private, never handed out mutable."""
     merged: dict[str, Any] = {}
-    for name in DOCUMENT_FILES:
+    for name in DOCUMENT_FILES + ASSUMED_DOCUMENT_FILES:
         document = yaml.safe_load(document_path(name).read_text(encoding="utf-8"))
         if not merged:
             merged = document
             continue
         merge_into(merged, document, name)
+    merged["paths"] = dict(sorted(merged["paths"].items(), key=lambda item: specificity(item[0])))
     return merged
+
+
+def specificity(path_template: str) -> tuple[int, int]:
+    """A sort key that puts more specific templates first: fewer `{parameters}`, then more
+    literal characters (`/get-chats/{bot_id}` before `/{bot_id}`; `/auth_me` before both)."""
+    literal = re.sub(r"{[^}/]+}", "", path_template)
+    return (path_template.count("{"), -len(literal))
 
 
 def merge_into(merged: dict[str, Any], document: dict[str, Any], name: str) -> None:

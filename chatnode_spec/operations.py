@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from chatnode_spec.documents import api_document
+from chatnode_spec.documents import ASSUMED_MARK, api_document
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -35,6 +35,21 @@ class Operation:
         return frozenset(p["name"] for p in declared if p.get("in") == "query")
 
     @property
+    def body_fields(self) -> frozenset[str] | None:
+        """The fields the request body schema declares, when it is an object (Send Message's
+        `message`, `chat_session_id`, `streaming`); None for no body or a non-object one."""
+        content = self.definition.get("requestBody", {}).get("content", {})
+        schema = resolved(content.get("application/json", {}).get("schema", {}))
+        if schema.get("type") != "object":
+            return None
+        return frozenset(schema.get("properties", {}))
+
+    @property
+    def assumed(self) -> bool:
+        """Whether ChatNode publishes no schema for it and ours is a documented guess."""
+        return bool(self.definition.get(ASSUMED_MARK))
+
+    @property
     def definition(self) -> Mapping[str, Any]:
         """The operation object of the spec (read-only)."""
         return api_document()["paths"][self.path_template][self.method.lower()]
@@ -55,12 +70,21 @@ def operations() -> tuple[Operation, ...]:
     return tuple(found)
 
 
-def operation_at(path_template: str) -> Operation:
-    """The operation at a path template, e.g. `/get-conversation-ids/{bot_id}`."""
+def operation_at(path_template: str, method: str | None = None) -> Operation:
+    """The operation at a path template, e.g. `/get-conversation-ids/{bot_id}` (and `method`,
+    when given)."""
     for operation in operations():
-        if operation.path_template == path_template:
+        if operation.path_template == path_template and method in (None, operation.method):
             return operation
     raise LookupError(f"the spec has no operation at {path_template}")
+
+
+def resolved(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A schema with a local `$ref` (`#/components/schemas/X`) followed, else the schema itself."""
+    ref = schema.get("$ref")
+    if not ref:
+        return schema
+    return api_document()["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {})
 
 
 def response_schema(operation: Operation, status: int) -> Mapping[str, Any] | None:
@@ -81,11 +105,9 @@ def documented_error_message(operation: Operation, status: int) -> str | None:
     "Bot access not allowed" are what the mock sends and what the checker expects.
     """
     schema = response_schema(operation, status) if status >= 400 else None
-    ref = schema.get("$ref") if schema else None
-    if not ref:
+    if not schema or "$ref" not in schema:
         return None
-    target = api_document()["components"]["schemas"].get(ref.rsplit("/", 1)[-1], {})
-    return target.get("properties", {}).get("message", {}).get("example")
+    return resolved(schema).get("properties", {}).get("message", {}).get("example")
 
 
 @cache

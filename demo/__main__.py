@@ -2,7 +2,8 @@
 
 Starts `chatnode-mock-server` on 127.0.0.1 with seeded leads and conversations, runs
 `source-chatnode` check, discover, a full refresh and an incremental read of both streams (leads,
-chats) that carries its state over new leads and a message added to an old conversation, then
+chats) that carries its state over end users chatting through Send Message (new conversations,
+and a follow-up in an old one), then
 loads everything into DuckDB through PyAirbyte and prints a summary. Nothing leaves the machine.
 """
 
@@ -64,9 +65,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Run source-chatnode end to end against a local mock ChatNode API (make demo): "
         "check, discover, a full refresh and two incremental reads of both streams (leads, chats), "
         "then PyAirbyte into DuckDB with a per-bot summary. Nothing leaves 127.0.0.1.",
-        epilog="Between the two incremental reads the mock gains --append leads per bot (each with "
-        "its conversation) and a follow-up message in each bot's oldest conversation; the second "
-        "read must receive the follow-ups. The summary is SQL over the DuckDB cache: per bot, "
+        epilog="Between the two incremental reads, --chats end users per bot start a conversation "
+        "through Send Message (POST /v1/{bot_id}) and a returning one follows up in each bot's "
+        "oldest conversation; the second read must receive exactly the new leads and every "
+        "message sent and answered (plus what sits on the saved cursors, the inclusive bound). The summary is SQL over the DuckDB cache: per bot, "
         "leads, leads that asked for an agent, messages, messages per lead, and messages by "
         "message.type (human, ai, other). Exits non-zero if a step fails.",
     )
@@ -86,11 +88,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "MAX (default 1-6)",
     )
     parser.add_argument(
-        "--append",
+        "--chats",
         type=count(0),
         default=25,
         metavar="N",
-        help="leads appended per bot before the second incremental read (default 25)",
+        help="end users per bot who start a conversation through Send Message before the second "
+        "incremental read (default 25)",
     )
     parser.add_argument(
         "--seed", type=int, default=42, metavar="SEED", help="seed of the mock's data (default 42)"
@@ -113,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{args.leads} leads each, {low}-{high} messages per conversation\n"
             )
             config = {"api_key": DEMO_KEY, "bot_ids": list(DEMO_BOTS), "base_url": base_url}
-            steps = cli_walkthrough(config, workdir, args.append)
+            steps = cli_walkthrough(config, workdir, args.chats)
             print_table(("step", "result"), [(step.name, step.result) for step in steps])
             print("\nPyAirbyte -> DuckDB (cache in the work folder), leads and chats per bot:\n")
             print_table(SUMMARY_HEADERS, load_and_summarise(config, workdir / "duckdb"))

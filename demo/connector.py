@@ -9,6 +9,7 @@ import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,15 @@ class Read:
 
     def count(self, stream: str) -> int:
         return len(self.records.get(stream, []))
+
+    def cursors(self) -> dict[str, dict[str, datetime]]:
+        """Stream -> bot -> the cursor its last state saved (per-bot state entries)."""
+        found: dict[str, dict[str, datetime]] = {}
+        for state in self.states:
+            stream = state["stream"]
+            entries = (stream.get("stream_state") or {}).get("states", [])
+            found[stream["stream_descriptor"]["name"]] = {
+                e["partition"]["bot_id"]: datetime.fromisoformat(e["cursor"]["created_at"])
+                for e in entries
+            }
+        return found

@@ -1,5 +1,4 @@
-"""The demo's mock ChatNode API: `chatnode-mock-server` as a child process, and the few admin calls
-that make its data move between two incremental reads."""
+"""The demo's mock ChatNode API: `chatnode-mock-server` as a child process."""
 
 from __future__ import annotations
 
@@ -10,9 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import httpx
 
 MOCK_SERVER = str(Path(sys.executable).with_name("chatnode-mock-server"))
 _LISTENING = re.compile(r"listening on (http://\S+)")
@@ -61,28 +57,3 @@ def mock_server(data: MockData) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-class MockAdmin:
-    """The mock's `/_admin/` API (open: the mock listens on loopback only, without a token)."""
-
-    def __init__(self, base_url: str) -> None:
-        self.root_url = base_url.rsplit("/v1", 1)[0] + "/_admin"
-
-    def _post(self, path: str, body: dict[str, Any]) -> Any:
-        response = httpx.post(self.root_url + path, json=body)
-        if response.is_error:
-            raise RuntimeError(f"mock admin POST {path}: {response.status_code} {response.text}")
-        return response.json()
-
-    def append_leads(self, bot_id: str, count: int) -> list[dict[str, Any]]:
-        """`count` new leads created after every lead of the bot; returns them."""
-        return self._post(f"/bots/{bot_id}/leads", {"count": count})["appended"]
-
-    def append_message(
-        self, bot_id: str, session_id: str, content: str, kind: str
-    ) -> dict[str, Any]:
-        """A message added to an existing conversation, later than every message of the bot;
-        returns it."""
-        path = f"/bots/{bot_id}/sessions/{session_id}/messages"
-        return self._post(path, {"content": content, "type": kind})["appended"]

@@ -1,6 +1,8 @@
 """The connector's life cycle through its CLI: check, discover, a full refresh, an incremental read
-that saves state, and a second incremental read after the mock gained new leads (with their
-conversations) and a follow-up message in an old conversation, which that read must pick up."""
+that saves state, and a second incremental read after end users chatted through Send Message (new
+conversations, and a follow-up in each bot's oldest one), which must pick up exactly what they
+said: every new lead and message, and nothing else but what sits on the saved cursors (the
+inclusive bound)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from demo.connector import Read, configured_catalog, of_type, run_connector
-from demo.mock import MockAdmin
-
-FOLLOW_UP = {"content": "Hi again! Is the annual discount still available? 🙂", "type": "human"}
-"""The follow-up the demo adds to each bot's oldest conversation, after every message the bot has:
-an incremental read must pick it up although its lead is long behind the saved cursor."""
+from demo.end_users import EndUsers, Turn
 
 
 @dataclass(frozen=True)
@@ -38,11 +36,10 @@ def _oldest_sessions(read: Read) -> dict[str, str]:
     return {bot: session_id for bot, (_, session_id) in oldest.items()}
 
 
-def cli_walkthrough(config: dict[str, Any], workdir: Path, appended_leads: int) -> list[Step]:
+def cli_walkthrough(config: dict[str, Any], workdir: Path, new_users: int) -> list[Step]:
     """Run the life cycle against the mock at `config["base_url"]`; raise if the second
-    incremental read misses a follow-up."""
+    incremental read misses or invents a lead or message."""
     bots = config["bot_ids"]
-    admin = MockAdmin(config["base_url"])
     status = of_type(run_connector("check", workdir, config=config), "CONNECTION_STATUS")[0]
     steps = [Step("check", status["connectionStatus"]["status"])]
     catalog = of_type(run_connector("discover", workdir, config=config), "CATALOG")[0]["catalog"]
@@ -62,20 +59,16 @@ def cli_walkthrough(config: dict[str, Any], workdir: Path, appended_leads: int) 
     first = Read.of(run_connector("read", workdir, config=config, catalog=incremental_catalog))
     steps.append(Step("read, incremental (no state)", f"{_counts(first)}, state saved"))
 
-    new_sessions = {
-        lead["session_id"] for bot in bots for lead in admin.append_leads(bot, appended_leads)
-    }
-    steps.append(
-        Step("mock: append leads", f"{appended_leads} new leads to each of {len(bots)} bots")
-    )
-    follow_ups = {
-        admin.append_message(bot, session, FOLLOW_UP["content"], FOLLOW_UP["type"])["id"]: session
-        for bot, session in _oldest_sessions(first).items()
-    }
+    end_users = EndUsers(config["base_url"], config["api_key"])
+    try:
+        turns = end_users.chat(bots, new_users, _oldest_sessions(first))
+    finally:
+        end_users.close()
     steps.append(
         Step(
-            "mock: add follow-ups",
-            f"a {FOLLOW_UP['type']} follow-up in the oldest conversation of each of {len(bots)} bots",
+            "end users chat",
+            f"{new_users} new conversations and 1 follow-up in the oldest one, per bot, through "
+            f"Send Message: {len(turns)} messages answered",
         )
     )
 
@@ -84,33 +77,71 @@ def cli_walkthrough(config: dict[str, Any], workdir: Path, appended_leads: int) 
             "read", workdir, config=config, catalog=incremental_catalog, state=first.states
         )
     )
-    steps.append(
-        Step("read, incremental (saved state)", _leads_result(second, appended_leads, bots))
-    )
-    steps += [Step("", line) for line in _chats_result(second, new_sessions, follow_ups)]
+    expected = Expected(turns, new_users, first.cursors())
+    steps.append(Step("read, incremental (saved state)", expected.leads_result(second)))
+    steps += [Step("", line) for line in expected.chats_result(second)]
     return steps
 
 
-def _leads_result(read: Read, appended: int, bots: list[str]) -> str:
-    emitted, new = read.count("leads"), appended * len(bots)
-    return f"{emitted} leads: {new} new + {emitted - new} at the saved cursors (inclusive bound)"
+@dataclass(frozen=True)
+class Expected:
+    """What the second incremental read must bring after the end users' turns: their new leads
+    and both sides of every turn, plus only records on the saved cursors (read again, as the
+    inclusive bound does)."""
+
+    turns: list[Turn]
+    new_users: int
+    cursors: dict[str, dict[str, datetime]]
+    """stream -> bot -> the saved cursor."""
+
+    def _on_cursor(self, stream: str, record: dict[str, Any]) -> bool:
+        saved = self.cursors[stream].get(record["bot_id"])
+        return datetime.fromisoformat(record["created_at"]) == saved
+
+    def leads_result(self, read: Read) -> str:
+        follow_ups = self._follow_ups()
+        new = {(t.bot_id, t.session_id) for t in self.turns if t not in follow_ups}
+        leads = read.records.get("leads", [])
+        received = {(lead["bot_id"], lead["session_id"]) for lead in leads}
+        if not new <= received:
+            raise RuntimeError(f"the incremental read lost new leads: {sorted(new - received)}")
+        others = [x for x in leads if (x["bot_id"], x["session_id"]) not in new]
+        if not all(self._on_cursor("leads", lead) for lead in others):
+            raise RuntimeError("the incremental read brought a lead neither new nor on the cursor")
+        return (
+            f"{len(leads)} leads: {len(new)} new + {len(others)} at the saved cursors "
+            "(inclusive bound)"
+        )
+
+    def _follow_ups(self) -> list[Turn]:
+        per_bot = self.new_users + 1
+        return [turn for i, turn in enumerate(self.turns) if i % per_bot == self.new_users]
+
+    def chats_result(self, read: Read) -> list[str]:
+        messages = read.records.get("chats", [])
+        said = [
+            (t.bot_id, t.session_id, kind, text)
+            for t in self.turns
+            for kind, text in (("human", t.question), ("ai", t.reply))
+        ]
+        sent = [m for m in messages if _said(m) in said]
+        missing = set(said) - {_said(m) for m in sent}
+        if missing or len(sent) != len(said):
+            raise RuntimeError(f"the incremental read lost or repeated end users' words: {missing}")
+        others = [m for m in messages if _said(m) not in said]
+        if not all(self._on_cursor("chats", m) for m in others):
+            raise RuntimeError(
+                "the incremental read brought a message neither new nor on the cursor"
+            )
+        follow_ups = len(self._follow_ups())
+        return [
+            f"{len(messages)} messages: {len(sent) - 2 * follow_ups} in the new conversations + "
+            f"{2 * follow_ups} of the follow-ups (question and answer) + {len(others)} at the "
+            "saved cursors",
+            f"every message sent and answered was received once ({len(sent)})",
+        ]
 
 
-def _chats_result(read: Read, new_sessions: set[str], follow_ups: dict[str, str]) -> list[str]:
-    """The messages of the second incremental read by why they came (the new leads'
-    conversations, the re-read at the saved cursors, the follow-ups in old conversations), then
-    the follow-ups by id; raises if one is missing."""
-    messages = read.records.get("chats", [])
-    received = {m["id"]: m["bot_id"] for m in messages if m["id"] in follow_ups}
-    missing = follow_ups.keys() - received.keys()
-    if missing:
-        lost = ", ".join(f"{i} (session {follow_ups[i]})" for i in sorted(missing))
-        raise RuntimeError(f"the incremental read lost follow-ups in old conversations: {lost}")
-    in_new = sum(1 for m in messages if m["session_id"] in new_sessions)
-    at_cursor = len(messages) - in_new - len(received)
-    ids = ", ".join(f"{i} ({bot})" for i, bot in sorted(received.items(), key=lambda r: r[1]))
-    return [
-        f"{len(messages)} messages: {in_new} of the new leads + {at_cursor} at the saved cursors "
-        f"+ {len(received)} follow-ups",
-        f"follow-ups received: {ids}",
-    ]
+def _said(message: dict[str, Any]) -> tuple[str, str, str, str]:
+    data = message["message"]
+    return (message["bot_id"], message["session_id"], data["type"], data["data"]["content"])

@@ -2,8 +2,8 @@
 
 The demo runs once, as `make demo` runs it but on a small seed; every number it prints is checked
 against the mock's own data for that seed, rebuilt in process through the `MockServer` Python API
-(same bots, seed and sizes; the same leads appended and the same follow-up added to each bot's
-oldest conversation, so even the follow-ups' seeded ids match).
+(same bots, seed and sizes; the same end users sending the same messages in the same order
+through the store's Send Message, so even the replies and their dates match).
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from demo.__main__ import DEMO_BOTS, DEMO_KEY
-from demo.walkthrough import FOLLOW_UP
+from demo.end_users import FOLLOW_UP, question_of
 from mock_server.config import MockConfig
 from mock_server.seeded import parse_ms
 from mock_server.server import MockServer
 
-LEADS, APPEND, SEED, MESSAGES = 30, 4, 3, (1, 4)
+LEADS, CHATS, SEED, MESSAGES = 30, 4, 3, (1, 4)
 
 
 def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +40,7 @@ def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
 def demo_output() -> str:
     low, high = MESSAGES
     process = run_demo(
-        "--leads", str(LEADS), "--append", str(APPEND), "--seed", str(SEED),
+        "--leads", str(LEADS), "--chats", str(CHATS), "--seed", str(SEED),
         "--messages", f"{low}-{high}",
     )  # fmt: skip
     assert process.returncode == 0, process.stderr[-3000:]
@@ -68,20 +68,21 @@ class BotTruth:
     leads_before: list[dict[str, Any]]
     messages_before: list[dict[str, Any]]
     new_sessions: set[str]
-    follow_up: dict[str, Any]
+    follow_up: list[dict[str, Any]]
+    """The returning end user's question and the bot's answer, as Get Chat History serves them."""
     leads_after: list[dict[str, Any]]
     messages_after: list[dict[str, Any]]
 
 
 def bot_truth(server: MockServer, bot: str) -> BotTruth:
-    """One bot through the demo's changes, in the demo's order: new leads, then a follow-up in
-    the oldest conversation (bots are independent in the mock, so one bot at a time is the same)."""
+    """One bot through the demo's changes, in the demo's order: new end users, then a follow-up
+    in the oldest conversation (bots are independent in the mock, so one bot at a time is the
+    same)."""
     leads, messages = server.leads(bot), messages_of(server, bot)
     oldest = min(leads, key=lambda lead: (parse_ms(lead["created_at"]), lead["session_id"]))
-    new_sessions = {lead["session_id"] for lead in server.append(bot, count=APPEND)}
-    follow_up = server.append_message(
-        bot, oldest["session_id"], content=FOLLOW_UP["content"], type=FOLLOW_UP["type"]
-    )
+    new_sessions = {server.send_message(bot, question_of(u)).session_id for u in range(CHATS)}
+    turn = server.send_message(bot, FOLLOW_UP, oldest["session_id"])
+    follow_up = [turn.question, turn.answer]
     return BotTruth(
         leads, messages, new_sessions, follow_up, server.leads(bot), messages_of(server, bot)
     )
@@ -125,7 +126,15 @@ def test_the_cli_reads_count_the_leads_and_messages_of_the_seed(
     ]
 
 
-def test_the_saved_state_brings_new_leads_their_conversations_and_the_follow_ups(
+def test_end_users_chat_through_send_message(demo_output: str) -> None:
+    sent = (CHATS + 1) * len(DEMO_BOTS)
+    assert result_of(demo_output, "end users chat") == [
+        f"{CHATS} new conversations and 1 follow-up in the oldest one, per bot, through Send "
+        f"Message: {sent} messages answered"
+    ]
+
+
+def test_the_saved_state_brings_exactly_the_new_leads_and_messages(
     demo_output: str, truth: dict[str, BotTruth]
 ) -> None:
     leads = messages = in_new = at_cursor = 0
@@ -134,18 +143,18 @@ def test_the_saved_state_brings_new_leads_their_conversations_and_the_follow_ups
         cursor = latest_ms(bot.messages_before)
         due = at_or_after(bot.messages_after, cursor)
         new = [m for m in bot.messages_after if m["session_id"] in bot.new_sessions]
-        old = [m for m in due if m not in new and m != bot.follow_up]
-        assert new and all(m in due for m in new), "the new leads' conversations follow the cursor"
-        assert bot.follow_up in due
-        assert old and all(parse_ms(m["created_at"]) == cursor for m in old)
+        old = [m for m in due if m not in new and m not in bot.follow_up]
+        assert len(new) == 2 * CHATS and all(m in due for m in new)
+        assert all(m in due for m in bot.follow_up)
+        assert all(parse_ms(m["created_at"]) == cursor for m in old)
         messages, in_new, at_cursor = messages + len(due), in_new + len(new), at_cursor + len(old)
-    appended = APPEND * len(DEMO_BOTS)
-    follow_ups = ", ".join(f"{truth[bot].follow_up['id']} ({bot})" for bot in DEMO_BOTS)
+    started = CHATS * len(DEMO_BOTS)
+    follow_ups = 2 * len(DEMO_BOTS)
     assert result_of(demo_output, "read, incremental (saved state)") == [
-        f"{leads} leads: {appended} new + {leads - appended} at the saved cursors (inclusive bound)",
-        f"{messages} messages: {in_new} of the new leads + {at_cursor} at the saved cursors "
-        f"+ {len(DEMO_BOTS)} follow-ups",
-        f"follow-ups received: {follow_ups}",
+        f"{leads} leads: {started} new + {leads - started} at the saved cursors (inclusive bound)",
+        f"{messages} messages: {in_new} in the new conversations + {follow_ups} of the follow-ups "
+        f"(question and answer) + {at_cursor} at the saved cursors",
+        f"every message sent and answered was received once ({in_new + follow_ups})",
     ]
 
 
@@ -174,7 +183,7 @@ def test_the_duckdb_summary_counts_each_bots_messages_by_type(
 def test_help_documents_every_flag() -> None:
     process = run_demo("--help")
     assert process.returncode == 0
-    for flag in ("--leads N", "--messages N|MIN-MAX", "--append N", "--seed SEED", "--keep"):
+    for flag in ("--leads N", "--messages N|MIN-MAX", "--chats N", "--seed SEED", "--keep"):
         assert flag in process.stdout
     assert "default 1-6" in process.stdout
 

@@ -13,6 +13,11 @@ With `MockConfig.admin_token` set, every call needs `Authorization: Bearer <admi
     POST   /_admin/bots/{bot_id}/sessions/{session_id}/messages
                                            {"content": str, "type": "human"} (both optional)
                                            or {"raw": {...}} -> 201 {"appended": message}
+    POST   /_admin/bots/{bot_id}/messages  {"message": str, "chat_session_id": str (optional)}
+                                           -> 201 {"response": Send Message's answer,
+                                           "lead": the listed lead of a new session or null,
+                                           "messages": [question, answer] as Get Chat History
+                                           serves them}  (an end user chatting)
     GET    /_admin/faults                  {"faults": [rule, ...]}
     POST   /_admin/faults                  {"spec": "429:times=3"} or rule fields -> 201 rule
     DELETE /_admin/faults[/{id}]           clear all, or one rule
@@ -143,6 +148,22 @@ def append_message(service: MockService, params: Params, body: Any) -> Any:
     return _json({"bot_id": bot_id, "session_id": session_id, "appended": appended}, 201)
 
 
+def send_message(service: MockService, params: Params, body: Any) -> Any:
+    bot_id = _known_bot(service, params)
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("message"), str)
+        or not isinstance(body.get("chat_session_id", ""), str)
+        or set(body) - {"message", "chat_session_id"}
+    ):
+        raise AdminError(400, 'Send {"message": "...", "chat_session_id": "..." (optional)}')
+    exchange = service.send(bot_id, body["message"], body.get("chat_session_id"))
+    messages = [exchange.question, exchange.answer]
+    return _json(
+        {"response": exchange.response(), "lead": exchange.lead, "messages": messages}, 201
+    )
+
+
 def list_faults(service: MockService, params: Params, body: Any) -> Any:
     return {"faults": service.faults.describe()}
 
@@ -195,6 +216,7 @@ _ROUTES = route_table(
         ("/bots/{bot_id}/leads", "PUT", set_leads),
         ("/bots/{bot_id}/sessions/{session_id}/messages", "GET", get_messages),
         ("/bots/{bot_id}/sessions/{session_id}/messages", "POST", append_message),
+        ("/bots/{bot_id}/messages", "POST", send_message),
         ("/faults", "GET", list_faults),
         ("/faults", "POST", add_fault),
         ("/faults", "DELETE", clear_faults),

@@ -1,4 +1,5 @@
-"""Bearer authentication: which configured key a request carries, and which bots that key reads."""
+"""Bearer authentication: which configured key a request carries, which bots that key reads, and
+the team it belongs to (what `GET /auth_me` answers)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from mock_server.config import BotScope
+from mock_server.seeded import digest, uuid_text
 
 
 class AuthOutcome(Enum):
@@ -59,13 +62,34 @@ class KeyRing:
                 found = scope
         return found
 
-    def check(self, token: str | None, bot_id: str, bot_exists: bool) -> AuthOutcome:
-        """MISSING/UNKNOWN mean 401; FORBIDDEN (out of the key's scope, or no such bot) means 403."""
+    def check(self, token: str | None, bot_id: str | None, bot_exists: bool) -> AuthOutcome:
+        """MISSING/UNKNOWN mean 401; FORBIDDEN (out of the key's scope, or no such bot) means 403.
+        `bot_id` None is a request about the key itself (`/auth_me`): any known key is OK."""
         if token is None:
             return AuthOutcome.MISSING
         scope = self.scope_of(token)
         if scope is False:
             return AuthOutcome.UNKNOWN
+        if bot_id is None:
+            return AuthOutcome.OK
         if not bot_exists or (scope is not None and bot_id not in scope):
             return AuthOutcome.FORBIDDEN
         return AuthOutcome.OK
+
+
+_TEAM_NAMES = [
+    "Acme Support", "Globex Customer Care", "Initech Helpdesk", "Umbrella Sales",
+    "Hooli Growth", "Northwind Service Desk", "Contoso Success", "Fabrikam Care",
+]  # fmt: skip
+
+
+def team(seed: int) -> dict[str, Any]:
+    """The team every key of a mock belongs to, as `GET /auth_me` answers it: a pure function of
+    the seed, never of a key. The shape (`id`, `name`, `slug`) is ASSUMED: ChatNode publishes none
+    (see `chatnode_spec/assumed/`)."""
+    raw = digest(seed, "", "team", 21)
+    return {
+        "id": 1000 + int.from_bytes(raw[:4], "little") % 90_000,
+        "name": _TEAM_NAMES[raw[20] % len(_TEAM_NAMES)],
+        "slug": uuid_text(raw[4:20]),
+    }

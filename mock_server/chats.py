@@ -49,7 +49,7 @@ _RECORD = struct.Struct("<HHHHBH")
 # fraction digits, offset, extra field, order key, microseconds, unexpected type.
 _QUIRK_RECORD = struct.Struct("<BBBBHB")
 
-_EXCHANGES = [
+EXCHANGES = [
     ("Hi! How much does the Pro plan cost?",
      "Hello there! The Pro plan is $49/month, or $470/year with annual billing (two months free)."),
     ("Do you offer a discount for annual billing?",
@@ -124,13 +124,13 @@ def _message_fragment(kind: str, text: str) -> str:
     return f'"message":{{"data":{{"type":"{kind}","content":{content}}},"type":"{kind}"}}'
 
 
-_EXCHANGE = stretch(list(range(len(_EXCHANGES))))
+_EXCHANGE = stretch(list(range(len(EXCHANGES))))
 """A random byte picks an exchange."""
-_HUMAN = [_message_fragment("human", question) for question, _ in _EXCHANGES]
-_AI = [_message_fragment("ai", answer) for _, answer in _EXCHANGES]
+_HUMAN = [_message_fragment("human", question) for question, _ in EXCHANGES]
+_AI = [_message_fragment("ai", answer) for _, answer in EXCHANGES]
 _TEXTS_BY_TYPE = {
-    "human": [question for question, _ in _EXCHANGES],
-    "ai": [answer for _, answer in _EXCHANGES],
+    "human": [question for question, _ in EXCHANGES],
+    "ai": [answer for _, answer in EXCHANGES],
 }
 
 

@@ -33,7 +33,7 @@ fault syntax (--fault, repeatable; the first matching rule decides a request):
            {{"message": ..., "error": ...}}; latency=SECONDS (then a normal answer);
            drop (connection broken mid-body); truncated (200, JSON cut off);
            html (200, text/html page); non_object (200, one array element not an object)
-  OPTIONS  retry_after=SECONDS and message=TEXT (status only); route=leads|chats (only
+  OPTIONS  retry_after=SECONDS and message=TEXT (status only); route=leads|chats|send|auth (only
            that endpoint); bot=BOT_ID (only that bot); times=N (only the next N requests);
            p=FRACTION and seed=S (a seeded fraction)
 
@@ -44,6 +44,17 @@ chats (POST /v1/get-chats/{{bot_id}}, body: a JSON array of session ids):
   empty array (or no body) returns the {DEFAULT_RECENT_SESSIONS} most recent sessions (by lead created_at), or
   ?k=N of them; k is ignored when ids are given. A body that is not a JSON array of strings is a
   400. Append messages with POST /_admin/bots/BOT/sessions/SESSION/messages.
+
+send message (POST /v1/{{bot_id}}, body {{"message": TEXT, "chat_session_id": ID}}):
+  The agent answers from a seeded table (deterministic for --seed), and both turns join the
+  session's chat history, after every message the bot had. Without chat_session_id (or with an
+  id the bot has no session for) a session starts, `BOT_ID-EPOCH_MS` unless given, listed in Get
+  Leads without contact fields (--no-list-sent-sessions: not listed). streaming: true is a 400
+  (ChatNode publishes no streaming format). Send as an end user from outside with
+  POST /_admin/bots/BOT/messages.
+
+authenticate me (GET /v1/auth_me): the key's team, {{"id", "name", "slug"}}. ChatNode publishes
+  no schema for it: this shape is ASSUMED (chatnode_spec/assumed/), unverified.
 
 examples:
   chatnode-mock-server --port 8080
@@ -57,7 +68,7 @@ examples:
 
 defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}.
 On start it prints one line, `ChatNode mock server listening on http://HOST:PORT/v1`.
-Admin endpoints live under http://HOST:PORT/_admin/ (see "Mock server" in README.md); with an
+Admin endpoints live under http://HOST:PORT/_admin/ (see docs/sandbox.md); with an
 admin token every admin call needs `Authorization: Bearer TOKEN`, else it gets 401. Binding to
 anything but loopback (127.0.0.0/8, ::1, localhost) without an admin token is refused (exit 2).
 Ctrl-C or SIGTERM stops it.
@@ -67,9 +78,10 @@ Ctrl-C or SIGTERM stops it.
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatnode-mock-server",
-        description="A spec-driven mock of the ChatNode API: leads "
-        "(POST /v1/get-conversation-ids/{bot_id}) and chat history (POST /v1/get-chats/{bot_id}), "
-        "with seeded data and fault injection.",
+        description="A spec-driven mock of the ChatNode API, a sandbox for its clients: leads "
+        "(POST /v1/get-conversation-ids/{bot_id}), chat history (POST /v1/get-chats/{bot_id}), "
+        "send message (POST /v1/{bot_id}) and authenticate me (GET /v1/auth_me), with seeded "
+        "data, state that flows from one endpoint to the next, and fault injection.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -119,6 +131,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="ignore request bodies instead of answering 400 unexpected_body",
     )
     parser.add_argument(
+        "--allow-unknown-fields",
+        action="store_true",
+        help="ignore request body fields the spec does not declare instead of answering 400 "
+        "unknown_field",
+    )
+    parser.add_argument(
+        "--no-list-sent-sessions",
+        dest="list_sent_sessions",
+        action="store_false",
+        help="keep sessions that Send Message starts out of Get Leads (by default they are "
+        "listed, without contact fields; ChatNode does not publish which it does)",
+    )
+    parser.add_argument(
         "--validate-responses",
         action="store_true",
         help="check each documented response against the spec before sending it (slow)",
@@ -154,6 +179,8 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         faults=tuple(parse_fault(f) for f in args.fault or ()),
         validate_responses=args.validate_responses,
         allow_request_body=args.allow_request_body,
+        allow_unknown_fields=args.allow_unknown_fields,
+        list_sent_sessions=args.list_sent_sessions,
         log_level=args.log_level,
         admin_token=args.admin_token,
     )

@@ -42,6 +42,13 @@ class MockConfig:
     a violation becomes a 500 `invalid_response` error. Costs a full parse: for tests."""
     allow_request_body: bool = False
     """The spec's operation takes no body, so by default a non-empty body is a 400; True ignores it."""
+    allow_unknown_fields: bool = False
+    """A body field the spec does not declare (Send Message's declares `message`,
+    `chat_session_id`, `streaming`) is a 400 `unknown_field` by default; True ignores it."""
+    list_sent_sessions: bool = True
+    """Whether Get Leads lists a session that Send Message started (without contact fields).
+    ChatNode does not publish whether it does; False keeps such sessions out of Get Leads (Get
+    Chat History still serves them by id)."""
     journal_limit: int = 10_000
     """The request journal keeps the newest entries up to this many."""
     log_level: str = "warning"

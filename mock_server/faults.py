@@ -8,7 +8,7 @@ CLI / admin syntax, one rule per string: `WHAT[:OPTION=VALUE]...`
   WHAT:    an HTTP status (`429`, `500`, `502`, `503`, `404`, ...), `latency=SECONDS`, `drop`,
            `truncated`, `html` or `non_object`
   OPTIONS: `retry_after=SECONDS` (status only), `message=TEXT` (status only),
-           `route=leads|chats`, `bot=BOT_ID`, `times=N`, `p=FRACTION`, `seed=S` (for p; default 0)
+           `route=leads|chats|send|auth`, `bot=BOT_ID`, `times=N`, `p=FRACTION`, `seed=S` (for p; default 0)
   e.g.     `429:retry_after=2:times=3`, `503:p=0.2:seed=7`, `drop:bot=bot-a`, `500:route=chats`
 """
 
@@ -25,9 +25,10 @@ from typing import Any
 from mock_server.data import json_array
 from mock_server.responses import MockResponse, error_response
 
-ROUTES = ("leads", "chats")
+ROUTES = ("leads", "chats", "send", "auth")
 """The API routes a rule can be scoped to: `leads` is POST /get-conversation-ids/{bot_id},
-`chats` is POST /get-chats/{bot_id} (the service names its handlers after these)."""
+`chats` is POST /get-chats/{bot_id}, `send` is POST /{bot_id} (Send Message), `auth` is
+GET /auth_me (the service names its handlers after these)."""
 
 
 class FaultKind(StrEnum):

@@ -47,6 +47,13 @@ def stretch(table: list[T], size: int = 256) -> list[T]:
     return [table[i % len(table)] for i in range(size)]
 
 
+def uuid_text(raw: bytes) -> str:
+    """A version-4 UUID in its usual text form from 16 random bytes (the form of the ids in
+    Send Message's example, `d0135d64-2f4b-4a79-9b29-af76e4ea93a7`)."""
+    h = raw[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[raw[8] & 3]}{h[17:20]}-{h[20:32]}"
+
+
 # --- Timestamps in the spec's example form: `2024-06-30T17:32:53.518+00:00` -----------------
 
 MINUTE_OF_DAY = [f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]

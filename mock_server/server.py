@@ -28,6 +28,7 @@ from mock_server.chats import DEFAULT_RECENT_SESSIONS
 from mock_server.config import MockConfig
 from mock_server.faults import FaultPlan, FaultRule, parse_fault
 from mock_server.service import MockService
+from mock_server.store import Exchange
 
 _INCOMPLETE_RESPONSE = "ASGI callable returned without completing response."
 
@@ -216,6 +217,12 @@ class MockServer:
         return self.service.store.append_message(
             bot_id, session_id, content=content, type=type, raw=raw
         )
+
+    def send_message(self, bot_id: str, message: str, session_id: str | None = None) -> Exchange:
+        """An end user chats: `message` and the agent's reply join the session (a new one without
+        `session_id`), exactly as `POST /v1/{bot_id}` records them, but without a key, faults or
+        a journal entry. `.response()` of the result is what Send Message would have answered."""
+        return self.service.send(bot_id, message, session_id)
 
     def inject(self, rule: FaultRule | str) -> InjectedFault:
         """Add a fault rule (or its CLI spec, e.g. `"429:retry_after=2:times=3"`) after the

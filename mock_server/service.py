@@ -4,15 +4,19 @@ The ASGI app and the respx router are thin adapters around `MockService.dispatch
 over the spec's paths, so the live server and the in-process router answer every request (404 and
 405 included) identically. The order of decisions is:
 
-1. body: an operation the spec gives none (leads) takes none, so a non-empty one is a 400
-   (unless allowed);
-2. openapi-core validates the request (missing/malformed bearer -> 401, bad parameter or a chats
-   body that is not a JSON array of strings -> 400);
-3. `Prefer: code=NNN` forces a documented response (Prism's convention);
-4. the fault plan may pick a fault for the route and bot (after validation, before the key check,
+1. routing: the most specific path template wins (`/auth_me` before Send Message's `/{bot_id}`);
+2. body: an operation the spec gives none (leads, auth) takes none, so a non-empty one is a 400
+   (unless allowed); query parameters the spec does not declare are a 400;
+3. openapi-core validates the request (missing/malformed bearer -> 401, bad parameter, a chats
+   body that is not a JSON array of strings, a Send Message body without a string `message`
+   -> 400); then a body field the spec does not declare is a 400 (unless allowed);
+4. `Prefer: code=NNN` forces a documented response (Prism's convention);
+5. Send Message refuses `streaming: true` (400: its wire format is not published);
+6. the fault plan may pick a fault for the route and bot (after validation, before the key check,
    like a gateway);
-5. the key must be known (401) and may read the bot, which must exist (403);
-6. 200 with the bot's leads, or the messages of the sessions asked for, streamed.
+7. the key must be known (401) and may read the bot, which must exist (403);
+8. 200 with the bot's leads, the messages of the sessions asked for (streamed), Send Message's
+   reply (recorded in the session), or the key's team.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ import orjson
 
 import chatnode_spec
 from chatnode_spec import Operation
-from mock_server.auth import AuthOutcome, KeyRing, bearer_token
+from chatnode_spec.documents import specificity
+from mock_server.auth import AuthOutcome, KeyRing, bearer_token, team
 from mock_server.chats import DEFAULT_RECENT_SESSIONS
 from mock_server.config import MockConfig
 from mock_server.data import json_array
@@ -41,7 +46,7 @@ from mock_server.responses import (
     error_response,
     spec_error_response,
 )
-from mock_server.store import BotChats, BotLeads, LeadStore
+from mock_server.store import BotChats, BotLeads, Exchange, LeadStore
 from mock_server.validation import SpecValidator
 
 WHOLE_BODY_LEADS = 2048
@@ -59,27 +64,33 @@ RouteTable = Sequence[tuple[str, str, re.Pattern[str], T]]
 
 
 def route_table(routes: Iterable[tuple[str, str, T]]) -> RouteTable[T]:
-    """(method, path template, target) rows with each template compiled: one named group per
-    `{parameter}`, matching one non-empty path segment."""
+    """(method, path template, target) rows with each template compiled (one named group per
+    `{parameter}`, matching one non-empty path segment), most specific template first."""
     table = []
     for method, template, target in routes:
         pattern = re.sub(r"\\{([^}/]+)\\}", r"(?P<\1>[^/]+)", re.escape(template))
         table.append((method, template, re.compile(f"^{pattern}$"), target))
-    return table
+    return sorted(table, key=lambda row: specificity(row[1]))
 
 
 def match_route(
     table: RouteTable[T], request: MockRequest, name: str
 ) -> tuple[T, dict[str, str]] | MockResponse:
     """The target and path parameters for a request, or the generic 404 (listing what `name`
-    serves) or 405 (with `Allow`): the one router of the API and the admin endpoints."""
-    allowed = []
-    for method, _, regex, target in table:
+    serves) or 405 (with `Allow`): the one router of the API and the admin endpoints.
+
+    The most specific template that matches the path decides, whatever the method: `/auth_me`
+    is never Send Message to a bot called `auth_me`, a POST to it is a 405."""
+    allowed, template = [], None
+    for method, row_template, regex, target in table:
+        if template not in (None, row_template):
+            continue
         match = regex.match(request.path)
         if match and method == request.method:
             return target, match.groupdict()
         if match:
             allowed.append(method)
+            template = row_template
     if allowed:
         return error_response(
             405,
@@ -133,6 +144,13 @@ class MockService:
         self.store.reset()
         self.faults.replace(self.config.faults)
         self.journal.clear()
+
+    def send(self, bot_id: str, message: str, session_id: str | None = None) -> Exchange:
+        """An end user's message to the bot and the agent's reply, as Send Message records them
+        (the admin API and `MockServer.send_message` drive it without a key, faults or journal)."""
+        return self.store.send_message(
+            bot_id, message, session_id, list_lead=self.config.list_sent_sessions
+        )
 
     def dispatch(self, request: MockRequest) -> MockResponse:
         """Route by the spec's paths, then handle: what every adapter (ASGI, respx) answers with.
@@ -194,13 +212,33 @@ class MockService:
             return self._documented(operation, 401)
         if verdict.status is not None:
             return error_response(verdict.status, verdict.detail, verdict.error)
+        undeclared = self._undeclared_fields(operation, request)
+        if undeclared:
+            return undeclared
         prefer = request.headers.get("prefer")
         if prefer:
             forced = self._preferred(operation, prefer, outcome)
             if forced is not None:
                 return forced
         route, handler = self._handlers[operation]
-        return handler(_Call(operation, route, path_params["bot_id"], request, outcome))
+        return handler(_Call(operation, route, path_params.get("bot_id"), request, outcome))
+
+    def _undeclared_fields(self, operation: Operation, request: MockRequest) -> MockResponse | None:
+        """400 `unknown_field` for a body field the spec does not declare (strict, as for query
+        parameters: `{"chatSessionId": ...}` would otherwise start a new session unnoticed),
+        unless `allow_unknown_fields`. The body is already a valid object by then."""
+        declared = operation.body_fields
+        if declared is None or self.config.allow_unknown_fields:
+            return None
+        unknown = sorted(set(orjson.loads(request.body)) - declared)
+        if not unknown:
+            return None
+        return error_response(
+            400,
+            f"{operation.method} {operation.path_template} has no body field "
+            f"{', '.join(map(repr, unknown))}; the spec declares {', '.join(sorted(declared))}",
+            "unknown_field",
+        )
 
     def _preferred(
         self, operation: Operation, prefer: str, outcome: _Outcome
@@ -266,15 +304,43 @@ class MockService:
             return MockResponse(200, first, conforming=chats.conforming)
         return MockResponse(200, chunks=chain((first, second), pieces), conforming=chats.conforming)
 
+    def _send_message(self, call: _Call) -> MockResponse:
+        """POST /{bot_id}: the visitor's message and the agent's reply, recorded in the session
+        (a new one without `chat_session_id`), answered in the spec's `Message` shape. A fault
+        that answers instead (a status) records nothing; `latency` and `drop` record first."""
+        body = orjson.loads(call.request.body)
+        if body.get("streaming") is True:
+            return error_response(
+                400,
+                "streaming: true is not supported: ChatNode does not publish the wire format of "
+                "a streamed answer, so the mock will not invent one; send streaming: false",
+                "streaming_unsupported",
+            )
+        chats = self.store.chat_snapshot(call.bot_id or "")
+        if chats is None:
+            return self._bot_answer(call, None, _no_elements)
+
+        def answer() -> MockResponse:
+            exchange = self.send(chats.leads.bot_id, body["message"], body.get("chat_session_id"))
+            return MockResponse(200, orjson.dumps(exchange.response()), conforming=True)
+
+        return self._bot_answer(call, answer, _no_elements)
+
+    def _authenticate_me(self, call: _Call) -> MockResponse:
+        """GET /auth_me: the key's team (an ASSUMED shape: ChatNode publishes none)."""
+        answer = MockResponse(200, orjson.dumps(team(self.config.seed)), conforming=True)
+        return self._bot_answer(call, lambda: answer, _no_elements)
+
     def _bot_answer(
         self,
         call: _Call,
         answer: Callable[[], MockResponse] | None,
         elements: Callable[[], Iterator[bytes]],
     ) -> MockResponse:
-        """What every bot route shares: the key check (401, or 403 for a bot it may not read or
-        that does not exist, `answer` None), then a fault for this route and bot, if the plan
-        picks one, else `answer()`. A fault sees the `elements` only when the key may."""
+        """What every route shares: the key check (401, or 403 for a bot it may not read or
+        that does not exist, `answer` None; no bot for `/auth_me`), then a fault for this route
+        and bot, if the plan picks one, else `answer()`. A fault sees the `elements` only when
+        the key may."""
         token = bearer_token(call.request.headers.get("authorization"))
         outcome = call.outcome
         outcome.auth = self.keys.check(token, call.bot_id, answer is not None)
@@ -310,7 +376,8 @@ class _Call:
     operation: Operation
     route: str
     """Its name in OPERATION_HANDLERS (and in fault rules' `route=`)."""
-    bot_id: str
+    bot_id: str | None
+    """None for an operation about the key itself (`/auth_me`)."""
     request: MockRequest
     outcome: _Outcome
 
@@ -320,6 +387,8 @@ Handler = Callable[[_Call], MockResponse]
 OPERATION_HANDLERS: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/get-conversation-ids/{bot_id}"): ("leads", "_list_leads"),
     ("POST", "/get-chats/{bot_id}"): ("chats", "_list_chats"),
+    ("POST", "/{bot_id}"): ("send", "_send_message"),
+    ("GET", "/auth_me"): ("auth", "_authenticate_me"),
 }
 """Each spec operation: its route name (as fault rules scope it) and the MockService method that
 answers it."""

@@ -12,21 +12,24 @@ bot's leads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
+from mock_server import replies
 from mock_server.chats import (
     DEFAULT_MESSAGES_PER_SESSION,
     DEFAULT_RECENT_SESSIONS,
     Conversations,
 )
 from mock_server.data import APPEND_GAP_MS, Timeline, base_timeline, json_array, lead_chunks
-from mock_server.seeded import parse_ms
+from mock_server.seeded import parse_ms, spec_timestamp
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -57,18 +60,22 @@ class GeneratedSegment:
 
 @dataclass(frozen=True)
 class RawSegment:
-    """Leads a test gave verbatim; served as given, even when they break the spec on purpose."""
+    """Leads given verbatim (by a test: served as given, even when they break the spec on purpose;
+    or made by Send Message for a session it started)."""
 
     body: bytes
     """The leads as JSON, joined by commas without brackets."""
     count: int
     end_ms: int
 
+    conforming: bool = False
+    """Made by the mock itself to the spec's shape (a session Send Message started), not given."""
+
     @classmethod
-    def of(cls, leads: Sequence[Any], after_ms: int) -> RawSegment:
+    def of(cls, leads: Sequence[Any], after_ms: int, *, conforming: bool = False) -> RawSegment:
         stamps = [_epoch_ms(lead.get("created_at")) for lead in leads if isinstance(lead, dict)]
         end = max([after_ms, *(s + 1000 for s in stamps if s is not None)])
-        return cls(orjson.dumps(list(leads))[1:-1], len(leads), end)
+        return cls(orjson.dumps(list(leads))[1:-1], len(leads), end, conforming)
 
     def chunks(self) -> Iterator[bytes]:
         if self.body:
@@ -127,14 +134,8 @@ class BotLeads:
     def sessions(self) -> Mapping[str, int | None]:
         """Session id -> its lead's created_at in epoch ms (None when it names no instant), in
         lead order; a session listed twice keeps its first lead. Built on first use, one chunk of
-        leads at a time."""
-        found: dict[str, int | None] = {}
-        for chunk in self.element_chunks():
-            for lead in orjson.loads(b"[" + chunk + b"]"):
-                session_id = lead.get("session_id") if isinstance(lead, dict) else None
-                if isinstance(session_id, str) and session_id not in found:
-                    found[session_id] = _epoch_ms(lead.get("created_at"))
-        return MappingProxyType(found)
+        leads at a time (or handed down by `with_segment`)."""
+        return MappingProxyType(_add_sessions({}, self.element_chunks()))
 
     @cached_property
     def sessions_by_time(self) -> tuple[str, ...]:
@@ -149,14 +150,64 @@ class BotLeads:
         return self.sessions_by_time[-k:] if k > 0 else ()
 
     def with_segment(self, segment: Segment) -> BotLeads:
+        """These leads and then the segment's. A session index already built is handed down,
+        extended by the segment's leads only: each session Send Message starts on a big bot
+        would otherwise cost re-reading all its leads."""
         generated = segment.count if isinstance(segment, GeneratedSegment) else 0
-        return BotLeads(
+        extended = BotLeads(
             self.bot_id,
             (*self.segments, segment),
             self.next_index + generated,
             max(self.end_ms, segment.end_ms),
-            self.has_raw or isinstance(segment, RawSegment),
+            self.has_raw or (isinstance(segment, RawSegment) and not segment.conforming),
         )
+        built = self.__dict__.get("sessions")
+        if built is not None:
+            index = MappingProxyType(_add_sessions(built.copy(), segment.chunks()))
+            extended.__dict__["sessions"] = index
+        return extended
+
+
+def _add_sessions(found: dict[str, int | None], chunks: Iterable[bytes]) -> dict[str, int | None]:
+    """`found` plus the sessions of these lead chunks not in it yet (session id -> its lead's
+    created_at in epoch ms, None when it names no instant)."""
+    for chunk in chunks:
+        for lead in orjson.loads(b"[" + chunk + b"]"):
+            session_id = lead.get("session_id") if isinstance(lead, dict) else None
+            if isinstance(session_id, str) and session_id not in found:
+                found[session_id] = _epoch_ms(lead.get("created_at"))
+    return found
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One Send Message as the store recorded it."""
+
+    session_id: str
+    question: Any
+    """The visitor's message, as Get Chat History serves it."""
+    answer: Any
+    """The agent's message, as Get Chat History serves it."""
+    reply: replies.Reply
+    lead: Any | None
+    """The lead Get Leads lists for the session this message started, if it started one."""
+
+    def response(self) -> dict[str, Any]:
+        """Send Message's 200 body, in the shape of the spec's `Message`."""
+        return {
+            "id": self.reply.id,
+            "message": self.reply.content,
+            "chat_session_id": self.session_id,
+            "urls": list(self.reply.urls),
+            "docs": list(self.reply.docs),
+        }
+
+
+def _fresh_session_id(snapshot: BotChats, at_ms: int) -> str:
+    """A session id in the widget's form, `<bot id>-<epoch ms>`, that the bot does not have yet."""
+    while snapshot.has_session(f"{snapshot.leads.bot_id}-{at_ms}"):
+        at_ms += 1
+    return f"{snapshot.leads.bot_id}-{at_ms}"
 
 
 MESSAGE_APPEND_GAP_MS = 60_000
@@ -165,7 +216,8 @@ MESSAGE_APPEND_GAP_MS = 60_000
 
 @dataclass(frozen=True)
 class ChatLog:
-    """The messages a test appended to a bot's sessions, served after the generated ones."""
+    """The messages appended to a bot's sessions at runtime (by a test, or sent through Send
+    Message), served after the generated ones."""
 
     messages: Mapping[str, tuple[bytes, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """Session id -> its appended messages as JSON texts, oldest first."""
@@ -174,15 +226,24 @@ class ChatLog:
     end_ms: int = 0
     """An instant after every appended message."""
     has_raw: bool = False
+    started: frozenset[str] = frozenset()
+    """Sessions that Send Message started: they have no generated history, and Get Chat History
+    serves them whether or not Get Leads lists them."""
 
-    def with_message(self, session_id: str, item: Any, at_ms: int, raw: bool) -> ChatLog:
+    def with_messages(
+        self, session_id: str, items: Sequence[tuple[Any, int]], raw: bool, started: bool = False
+    ) -> ChatLog:
+        """This log plus `items` ((message, its created_at in epoch ms), oldest first) at the end
+        of the session."""
         messages = dict(self.messages)
-        messages[session_id] = (*messages.get(session_id, ()), orjson.dumps(item))
+        texts = tuple(orjson.dumps(item) for item, _ in items)
+        messages[session_id] = (*messages.get(session_id, ()), *texts)
         return ChatLog(
             MappingProxyType(messages),
-            self.appended + 1,
-            max(self.end_ms, at_ms + 1),
+            self.appended + len(items),
+            max([self.end_ms, *(at_ms + 1 for _, at_ms in items)]),
             self.has_raw or raw,
+            self.started | {session_id} if started else self.started,
         )
 
 
@@ -210,16 +271,19 @@ class BotChats:
         sessions of this bot's leads; or, without ids, the `k` most recent sessions."""
         if session_ids is None:
             return list(self.leads.recent_sessions(k))
-        known = self.leads.sessions
-        return [s for s in dict.fromkeys(session_ids) if s in known]
+        return [s for s in dict.fromkeys(session_ids) if self.has_session(s)]
+
+    def has_session(self, session_id: str) -> bool:
+        """A session of one of the bot's leads, or one Send Message started (listed or not)."""
+        return session_id in self.leads.sessions or session_id in self.log.started
 
     def element_chunks(self, session_ids: Sequence[str]) -> Iterator[bytes]:
         """The messages of these sessions as JSON chunks, session by session: generated only as
         the body streams, so memory stays flat however many messages a response holds."""
-        sessions, appended = self.leads.sessions, self.log.messages
+        sessions, appended, started = self.leads.sessions, self.log.messages, self.log.started
         for session_id in session_ids:
             lead_ms = sessions.get(session_id)
-            if lead_ms is not None:
+            if lead_ms is not None and session_id not in started:
                 yield self.conversations.session_chunk(self.leads.bot_id, session_id, lead_ms)
             if session_id in appended:
                 yield b",".join(appended[session_id])
@@ -343,11 +407,9 @@ class LeadStore:
         when None); or `raw`, served verbatim (to break the spec on purpose)."""
         if raw is not None and content is not None:
             raise ValueError("give content= or raw=, not both")
-        while True:
-            snapshot = self.chat_snapshot(bot_id)
-            if snapshot is None:
-                raise KeyError(f"no bot {bot_id!r}; known bots: {self.bot_ids()}")
-            if session_id not in snapshot.leads.sessions:  # built outside the lock: may be big
+
+        def change(snapshot: BotChats) -> tuple[BotLeads, ChatLog, Any]:
+            if session_id not in snapshot.leads.sessions:
                 raise KeyError(f"bot {bot_id!r} has no lead with session_id {session_id!r}")
             at_ms = snapshot.end_ms + MESSAGE_APPEND_GAP_MS
             if raw is not None:
@@ -356,11 +418,58 @@ class LeadStore:
             else:
                 number = snapshot.log.appended
                 item = self.conversations.appended(bot_id, session_id, number, at_ms, content, type)
+            log = snapshot.log.with_messages(session_id, [(item, at_ms)], raw is not None)
+            return snapshot.leads, log, item
+
+        return self._commit(bot_id, change)
+
+    def send_message(
+        self, bot_id: str, text: str, session_id: str | None = None, *, list_lead: bool = True
+    ) -> Exchange:
+        """What Send Message does to a bot: the visitor's `text` and the agent's reply, recorded
+        in that order at the end of the session, both after every message the bot had (so no
+        incremental cursor saved earlier skips them), the reply strictly later.
+
+        Without `session_id` (or with one the bot has no session for) a session starts: its id
+        is the widget's form, `<bot id>-<epoch ms>` unless one was given, and with `list_lead`
+        Get Leads lists it from then on, created when it started, without contact fields."""
+
+        def change(snapshot: BotChats) -> tuple[BotLeads, ChatLog, Exchange]:
+            at_ms = snapshot.end_ms + MESSAGE_APPEND_GAP_MS
+            session, leads, lead = session_id, snapshot.leads, None
+            if session is None or not snapshot.has_session(session):
+                session = session or _fresh_session_id(snapshot, at_ms)
+                if list_lead:
+                    lead = {"session_id": session, "created_at": spec_timestamp(at_ms)}
+                    leads = leads.with_segment(RawSegment.of([lead], at_ms, conforming=True))
+            number = snapshot.log.appended
+            answer = replies.reply(self._seed, bot_id, session, number, text)
+            reply_ms = at_ms + 1000 + number * 7919 % 14_000
+            made = self.conversations.appended
+            human = made(bot_id, session, number, at_ms, text, "human")
+            ai = made(bot_id, session, number + 1, reply_ms, answer.content, "ai")
+            started = session not in snapshot.log.messages and not snapshot.has_session(session)
+            log = snapshot.log.with_messages(
+                session, [(human, at_ms), (ai, reply_ms)], raw=False, started=started
+            )
+            return leads, log, Exchange(session, human, ai, answer, lead)
+
+        return self._commit(bot_id, change)
+
+    def _commit(self, bot_id: str, change: Callable[[BotChats], tuple[BotLeads, ChatLog, T]]) -> T:
+        """Apply `change` to the bot's current chats and return its result, atomically: the
+        change is computed outside the lock (a big bot's session index may take a while to
+        build) and stored only if nothing moved meanwhile, else computed again. Two writers to
+        one bot thus never interleave, and each one's messages come after the other's."""
+        while True:
+            snapshot = self.chat_snapshot(bot_id)
+            if snapshot is None:
+                raise KeyError(f"no bot {bot_id!r}; known bots: {self.bot_ids()}")
+            leads, log, result = change(snapshot)
             with self._lock:
                 if self._bots.get(bot_id) is snapshot.leads and self._chats[bot_id] is snapshot.log:
-                    log = snapshot.log.with_message(session_id, item, at_ms, raw is not None)
-                    self._chats[bot_id] = log
-                    return item
+                    self._bots[bot_id], self._chats[bot_id] = leads, log
+                    return result
 
     def _fresh(self, bot_id: str, count: int | None, leads: Sequence[Any] | None) -> BotLeads:
         if leads is not None:

@@ -115,9 +115,18 @@ class SpecValidator:
 def _describe(error: Exception) -> str:
     """openapi-core's message plus the schema errors it wraps, which carry the useful detail."""
     causes = getattr(error, "schema_errors", None) or ([error.__cause__] if error.__cause__ else [])
-    text = str(error)
+    text = _text(error)
     for cause in causes:
-        detail = str(getattr(cause, "message", cause))
+        detail = _text(getattr(cause, "message", cause))
         if detail not in text:
             text += f"; {detail}"
     return text
+
+
+def _text(error: object) -> str:
+    """`str(error)`, which openapi-core's deserialisation errors cannot give for a body that is
+    not UTF-8 (they decode it to quote it)."""
+    try:
+        return str(error)
+    except UnicodeDecodeError:
+        return f"{type(error).__name__}: the request body is not UTF-8; send UTF-8 JSON"

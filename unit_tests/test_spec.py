@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from openapi_core.templating.paths.finders import APICallPathFinder
 from openapi_spec_validator import validate
 
 import chatnode_spec
@@ -32,6 +33,51 @@ def test_bundled_document_is_byte_identical_to_what_was_published(name: str) -> 
 @pytest.mark.parametrize("name", chatnode_spec.DOCUMENT_FILES)
 def test_spec_provenance_names_every_document(name: str) -> None:
     assert f"`{name}`" in (chatnode_spec.spec_dir() / "README.md").read_text(encoding="utf-8")
+
+
+def test_assumed_documents_are_labelled_and_kept_out_of_spec() -> None:
+    for name in chatnode_spec.ASSUMED_DOCUMENT_FILES:
+        path = chatnode_spec.document_path(name)
+        assert not (chatnode_spec.spec_dir() / name).exists()
+        assert "ASSUMED, NOT PUBLISHED" in path.read_text(encoding="utf-8")
+    assumed = [op.path_template for op in chatnode_spec.operations() if op.assumed]
+    assert assumed == ["/auth_me"]
+    assert f"`{chatnode_spec.ASSUMED_DOCUMENT_FILES[0]}`" in (
+        chatnode_spec.spec_dir() / "README.md"
+    ).read_text(encoding="utf-8")
+
+
+def test_merged_paths_put_literal_paths_before_send_messages_template() -> None:
+    assert list(chatnode_spec.api_document()["paths"]) == [
+        "/auth_me",
+        "/get-conversation-ids/{bot_id}",
+        "/get-chats/{bot_id}",
+        "/{bot_id}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        ("post", "/v1/get-conversation-ids/bot-1", "/get-conversation-ids/{bot_id}"),
+        ("post", "/v1/get-chats/bot-1", "/get-chats/{bot_id}"),
+        ("post", "/v1/bot-1", "/{bot_id}"),
+        ("get", "/v1/auth_me", "/auth_me"),
+    ],
+)
+def test_openapi_core_routes_each_path_to_its_own_operation(
+    method: str, path: str, template: str
+) -> None:
+    finder = APICallPathFinder(chatnode_spec.openapi().spec)
+    found = finder.find(method, chatnode_spec.server_origin() + path)
+    assert found.path.parts[-1] == template
+
+
+def test_send_message_declares_its_body_fields() -> None:
+    send = chatnode_spec.operation_at("/{bot_id}", "POST")
+    assert send.body_fields == frozenset({"message", "chat_session_id", "streaming"})
+    assert send.documented_statuses == frozenset({200, 400, 401, 403})
+    assert chatnode_spec.operation_at("/get-chats/{bot_id}").body_fields is None
 
 
 def test_merged_document_is_a_valid_openapi_3_0_document() -> None:

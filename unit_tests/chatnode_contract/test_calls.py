@@ -38,7 +38,8 @@ def test_every_probe_calls_a_checked_operation_that_needs_no_earlier_response() 
 
 
 def test_the_chats_operation_comes_after_the_leads_it_takes_session_ids_from() -> None:
-    assert [call.name for call in CHECKED_OPERATIONS] == ["leads", "chats"]
+    assert [call.name for call in CHECKED_OPERATIONS] == ["leads", "chats", "auth", "send", "sent"]
+    assert [call.name for call in CHECKED_OPERATIONS if call.writes] == ["send", "sent"]
     chats = checked_operation("chats")
     assert chats.title == "POST /get-chats/{bot_id}"
     assert (chats.expected_status, chats.item) == (200, "message")

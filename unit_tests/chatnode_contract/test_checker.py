@@ -39,13 +39,16 @@ def test_a_conforming_api_exits_0_after_checking_bots_and_probes(capsys: Any, ro
     served = len(router.chatnode.store.chats("bot-alpha", _session_ids(router, "bot-alpha")))
     assert f"Bot bot-alpha chats: HTTP 200, {served} messages checked" in run.out
     journal = router.chatnode.journal.entries()
-    assert [(e["path"].rsplit("/", 2)[1], e["bot"], e["status"]) for e in journal][:4] == [
-        ("get-conversation-ids", "bot-alpha", 200),
-        ("get-chats", "bot-alpha", 200),
-        ("get-conversation-ids", "bot-beta", 200),
-        ("get-chats", "bot-beta", 200),
+    assert [(e["path"].removeprefix("/v1/"), e["status"]) for e in journal][:6] == [
+        ("get-conversation-ids/bot-alpha", 200),
+        ("get-chats/bot-alpha", 200),
+        ("auth_me", 200),
+        ("get-conversation-ids/bot-beta", 200),
+        ("get-chats/bot-beta", 200),
+        ("auth_me", 200),
     ]
-    assert [(e["status"], e["auth"]) for e in journal[4:]] == [
+    assert "Bot bot-alpha auth: HTTP 200, 1 team checked" in run.out
+    assert [(e["status"], e["auth"]) for e in journal[6:]] == [
         (401, "missing"),
         (401, "unknown"),
         (403, "forbidden"),
@@ -58,7 +61,7 @@ def _session_ids(router: Any, bot: str) -> list[str]:
 
 def test_no_probes_calls_only_the_given_bots(capsys: Any, router: Any) -> None:
     assert run_cli(capsys, *bot_args("bot-alpha"), "--no-probes").code == 0
-    assert [e["bot"] for e in router.chatnode.journal.entries()] == ["bot-alpha", "bot-alpha"]
+    assert [e["bot"] for e in router.chatnode.journal.entries()] == ["bot-alpha", "bot-alpha", None]
 
 
 # --- The chats call ----------------------------------------------------------------------------
@@ -119,6 +122,7 @@ def test_chat_message_drift_is_reported_under_the_chats_call(capsys: Any) -> Non
     assert [(c["operation"], c["items_checked"]) for c in alpha["operations"]] == [
         ("leads", 1),
         ("chats", 4),
+        ("auth", 1),
     ]
     assert "positive" not in run.out and "Agent joined" not in run.out  # values are not printed
 
@@ -336,3 +340,40 @@ def test_live_server_in_quirks_mode_reports_every_quirk_as_drift(capsys: Any) ->
         example = finding["example"]
         assert isinstance(example["index"], int) and isinstance(example["id"], str)
     assert "unordered by created_at" in text.out and "null_not_nullable" in text.out
+
+
+def test_send_test_message_is_off_unless_asked_and_writes_nothing(capsys: Any, router: Any) -> None:
+    assert run_cli(capsys, *bot_args("bot-alpha"), "--no-probes").code == 0
+    assert len(router.chatnode.store.leads("bot-alpha")) == 5
+    assert not [e for e in router.chatnode.journal.entries() if e["path"] == "/v1/bot-alpha"]
+
+
+def test_send_test_message_finds_the_message_in_the_chat_history(capsys: Any, router: Any) -> None:
+    run = run_cli(capsys, *bot_args("bot-alpha"), "--no-probes", "--send-test-message", "--json")
+    assert run.code == 0, run.out
+    operations = {c["operation"]: c for c in run.report["bots"][0]["operations"]}
+    assert (operations["send"]["status"], operations["send"]["items_checked"]) == (200, 1)
+    assert (operations["sent"]["status"], operations["sent"]["items_checked"]) == (200, 2)
+    assert operations["sent"]["breaking_findings"] == 0
+    (lead,) = router.chatnode.store.leads("bot-alpha")[5:]
+    (sent,) = [e for e in router.chatnode.journal.entries() if e["path"] == "/v1/bot-alpha"]
+    assert sent["status"] == 200 and lead["session_id"].startswith("bot-alpha-")
+
+
+def test_a_history_without_the_sent_message_is_breaking_drift(capsys: Any, router: Any) -> None:
+    service = router.chatnode
+    service.store.send_message = lambda bot, text, session=None, **kw: _forgetful(
+        service, bot, text
+    )
+    run = run_cli(capsys, *bot_args("bot-alpha"), "--no-probes", "--send-test-message", "--json")
+    assert run.code == 1
+    kinds = {(f["operation"], f["kind"]) for f in run.report["findings"]}
+    assert ("sent", "missing_sent_message") in kinds
+
+
+def _forgetful(service: Any, bot: str, text: str) -> Any:
+    """Send Message that answers but records the conversation under another session id."""
+    exchange = type(service.store).send_message(service.store, bot, text)
+    return type(exchange)(
+        "elsewhere", exchange.question, exchange.answer, exchange.reply, exchange.lead
+    )

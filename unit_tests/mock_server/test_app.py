@@ -71,7 +71,8 @@ class TestStrictness:
             assert response.json()["error"] == "method_not_allowed"
 
     @pytest.mark.parametrize(
-        "path", ["/v1/nope", "/get-conversation-ids/bot-alpha", "/v1/get-conversation-ids/", "/"]
+        "path",
+        ["/v1/no/such/path", "/get-conversation-ids/bot-alpha", "/v1/get-conversation-ids/", "/"],
     )
     def test_unknown_path_is_404_in_the_generic_shape(self, server: MockServer, path: str) -> None:
         response = httpx.post(server.root_url + path, headers=bearer(server.api_key))

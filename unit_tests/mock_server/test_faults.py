@@ -37,7 +37,9 @@ class TestPlan:
         assert plan.pick("b", "leads").kind is FaultKind.DROP  # type: ignore[union-attr]
 
     def test_an_unknown_route_is_refused(self) -> None:
-        with pytest.raises(ValueError, match="route must be one of leads, chats, got 'messages'"):
+        with pytest.raises(
+            ValueError, match="route must be one of leads, chats, send, auth, got 'messages'"
+        ):
             faults.status(500, route="messages")
 
     def test_next_n_requests_then_spent(self) -> None:

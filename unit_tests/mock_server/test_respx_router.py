@@ -123,3 +123,30 @@ def test_custom_base_url_and_async_client() -> None:
     with chatnode_respx_router(base_url="http://chatnode.test/api/v1"):
         response = asyncio.run(go())
     assert response.status_code == 200 and len(response.json()) == 100
+
+
+def test_send_message_and_auth_me_answer_exactly_like_the_live_server() -> None:
+    config = MockConfig(leads_per_bot=2, seed=3)
+    cases = [
+        ("GET", "/auth_me", None),
+        ("POST", "/bot-alpha", {"message": "Is there a free trial?"}),
+        ("POST", "/bot-alpha", {"message": "ok", "chat_session_id": "s-1"}),
+        ("POST", "/bot-alpha", {"message": "hi", "streaming": True}),
+        ("POST", "/auth_me", {"message": "hi"}),
+        ("POST", "/get-chats/bot-alpha", ["s-1"]),
+    ]
+
+    def run(client: httpx.Client) -> list[tuple[int, bytes]]:
+        answers = []
+        for method, path, body in cases:
+            response = client.request(method, path, json=body)
+            answers.append((response.status_code, response.content))
+        return answers
+
+    with MockServer(config) as live, httpx.Client(base_url=live.base_url, headers=KEY) as client:
+        real = run(client)
+    with chatnode_respx_router(config), httpx.Client(base_url=BASE, headers=KEY) as client:
+        mocked = run(client)
+    assert mocked == real
+    assert [status for status, _ in real] == [200, 200, 200, 400, 405, 200]
+    assert len(orjson.loads(real[-1][1])) == 2

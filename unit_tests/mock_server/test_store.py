@@ -9,7 +9,7 @@ import pytest
 
 from mock_server.data import leads_for_bot
 from mock_server.seeded import parse_ms
-from mock_server.store import LeadStore
+from mock_server.store import BotLeads, LeadStore
 
 
 def stamp(lead: dict) -> datetime:
@@ -248,3 +248,27 @@ class TestChats:
 
 def stamp_ms(lead: dict) -> int:
     return parse_ms(lead["created_at"])
+
+
+def test_a_session_index_handed_down_by_send_message_equals_one_rebuilt() -> None:
+    store = LeadStore(["b"], 50, seed=1)
+    store.send_message("b", "hi")  # builds the index of the first version
+    for text in ("one", "two"):
+        store.send_message("b", text)
+    store.append("b", count=3)
+    leads = store.snapshot("b")
+    assert leads is not None and "sessions" in leads.__dict__
+    rebuilt = BotLeads(leads.bot_id, leads.segments)
+    assert list(leads.sessions.items()) == list(rebuilt.sessions.items())
+    assert len(leads.sessions) == 56
+
+
+def test_send_message_records_both_turns_atomically_with_a_second_writer() -> None:
+    store = LeadStore(["b"], 3, seed=2)
+    session = store.leads("b")[0]["session_id"]
+    exchange = store.send_message("b", "hello", session)
+    store.append_message("b", session, content="after")
+    tail = store.chats("b", [session])[-3:]
+    assert tail[:2] == [exchange.question, exchange.answer]
+    assert tail[2]["message"]["data"]["content"] == "after"
+    assert exchange.lead is None and exchange.session_id == session

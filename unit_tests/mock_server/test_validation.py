@@ -59,3 +59,14 @@ def test_response_errors_name_the_violation() -> None:
     assert "date-time" in " ".join(validator.response_errors(request({}), broken))
     assert validator.response_errors(request({}), MockResponse(401, b'{"message":"x"}')) == []
     assert validator.response_errors(request({}), MockResponse(401, b'{"nope":1}')) != []
+
+
+@pytest.mark.parametrize("path", ["/v1/get-chats/bot-alpha", "/v1/bot-alpha"])
+def test_a_body_that_is_not_utf8_is_a_400_that_says_so(path: str) -> None:
+    operation = chatnode_spec.operation_at(path.replace("/v1", "").replace("bot-alpha", "{bot_id}"))
+    headers = {"authorization": "Bearer k", "content-type": "application/json"}
+    verdict = SpecValidator().check_request(
+        MockRequest("POST", path, headers, "", b"\xc3("), operation
+    )
+    assert (verdict.status, verdict.error) == (400, "invalid_body")
+    assert "not UTF-8" in verdict.detail
