@@ -168,6 +168,8 @@ def skipped(reader: Reader, shape: Shape, stream: Stream, latency: float, run: R
     settings = run.config.latency
     if stream not in settings.streams or (settings.readers and reader.key not in settings.readers):
         return True
+    if reader.name == Name.MINIMAL and stream == "leads" and shape.bots > 1:
+        return True  # the Builder's single-bot form: it reads the first of `bot_ids` only
     if not (reader.per_session and stream == "chats"):
         return False
     too_many = shape.bots * shape.leads > settings.per_session_max_sessions
