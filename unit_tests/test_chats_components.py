@@ -278,10 +278,13 @@ def test_every_batch_slice_is_the_bot_slice_to_the_cursor() -> None:
 @dataclass
 class SlowChats(FakeChats):
     """FakeChats whose every batch takes `seconds` before its first message, counting how many
-    batches are in flight at once; `fail_batch` (an index in sending order) raises instead."""
+    batches are in flight at once; `fail_batch` (an index in sending order) raises instead, and
+    with a `gate` every other batch waits for it to open first."""
 
     seconds: float = 0.05
     fail_batch: int | None = None
+    gate: threading.Event | None = None
+    started: int = 0
     produced: int = 0
     in_flight: int = 0
     most_in_flight: int = 0
@@ -291,13 +294,15 @@ class SlowChats(FakeChats):
         self, records_schema: Mapping[str, Any], stream_slice: StreamSlice | None = None
     ) -> Iterator[Record]:
         with self.lock:
-            index = len(self.slices)
+            index, self.started = self.started, self.started + 1
             self.in_flight += 1
             self.most_in_flight = max(self.most_in_flight, self.in_flight)
         try:
             time.sleep(self.seconds)
             if index == self.fail_batch:
                 raise AirbyteTracedException(message=f"batch {index} failed")
+            if self.gate is not None:
+                self.gate.wait(timeout=10)
             for record in super().read_records(records_schema, stream_slice):
                 with self.lock:
                     self.produced += 1
@@ -351,11 +356,19 @@ def test_one_batch_in_flight_sends_the_batches_in_turn_in_lead_order() -> None:
 
 
 def test_a_failed_batch_fails_the_read_and_the_batches_not_yet_sent_are_never_sent() -> None:
-    chats = SlowChats(by_session=sessions_with_messages(20, 1), fail_batch=1)
+    """Two batches in flight: the second fails while the first waits on the network (the gate);
+    the pool's free thread may take one more batch before the reader hears of the failure; the
+    other 17 are never sent, and the batches in flight end once the network answers."""
+    gate = threading.Event()
+    chats = SlowChats(by_session=sessions_with_messages(20, 1), fail_batch=1, gate=gate)
     with pytest.raises(AirbyteTracedException, match="batch 1 failed"):
         list(retriever(leads_of(*chats.by_session), chats, 1, 2).read_records({}, BOT_SLICE))
-    time.sleep(0.2)  # let the batches already in flight finish
-    assert len(chats.slices) <= 4, f"{len(chats.slices)} of 20 batches were sent after a failure"
+    gate.set()
+    deadline = time.monotonic() + 10
+    while chats.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert chats.in_flight == 0, "a batch's thread is still waiting on a reader that is gone"
+    assert chats.started <= 3, f"{chats.started} of 20 batches were sent despite the failure"
 
 
 def test_memory_stays_bounded_when_the_reader_is_slower_than_the_batches() -> None:
@@ -368,7 +381,9 @@ def test_memory_stays_bounded_when_the_reader_is_slower_than_the_batches() -> No
     time.sleep(0.3)
     assert chats.produced <= 2_000, f"{chats.produced} of 10,000 messages held ahead of the reader"
     records.close()  # type: ignore[attr-defined]
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while chats.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert chats.in_flight == 0, "a batch's thread is still waiting on a reader that is gone"
     assert chats.produced < 10_000
 
