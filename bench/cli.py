@@ -18,6 +18,7 @@ from typing import Any
 from bench.config import CASES, BenchConfig, quick_config
 from bench.connector import run_connector_suite
 from bench.cursor_cost import run_cursor_suite
+from bench.latency import run_latency_suite
 from bench.rows import STREAMS, SUITES, Row
 from bench.run_state import Run
 from bench.server import run_server_suite
@@ -37,6 +38,11 @@ cursor suite: the CDK cursor built from our manifest, per bot and global, observ
 server suite: chatnode-mock-server, and Prism 5 (installed on first use with npm into
   bench/.tools), serving 16 leads at concurrency 16 for 10 s; one big response of 1M leads;
   small requests while it streams.
+latency suite: the mock adds 0.1 s and 0.5 s to every request; 20 bots x 500 leads x 4
+  messages, and 1 bot x 5,000 leads x 4 messages; ours at num_workers 1, 5 (default) and 10,
+  ours before issue 17, the Cloud edition and the minimal manifests, each against its floor
+  (S + R x L); one run each. About 15 minutes, mostly waiting. `--only latency` keeps the
+  other suites' rows of the previous results.json.
 --quick: 2000 and 10000 leads, 1000 messages (200 sessions x 5), 1 run, 20000 leads
   observed, a 100k big response, a 2 s load test, bench/.work/quick/.
 example: python -m bench --only connector --streams chats --chat-sizes 100000 --runs 1
@@ -52,6 +58,7 @@ def run(config: BenchConfig, command: str = "python -m bench") -> tuple[list[Row
         "connector": run_connector_suite,
         "cursor": run_cursor_suite,
         "server": run_server_suite,
+        "latency": run_latency_suite,
     }
     config.work_dir.mkdir(parents=True, exist_ok=True)
     bench, complete = Run(config, command), False

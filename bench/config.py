@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,37 @@ and over 6 minutes at 1M, and the target compares against its full refresh."""
 
 
 @dataclass(frozen=True)
+class Shape:
+    """The data the latency suite serves: `bots` bots of `leads` leads, `messages` per session."""
+
+    bots: int
+    leads: int
+    messages: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.bots} x {self.leads:,} leads x {self.messages} messages"
+
+
+@dataclass(frozen=True)
+class LatencyConfig:
+    """The latency suite (`bench/latency.py`): every reader at each shape, with no latency (S)
+    and with each of `latencies` seconds added to every request."""
+
+    shapes: tuple[Shape, ...] = (Shape(20, 500, 4), Shape(1, 5_000, 4))
+    latencies: tuple[float, ...] = (0.1, 0.5)
+    per_session_latencies: tuple[float, ...] = (0.1,)
+    """The latencies the one-request-per-session chats readers (the Cloud edition, the minimal
+    chats manifest) are measured at: at 0.5 s one shape costs them 10 to 40 minutes."""
+    per_session_max_sessions: int = 5_000
+    """...and only on shapes of at most this many sessions (the mock's journal, which counts the
+    requests, keeps the newest 10,000)."""
+    streams: tuple[Stream, ...] = ("leads", "chats")
+    readers: tuple[str, ...] = ()
+    """Only these readers (`source-chatnode W=10`, as the suite names them); empty: all."""
+
+
+@dataclass(frozen=True)
 class BenchConfig:
     """Everything that decides what the bench runs and where it writes."""
 
@@ -75,6 +106,7 @@ class BenchConfig:
     seed: int = 7
     api_key: str = "bench-secret-key"
     bot_id: str = "bench-bot"
+    latency: LatencyConfig = field(default_factory=LatencyConfig)
 
     def __post_init__(self) -> None:
         if (
@@ -109,4 +141,7 @@ def quick_config(**overrides: Any) -> BenchConfig:
     quick = dict(sizes=(2_000, 10_000), chat_sizes=(1_000,), chat_sessions=200, runs=1)
     quick |= dict(big_leads=100_000, observe_leads=20_000, load_seconds=2.0)
     quick |= dict(warmup_seconds=0.5, output_dir=BENCH_DIR / ".work" / "quick")
+    quick |= dict(
+        latency=LatencyConfig(shapes=(Shape(4, 50, 2), Shape(1, 200, 2)), latencies=(0.1,))
+    )
     return BenchConfig(**(quick | overrides))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
+from bench.latency import latency_table
 from bench.rows import Measure, Name, Row, find
 from bench.targets import Target
 
@@ -174,4 +175,5 @@ def render(rows: Sequence[Row], machine: list[str], targets: Sequence[Target], h
     )
     for rows_table in tables:
         lines += rows_table(rows)
+    lines += latency_table(rows, table)
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-Suite = Literal["connector", "cursor", "server"]
+Suite = Literal["connector", "cursor", "server", "latency"]
 Mode = Literal["incremental", "full_refresh"]
 Stream = Literal["leads", "chats"]
 Status = Literal["ok", "error", "skipped"]
@@ -75,11 +75,17 @@ class Row:
     error: str | None = None
     """Why the row is an error, or was skipped."""
     note: str = ""
+    latency_s: float | None = None
+    """The latency suite: seconds the mock added to every request (0: the read's S)."""
+    floor_seconds: float | None = None
+    """The latency suite: S + R x L, the least a read with this many workers can take."""
+    requests: int | None = None
+    """The latency suite: API requests the read sent, from the mock's journal."""
 
     def failed(self, why: str, status: Status = "error") -> Row:
         """The same row without numbers, and the reason where a reader will see it."""
         key = (self.suite, self.name, self.mode, self.leads, self.measure, self.stream)
-        return Row(*key, self.concurrency, status=status, error=why)
+        return Row(*key, self.concurrency, status=status, error=why, latency_s=self.latency_s)
 
 
 def find(rows: Iterable[Row], **match: Any) -> Row | None:

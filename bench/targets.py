@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
+from bench.latency import latency_targets
 from bench.rows import MODES, STREAMS, Measure, Name, Row, Stream, find
 
 MEDIUM, LARGE = 100_000, 1_000_000
@@ -47,7 +48,7 @@ def evaluate(rows: Sequence[Row]) -> list[Target]:
     """Every target, the connector's at each size measured of each stream."""
 
     def row(name: Name, stream: Stream = "leads", **match: Any) -> Row | None:
-        return find(rows, name=name, stream=stream, **match)
+        return find(rows, name=name, stream=stream, **({"measure": Measure.READ} | match))
 
     def sizes(stream: Stream) -> list[int]:
         return sorted({r.leads for r in rows if r.suite == "connector" and r.stream == stream})
@@ -79,6 +80,7 @@ def evaluate(rows: Sequence[Row]) -> list[Target]:
             compare(target, large, medium, "peak_rss_mb", lambda v, u=under: u and v <= 1.5)
         )
     load = {name: row(name, measure=Measure.LOAD) for name in (Name.MOCK, Name.PRISM)}
+    targets += [Target(*target) for target in latency_targets(rows)]
     return [
         *targets,
         compare("mock server requests/s ≥ 10x Prism's, 16 leads, concurrency 16",

@@ -15,13 +15,26 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
 from hypothesis import settings
+from hypothesis import strategies as st
 
+from source_chatnode.run import load_manifest
 from unit_tests.strategies import instant_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 """Where a bot without state starts when no `start_date` is set."""
 
 Item = TypeVar("Item", bound=Mapping[str, Any])
+
+DEFAULT_WORKERS: int = load_manifest()["spec"]["connection_specification"]["properties"][
+    "num_workers"
+]["default"]
+"""`num_workers` when the config leaves it out: every sync that sets none runs this many."""
+
+
+def worker_counts() -> st.SearchStrategy[int]:
+    """`num_workers`: the default first (where shrinking goes), then one request at a time, two,
+    and more workers than a test's bots or batches. The contract holds whatever the count."""
+    return st.sampled_from([DEFAULT_WORKERS, *(n for n in (1, 2, 10) if n != DEFAULT_WORKERS)])
 
 
 def at_most(examples: int) -> settings:

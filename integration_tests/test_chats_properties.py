@@ -20,6 +20,10 @@ A message that becomes readable behind its bot's cursor (appended with an old da
 conversation of a session that arrives late) is late: incremental syncs cannot see it, a full
 refresh reads it (the documented limit, as for leads).
 
+Every sync runs several requests at once (batches of one bot too): the spec's default
+`num_workers` (5), or 1, 2, 5 or 10 drawn per connection by the state machine, whose syncs also
+die after any checkpoint and restart from it.
+
 `HYPOTHESIS_PROFILE=ci` keeps the module near 25 s on two cores.
 """
 
@@ -52,6 +56,7 @@ from integration_tests.oracle import (
     check_checkpoints,
     due_by_created_at,
     newest,
+    worker_counts,
 )
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
@@ -131,6 +136,8 @@ class ChatLedger:
     destination, and which became readable only behind their bot's cursor (late)."""
 
     batch_size: int = DEFAULT_BATCH_SIZE
+    workers: int | None = None
+    """`num_workers` of every sync; None leaves it to the spec's default (more than one)."""
     leads: dict[str, list[Lead]] = field(default_factory=dict)
     filed: dict[str, list[tuple[str, Chat]]] = field(default_factory=dict)
     """Bot -> (the session a message is served for, the message as served)."""
@@ -335,6 +342,7 @@ def sync_chats(
         sync_mode=sync_mode,
         state=ledger.state if sync_mode == "incremental" else None,
         chats_batch_size=ledger.batch_size,
+        **({"num_workers": ledger.workers} if ledger.workers is not None else {}),
     )
 
 
@@ -659,10 +667,11 @@ class ChatSyncMachine(RuleBasedStateMachine):
         self.pool: list[datetime] = []
         self.highest: dict[str, datetime] = {}
 
-    @initialize(pool=instant_pools(), first=bot_ids(), data=st.data())
-    def begin(self, pool: list[datetime], first: str, data: st.DataObject) -> None:
+    @initialize(pool=instant_pools(), first=bot_ids(), workers=worker_counts(), data=st.data())
+    def begin(self, pool: list[datetime], first: str, workers: int, data: st.DataObject) -> None:
         self.server.reset()
         self.pool = pool
+        self.ledger.workers = workers
         self._join(first, data.draw(lead_lists(pool, max_size=4), label="leads"))
 
     def _join(self, bot: str, leads: list[Lead]) -> None:

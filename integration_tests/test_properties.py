@@ -8,6 +8,10 @@ output: a lead is due in a sync when it names no usable instant or when its inst
 after its bot's cursor; the cursor only moves to the newest lead emitted. Only "bots never mix"
 compares the connector with itself: one bot's output alone and beside another.
 
+Every sync runs several requests at once: those that set no `num_workers` run the spec's
+default (5), and the state machine draws 1, 2, 5 or 10 per connection, so checkpoints emitted as
+bots finish in any order are judged too (a restart from any of them loses nothing).
+
 `HYPOTHESIS_PROFILE=ci` keeps the module near 90 s on two cores; the properties that cost
 seconds per example (retries, many syncs) take fewer examples through `at_most`.
 """
@@ -41,6 +45,7 @@ from integration_tests.oracle import (
     check_checkpoints,
     due_by_created_at,
     newest,
+    worker_counts,
 )
 from mock_server import faults
 from mock_server.config import MockConfig
@@ -556,11 +561,13 @@ class LeadSyncMachine(RuleBasedStateMachine):
         self.bots: list[str] = []
         self.pool: list[datetime] = []
         self.fault: tuple[str, bool] | None = None
+        self.workers = 1
 
-    @initialize(pool=instant_pools(), first=bot_ids(), data=st.data())
-    def start(self, pool: list[datetime], first: str, data: st.DataObject) -> None:
+    @initialize(pool=instant_pools(), first=bot_ids(), workers=worker_counts(), data=st.data())
+    def start(self, pool: list[datetime], first: str, workers: int, data: st.DataObject) -> None:
         self.server.reset()
         self.pool = pool
+        self.workers = workers
         self._join(first, data.draw(lead_lists(pool), label="leads"))
 
     def _join(self, bot: str, leads: list[Lead]) -> None:
@@ -597,7 +604,7 @@ class LeadSyncMachine(RuleBasedStateMachine):
 
     @rule(crash_after=st.none() | st.integers(min_value=0, max_value=3))
     def sync(self, crash_after: int | None) -> None:
-        result = run_sync(self.server, self.bots, state=self.ledger.state)
+        result = run_sync(self.server, self.bots, state=self.ledger.state, num_workers=self.workers)
         if self.fault is not None and self.fault[1]:
             self.ledger.check_failed_sync(result, self.bots)
         else:
@@ -611,7 +618,9 @@ class LeadSyncMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.fault is None)
     @rule()
     def full_refresh(self) -> None:
-        result = run_sync(self.server, self.bots, sync_mode="full_refresh")
+        result = run_sync(
+            self.server, self.bots, sync_mode="full_refresh", num_workers=self.workers
+        )
         assert not result.errors, result.errors
         assert_emits_exactly(result, self.ledger.served)
 

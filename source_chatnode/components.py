@@ -6,9 +6,11 @@ airbyte-cdk's own dependencies (`requests`, `orjson`), never `source_chatnode` i
 """
 
 import logging
+import queue
 import socket
 import threading
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import InitVar, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +39,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MICROSECOND = timedelta(microseconds=1)
 MAX_CHATS_BATCH = 1000
 """The most session ids one Get Chat History request carries (`chats_batch_size`'s maximum)."""
+MAX_WORKERS = 20
+"""The most requests in flight `num_workers` allows (its maximum, and the CDK's max_concurrency)."""
+_MESSAGES_PER_HANDOFF = 256
+"""Messages a batch's thread hands to its bot's reader at once: few queue operations per message,
+and a bounded number of messages held between the two."""
+_HANDOFF_POLL_SECONDS = 0.1
 _LOGGER = logging.getLogger("airbyte")
 
 
@@ -601,6 +609,55 @@ def _names_one_of(message: Mapping[str, Any], sessions: set[str]) -> bool:
 
 
 @dataclass
+class _BatchDone:
+    """A batch's thread finished its batch: every message was handed over."""
+
+    foreign: int
+    """Messages of sessions the batch did not ask for, not emitted."""
+
+
+@dataclass
+class _BatchFailed:
+    """A batch's thread failed; the bot's reader raises `error` in its own thread."""
+
+    error: BaseException
+
+
+class _Handoff:
+    """The bounded queue between one bot's reader and the threads reading its batches.
+
+    Bounded, so memory stays flat however fast the API answers: a batch's thread that gets ahead
+    of the reader waits (its response is read as a stream, so the rest of the body waits in the
+    socket). `close()` releases every waiting thread once the reader is gone (failed, or stopped
+    by the CDK), so no thread is left blocked on a queue nobody reads.
+    """
+
+    def __init__(self, batches_in_flight: int) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2 * batches_in_flight)
+        self._closed = threading.Event()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def put(self, item: Any) -> bool:
+        """Hand `item` to the reader; False once the reader is gone (the batch should stop)."""
+        while not self._closed.is_set():
+            try:
+                self._queue.put(item, timeout=_HANDOFF_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def get(self) -> Any:
+        return self._queue.get()
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+@dataclass
 class SessionBatchRetriever(Retriever):
     """Reads a bot's chat messages: its session ids from its leads, then the messages in batches.
 
@@ -611,27 +668,48 @@ class SessionBatchRetriever(Retriever):
     CDK leaves out of a slice's equality and hash: every batch is the same bot slice to the per-bot
     cursor, and the state stays one cursor per bot, as for leads. A message whose `session_id`
     was not in its batch is not emitted (it would repeat or cross bots); the sync logs how many.
+
+    Up to `batches_in_flight` batches are in flight at once (`num_workers`), shared by every bot of
+    the stream, so one big bot's batches wait on the network together rather than in turn. They
+    stay inside the bot's one slice: the CDK closes the slice, and moves the bot's cursor, only
+    once this read has returned, after every batch succeeded; a failed batch stops the others and
+    fails the read, leaving the bot's cursor where it was.
     """
 
     sessions: Retriever
     chats: Retriever
     config: Config
     batch_size: int | str = 100
+    batches_in_flight: int | str = 1
     parameters: InitVar[Mapping[str, Any] | None] = None
 
     def __post_init__(self, parameters: Mapping[str, Any] | None) -> None:
-        size = self.batch_size
-        if isinstance(size, str):
-            size = InterpolatedString.create(size, parameters=parameters or {}).eval(self.config)
-        self._batch_size = int(size)
-        if not 1 <= self._batch_size <= MAX_CHATS_BATCH:
+        self._batch_size = self._config_int(
+            "chats_batch_size", self.batch_size, MAX_CHATS_BATCH, parameters
+        )
+        self._batches_in_flight = self._config_int(
+            "num_workers", self.batches_in_flight, MAX_WORKERS, parameters
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _config_int(
+        self, option: str, value: int | str, maximum: int, parameters: Mapping[str, Any] | None
+    ) -> int:
+        """An integer setting, from the config when it is a template; out of range is the
+        user's config error, worded as such."""
+        if isinstance(value, str):
+            value = InterpolatedString.create(value, parameters=parameters or {}).eval(self.config)
+        number = int(value)
+        if not 1 <= number <= maximum:
             raise AirbyteTracedException(
                 message=(
-                    f"chats_batch_size must be between 1 and {MAX_CHATS_BATCH}, "
-                    f"got {self._batch_size}: change it in the connector's configuration."
+                    f"{option} must be between 1 and {maximum}, got {number}: change it in the "
+                    "connector's configuration."
                 ),
                 failure_type=FailureType.config_error,
             )
+        return number
 
     def read_records(
         self, records_schema: Mapping[str, Any], stream_slice: StreamSlice | None = None
@@ -640,7 +718,7 @@ class SessionBatchRetriever(Retriever):
             raise ValueError("SessionBatchRetriever reads one bot's slice at a time")
         session_ids = self._session_ids(stream_slice)
         slice_hash = hash(stream_slice)
-        foreign = 0
+        batch_slices = []
         for start in range(0, len(session_ids), self._batch_size):
             batch = session_ids[start : start + self._batch_size]
             batch_slice = SliceWithCachedHash(
@@ -652,19 +730,97 @@ class SessionBatchRetriever(Retriever):
                 slice_hash,
             )
             self._check_body(batch_slice, batch)
-            asked = set(batch)
-            for message in self.chats.read_records(records_schema, batch_slice):
-                if isinstance(message, Mapping) and not _names_one_of(message, asked):
-                    foreign += 1
-                    continue
-                yield message
-        if foreign:
+            batch_slices.append(batch_slice)
+        foreign = [0]
+        if self._batches_in_flight == 1 or len(batch_slices) <= 1:
+            for batch_slice in batch_slices:
+                yield from self._messages(records_schema, batch_slice, foreign)
+        else:
+            yield from self._messages_in_parallel(records_schema, batch_slices, foreign)
+        if foreign[0]:
             _LOGGER.warning(
                 "ChatNode returned %d message(s) of bot %r for sessions that were not asked for; "
                 "they were not emitted (each session's messages are read with its own batch).",
-                foreign,
+                foreign[0],
                 stream_slice.partition.get("bot_id"),
             )
+
+    def _messages(
+        self, records_schema: Mapping[str, Any], batch_slice: StreamSlice, foreign: list[int]
+    ) -> Iterator[StreamData]:
+        """One batch's messages, less those of sessions it did not ask for (counted in
+        `foreign[0]`)."""
+        asked = set(batch_slice.extra_fields["session_ids"])
+        for message in self.chats.read_records(records_schema, batch_slice):
+            if isinstance(message, Mapping) and not _names_one_of(message, asked):
+                foreign[0] += 1
+                continue
+            yield message
+
+    def _messages_in_parallel(
+        self,
+        records_schema: Mapping[str, Any],
+        batch_slices: Sequence[StreamSlice],
+        foreign: list[int],
+    ) -> Iterator[StreamData]:
+        """The batches' messages, read by the shared pool and yielded here as they arrive."""
+        handoff = _Handoff(self._batches_in_flight)
+        pool = self._shared_pool()
+        futures: list[Future[None]] = [
+            pool.submit(self._read_batch, records_schema, batch_slice, handoff)
+            for batch_slice in batch_slices
+        ]
+        unfinished = len(futures)
+        try:
+            while unfinished:
+                item = handoff.get()
+                if isinstance(item, _BatchDone):
+                    unfinished -= 1
+                    foreign[0] += item.foreign
+                elif isinstance(item, _BatchFailed):
+                    raise item.error
+                else:
+                    yield from item
+        finally:
+            # On failure, or when the CDK stops reading: send no batch not yet sent, and let the
+            # threads of those in flight go.
+            handoff.close()
+            for future in futures:
+                future.cancel()
+
+    def _read_batch(
+        self, records_schema: Mapping[str, Any], batch_slice: StreamSlice, handoff: _Handoff
+    ) -> None:
+        """In a pool thread: one batch's messages, handed over in bounded chunks."""
+        if handoff.closed:
+            return
+        foreign = [0]
+        messages = self._messages(records_schema, batch_slice, foreign)
+        try:
+            chunk: list[StreamData] = []
+            for message in messages:
+                chunk.append(message)
+                if len(chunk) >= _MESSAGES_PER_HANDOFF:
+                    if not handoff.put(chunk):
+                        return
+                    chunk = []
+            if chunk and not handoff.put(chunk):
+                return
+            handoff.put(_BatchDone(foreign[0]))
+        except BaseException as error:  # whatever it is, the bot's reader must hear of it
+            handoff.put(_BatchFailed(error))
+        finally:
+            messages.close()  # a batch stopped early closes its response
+
+    def _shared_pool(self) -> ThreadPoolExecutor:
+        """One pool per stream: at most `batches_in_flight` batches in flight across all its bots.
+        Its idle threads end with the source (or the process)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self._batches_in_flight, thread_name_prefix="chats-batches"
+                )
+            return self._pool
 
     def _check_body(self, batch_slice: StreamSlice, batch: list[str]) -> None:
         """Fail before sending a request whose body would not be exactly this batch's ids.

@@ -26,7 +26,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bench.cli import build_parser, config_from_args, run
-from bench.config import BENCH_DIR, CASES, BenchConfig, Case
+from bench.config import BENCH_DIR, CASES, BenchConfig, Case, LatencyConfig, Shape
 from bench.connector import (
     CLOUD_EDITION,
     COMMANDS,
@@ -40,6 +40,7 @@ from bench.connector import (
     prepare,
 )
 from bench.cursor_cost import ascending_leads, leads_cursor
+from bench.latency import MEASURE, before_manifest, readers
 from bench.procs import ProcessGroup
 from bench.report import ceiling_table
 from bench.rows import Measure, Mode, Name, Row, Stream
@@ -65,7 +66,8 @@ TODAYS_FIELDS = {"suite", "name", "mode", "leads", "concurrency", "records_per_s
 def test_a_tiny_run_measures_every_reader_and_server_test_with_real_counts(tmp_path: Path) -> None:
     config = BenchConfig(output_dir=tmp_path, sizes=(300,), chat_sizes=(60,), chat_sessions=20,
                          cases=TINY_CASES, runs=1, observe_leads=500, big_leads=20_000, load_seconds=0.5,
-                         warmup_seconds=0.1, skip_prism=True)  # fmt: skip
+                         warmup_seconds=0.1, skip_prism=True,
+                         suites=("connector", "cursor", "server"))  # fmt: skip
     rows, complete = run(config)
 
     assert complete
@@ -349,3 +351,53 @@ def test_the_cloud_edition_reads_its_generated_manifest_without_components(tmp_p
         ("leads", "incremental")
     ]
     assert "--components-path" not in COMMANDS[Name.CLOUD]
+
+
+@pytest.mark.timeout(120)
+def test_a_tiny_latency_run_reports_a_read_against_its_floor_with_its_requests(
+    tmp_path: Path,
+) -> None:
+    """Ours at 10 workers reads one bot's chats with no latency (S), then with 0.2 s on every
+    request: two rounds (the leads, then both batches at once), so the floor is S + 0.4 s. The
+    other suites' rows of the previous results.json are kept."""
+    (tmp_path / "results.json").write_text(json.dumps([{"suite": "cursor", "name": "kept",
+        "mode": None, "leads": 1, "measure": "observe", "seconds": 1.0}]))  # fmt: skip
+    shape = Shape(bots=1, leads=150, messages=1)
+    latency = LatencyConfig(shapes=(shape,), latencies=(0.2,), streams=("chats",),
+                            readers=("source-chatnode W=10",))  # fmt: skip
+    rows, complete = run(BenchConfig(output_dir=tmp_path, suites=("latency",), latency=latency))
+
+    assert complete
+    measured = [r for r in rows if r.measure == MEASURE]
+    assert [(r.name, r.concurrency, r.latency_s, r.status) for r in measured] == [
+        (Name.OURS, 10, 0.0, "ok"), (Name.OURS, 10, 0.2, "ok")]  # fmt: skip
+    no_latency, slow = measured
+    assert no_latency.requests == slow.requests == 3, "one leads request and two batches"
+    assert no_latency.records == slow.records == 150
+    assert slow.floor_seconds == pytest.approx(no_latency.seconds + 2 * 0.2)
+    assert slow.seconds >= 0.4, "the mock did not add the latency"
+    report = (tmp_path / "results.md").read_text()
+    assert (
+        "## Latency suite" in report and "| source-chatnode | 10 | chats | 1 x 150 leads" in report
+    )
+    assert "waits ≤ 1.5x R x L" in report
+    assert any(r.name == "kept" for r in rows), "the cursor suite's previous row was dropped"
+
+
+def test_the_floor_counts_rounds_of_requests_per_reader() -> None:
+    many, big = Shape(20, 500, 4), Shape(1, 5_000, 4)
+    by_key = {reader.key: reader for reader in readers()}
+    ours10, ours1 = by_key["source-chatnode W=10"], by_key["source-chatnode W=1"]
+    assert (ours10.rounds(many, "leads"), ours10.rounds(many, "chats")) == (2, 2 + 10)
+    assert (ours10.rounds(big, "leads"), ours10.rounds(big, "chats")) == (1, 1 + 5)
+    assert ours1.rounds(big, "chats") == 1 + 50
+    cloud = by_key["source-chatnode-cloud-edition W=5"]
+    assert cloud.rounds(big, "chats") == 1 + 1_000, "one request per session"
+    assert by_key["minimal-manifest W=2"].rounds(many, "leads") == 10
+
+
+def test_the_before_variant_is_ours_without_concurrency_and_with_batches_in_turn() -> None:
+    before, ours = before_manifest(), load_manifest()
+    assert "concurrency_level" in ours and "concurrency_level" not in before
+    chats = next(s for s in before["streams"] if s["name"] == "chats")
+    assert chats["retriever"]["batches_in_flight"] == 1

@@ -8,6 +8,8 @@ import io
 import logging
 import math
 import re
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -100,13 +102,18 @@ class FakeChats(Retriever):
 
 
 def retriever(
-    leads: list[Any], chats: FakeChats | None = None, batch_size: int | str = 3, **config: Any
+    leads: list[Any],
+    chats: Retriever | None = None,
+    batch_size: int | str = 3,
+    in_flight: int | str = 1,
+    **config: Any,
 ) -> SessionBatchRetriever:
     return SessionBatchRetriever(
         sessions=FakeLeads(leads),
         chats=chats or FakeChats(),
         config=config,
         batch_size=batch_size,
+        batches_in_flight=in_flight,
         parameters={},
     )
 
@@ -263,6 +270,149 @@ def test_every_batch_slice_is_the_bot_slice_to_the_cursor() -> None:
         assert batch_slice.extra_fields["router"] == "kept"
     assert {record.associated_slice for record in records} == {BOT_SLICE}
     assert "session_ids" not in BOT_SLICE.extra_fields, "the bot's own slice is left untouched"
+
+
+# --- batches in flight together ------------------------------------------------------------------
+
+
+@dataclass
+class SlowChats(FakeChats):
+    """FakeChats whose every batch takes `seconds` before its first message, counting how many
+    batches are in flight at once; `fail_batch` (an index in sending order) raises instead, and
+    with a `gate` every other batch waits for it to open first."""
+
+    seconds: float = 0.05
+    fail_batch: int | None = None
+    gate: threading.Event | None = None
+    started: int = 0
+    produced: int = 0
+    in_flight: int = 0
+    most_in_flight: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def read_records(
+        self, records_schema: Mapping[str, Any], stream_slice: StreamSlice | None = None
+    ) -> Iterator[Record]:
+        with self.lock:
+            index, self.started = self.started, self.started + 1
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            time.sleep(self.seconds)
+            if index == self.fail_batch:
+                raise AirbyteTracedException(message=f"batch {index} failed")
+            if self.gate is not None:
+                self.gate.wait(timeout=10)
+            for record in super().read_records(records_schema, stream_slice):
+                with self.lock:
+                    self.produced += 1
+                yield record
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def sessions_with_messages(sessions: int, per_session: int) -> dict[str, list[dict[str, Any]]]:
+    return {
+        f"s{n}": [message(f"s{n}", f"s{n}-{m}") for m in range(per_session)]
+        for n in range(sessions)
+    }
+
+
+@given(
+    sessions=st.lists(session_ids(), max_size=25),
+    batch_size=st.integers(min_value=1, max_value=6),
+    in_flight=st.integers(min_value=2, max_value=5),
+)
+def test_batches_in_flight_together_emit_every_message_of_every_batch_once(
+    sessions: list[str], batch_size: int, in_flight: int
+) -> None:
+    by_session = {s: [message(s, f"{s}-1"), message(s, f"{s}-2")] for s in sessions}
+    parallel = FakeChats(by_session=by_session)
+    records = list(
+        retriever(leads_of(*sessions), parallel, batch_size, in_flight).read_records({}, BOT_SLICE)
+    )
+    one_by_one = FakeChats(by_session=by_session)
+    expected = list(
+        retriever(leads_of(*sessions), one_by_one, batch_size).read_records({}, BOT_SLICE)
+    )
+    assert sorted(r["id"] for r in records) == sorted(r["id"] for r in expected)
+    assert sorted(map(tuple, parallel.batches)) == sorted(map(tuple, one_by_one.batches))
+    assert {record.associated_slice for record in records} <= {BOT_SLICE}
+
+
+def test_up_to_batches_in_flight_batches_wait_on_the_network_together() -> None:
+    chats = SlowChats(by_session=sessions_with_messages(12, 1), seconds=0.1)
+    records = list(retriever(leads_of(*chats.by_session), chats, 1, 4).read_records({}, BOT_SLICE))
+    assert len(records) == 12
+    assert chats.most_in_flight == 4, "batches were sent one after another, or beyond the limit"
+
+
+def test_one_batch_in_flight_sends_the_batches_in_turn_in_lead_order() -> None:
+    chats = SlowChats(by_session=sessions_with_messages(4, 1), seconds=0.01)
+    records = list(retriever(leads_of(*chats.by_session), chats, 1, 1).read_records({}, BOT_SLICE))
+    assert chats.most_in_flight == 1
+    assert [record["id"] for record in records] == ["s0-0", "s1-0", "s2-0", "s3-0"]
+
+
+def test_a_failed_batch_fails_the_read_and_the_batches_not_yet_sent_are_never_sent() -> None:
+    """Two batches in flight: the second fails while the first waits on the network (the gate);
+    the pool's free thread may take one more batch before the reader hears of the failure; the
+    other 17 are never sent, and the batches in flight end once the network answers."""
+    gate = threading.Event()
+    chats = SlowChats(by_session=sessions_with_messages(20, 1), fail_batch=1, gate=gate)
+    with pytest.raises(AirbyteTracedException, match="batch 1 failed"):
+        list(retriever(leads_of(*chats.by_session), chats, 1, 2).read_records({}, BOT_SLICE))
+    gate.set()
+    deadline = time.monotonic() + 10
+    while chats.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert chats.in_flight == 0, "a batch's thread is still waiting on a reader that is gone"
+    assert chats.started <= 3, f"{chats.started} of 20 batches were sent despite the failure"
+
+
+def test_memory_stays_bounded_when_the_reader_is_slower_than_the_batches() -> None:
+    """The batches' threads run ahead of the bot's reader by a bounded number of messages, and
+    none is left waiting once the reader stops."""
+    chats = SlowChats(by_session=sessions_with_messages(10, 1000), seconds=0)
+    batch_retriever = retriever(leads_of(*chats.by_session), chats, 1, 2)
+    records = iter(batch_retriever.read_records({}, BOT_SLICE))
+    next(records)
+    time.sleep(0.3)
+    assert chats.produced <= 2_000, f"{chats.produced} of 10,000 messages held ahead of the reader"
+    records.close()  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while chats.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert chats.in_flight == 0, "a batch's thread is still waiting on a reader that is gone"
+    assert chats.produced < 10_000
+
+
+@pytest.mark.parametrize(
+    ("in_flight", "config", "expected"),
+    [
+        ("{{ config.get('num_workers') or 5 }}", {}, 5),
+        ("{{ config.get('num_workers') or 5 }}", {"num_workers": 12}, 12),
+        (1, {}, 1),
+    ],
+)
+def test_batches_in_flight_come_from_num_workers_or_its_default(
+    in_flight: int | str, config: dict, expected: int
+) -> None:
+    assert retriever(leads_of("a"), in_flight=in_flight, **config)._batches_in_flight == expected
+
+
+@pytest.mark.parametrize("num_workers", [0, 21, -3])
+def test_num_workers_out_of_range_is_a_config_error(num_workers: int) -> None:
+    with pytest.raises(
+        AirbyteTracedException, match=rf"num_workers must be between 1 and 20, got {num_workers}"
+    ) as raised:
+        retriever(leads_of("a"), in_flight="{{ config['num_workers'] }}", num_workers=num_workers)
+    assert raised.value.failure_type == FailureType.config_error
+
+
+def test_the_manifest_sends_num_workers_batches_at_once() -> None:
+    assert manifest_chats_retriever(7)._batches_in_flight == 5, "the spec's default"
 
 
 # --- the batch size -------------------------------------------------------------------------------

@@ -206,6 +206,15 @@ def test_same_spec_check_streams_schemas_and_primary_keys(
             assert named(edition, name)[key] == named(resolved_main, name)[key], (name, key)
 
 
+def test_the_edition_takes_its_worker_count_from_num_workers_as_the_main_one(
+    resolved_main: dict[str, Any], edition: dict[str, Any]
+) -> None:
+    assert edition["concurrency_level"] == resolved_main["concurrency_level"]
+    assert "num_workers" in edition["concurrency_level"]["default_concurrency"]
+    source = declarative_source(config={**CONFIG, "num_workers": 7}, manifest=edition)
+    assert source._concurrent_source._threadpool._threadpool._max_workers == 7
+
+
 def test_chats_batch_size_stays_in_the_spec_and_the_header_says_it_is_ignored(
     edition: dict[str, Any],
 ) -> None:

@@ -108,6 +108,7 @@ def test_connection_spec_has_exactly_the_documented_options(manifest: dict[str, 
         "chats_batch_size",
         "base_url",
         "connection_check",
+        "num_workers",
     }
     assert connection["required"] == ["api_key", "bot_ids"]
     assert connection["properties"]["api_key"]["airbyte_secret"] is True
@@ -165,6 +166,50 @@ def test_chats_batch_size_is_1_to_1000_with_100_by_default(manifest: dict[str, A
     batch_size = InterpolatedString.create(chats["retriever"]["batch_size"], parameters={})
     assert batch_size.eval({}) == option["default"], "the retriever's default is not the spec's"
     assert batch_size.eval({"chats_batch_size": 7}) == 7
+
+
+def worker_threads(config: dict[str, Any]) -> int:
+    """How many worker threads the CDK gives a source built with `config` (its thread pool's
+    size: the CDK exposes no public accessor, so this reads the pool it built)."""
+    source = declarative_source(config=config)
+    return source._concurrent_source._threadpool._threadpool._max_workers
+
+
+def test_num_workers_is_1_to_20_and_its_default_is_the_concurrency_levels(
+    manifest: dict[str, Any],
+) -> None:
+    option = manifest["spec"]["connection_specification"]["properties"]["num_workers"]
+    assert (option["type"], option["minimum"], option["maximum"]) == ("integer", 1, 20)
+    level = manifest["concurrency_level"]
+    assert level["max_concurrency"] == option["maximum"], "the spec and the CDK's cap disagree"
+    template = InterpolatedString.create(manifest["definitions"]["num_workers"], parameters={})
+    assert template.eval({}) == option["default"] == 5, "the template's default is not the spec's"
+
+
+@pytest.mark.parametrize(("num_workers", "threads"), [(None, 5), (1, 1), (10, 10), (20, 20)])
+def test_the_cdk_runs_as_many_worker_threads_as_num_workers(
+    num_workers: int | None, threads: int
+) -> None:
+    config: dict[str, Any] = {"api_key": "k", "bot_ids": ["a"]}
+    if num_workers is not None:
+        config["num_workers"] = num_workers
+    assert worker_threads(config) == threads
+
+
+@pytest.mark.parametrize(
+    ("num_workers", "problem"),
+    [
+        (0, "0 is less than the minimum of 1"),
+        (21, "21 is greater than the maximum of 20"),
+        ("4", "'4' is not of type 'integer'"),
+    ],
+)
+def test_the_spec_rejects_num_workers_out_of_range(
+    manifest: dict[str, Any], num_workers: Any, problem: str
+) -> None:
+    config = {"api_key": "k", "bot_ids": ["a"], "num_workers": num_workers}
+    with pytest.raises(jsonschema.ValidationError, match=re.escape(problem)):
+        jsonschema.validate(config, manifest["spec"]["connection_specification"])
 
 
 @pytest.mark.parametrize("batch_size", [1, 100, 1000])
