@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import email.parser
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -413,3 +414,25 @@ def test_the_kit_installed_alone_reads_the_spec_documents_it_bundles(kit_venv: V
 
 def test_the_kit_installed_alone_runs_the_contract_checker(kit_venv: Venv) -> None:
     assert "usage: chatnode-contract" in run(kit_venv.bin("chatnode-contract"), "--help")
+
+
+def test_no_two_installed_distributions_ship_the_same_module() -> None:
+    """The whole dev environment (connector, both extras, the kit) has one owner per module.
+
+    singer-sdk 0.53 and later bring `python-backoff`, whose files overwrite airbyte-cdk's
+    `backoff`; under it the CDK's Retry-After handler stops waiting (the under-load tests saw
+    retries sent at once). The `[singer]` extra stays below 0.53 until the two agree.
+    """
+    owners = importlib.metadata.packages_distributions()
+    shared = {
+        module: sorted(dists)
+        for module, dists in owners.items()
+        if len({canonicalize_name(dist) for dist in dists}) > 1 and not _is_namespace(module)
+    }
+    assert not shared, f"modules installed by more than one distribution: {shared}"
+
+
+def _is_namespace(module: str) -> bool:
+    """A namespace package (`google`, `jaraco`) is meant to be shared: it has no file of its own."""
+    spec = importlib.util.find_spec(module)
+    return spec is None or spec.origin in (None, "namespace")

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
-from singer_sdk.singerlib.catalog import REPLICATION_INCREMENTAL
+from singer_sdk.streams.core import REPLICATION_INCREMENTAL
 
 from source_chatnode.singer.boundary import BoundaryKeys
 from source_chatnode.singer.connector import Checkpoint, StreamDefinition, read_stream
@@ -79,7 +79,7 @@ class ConnectorStream(Stream):
         """Keep the connector's state and emit it now: the records it covers are written."""
         self.stream_state[CONNECTOR_STATE] = checkpoint.stream_state
         self.stream_state[DELIVERED_AT_CURSOR] = boundary.to_state(checkpoint.stream_state)
-        self.state_manager.is_flushed = False
+        self._is_state_flushed = False
         self._write_state_message()
 
     # singer-sdk's own replication-key bookmark stays off (see the class docstring).
