@@ -39,7 +39,14 @@ def test_spec_lists_exactly_the_documented_options(connector: Connector) -> None
     assert run.returncode == 0
     properties = run.of_type("SPEC")[0]["spec"]["connectionSpecification"]["properties"]
     shown = {name for name, option in properties.items() if not option.get("airbyte_hidden")}
-    assert shown == {"api_key", "bot_ids", "start_date", "chats_batch_size", "base_url"}
+    assert shown == {
+        "api_key",
+        "bot_ids",
+        "start_date",
+        "chats_batch_size",
+        "base_url",
+        "num_workers",
+    }
     assert set(properties) - shown == {"connection_check"}, "only the check's own flag is hidden"
 
 
