@@ -26,7 +26,7 @@ from integration_tests.singer_tap import (
 from mock_server import faults
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
-from source_chatnode.singer.connector import ConnectorError
+from source_chatnode.in_process import ConnectorError
 from source_chatnode.singer.tap import TapChatNode, main
 
 BOTS = ("bot-alpha", "bot-beta")

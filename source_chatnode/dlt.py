@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
 from typing import Any
 
 import dlt
@@ -37,29 +36,25 @@ def _root_logging_left_to_the_user() -> Iterator[None]:
     try:
         yield
     finally:
-        from airbyte_cdk.logger import PRINT_BUFFER
+        from source_chatnode.in_process import drop_protocol_log_handler
 
-        root.handlers[:] = [h for h in handlers if getattr(h, "stream", None) is not PRINT_BUFFER]
+        root.handlers[:] = handlers
+        drop_protocol_log_handler()
         logging.getLogger("airbyte").addHandler(logging.NullHandler())
 
 
 with _root_logging_left_to_the_user():
-    from airbyte_cdk.models import (
-        AirbyteMessage,
-        AirbyteStateMessage,
-        AirbyteStateMessageSerializer,
-        AirbyteStream,
-        ConfiguredAirbyteCatalog,
-        ConfiguredAirbyteStream,
-        DestinationSyncMode,
-        SyncMode,
-        TraceType,
-        Type,
-    )
-    from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets
-    from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+    from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets
 
-    from source_chatnode.run import declarative_source
+    from source_chatnode.in_process import (
+        Checkpoint,
+        ConnectorError,
+        StreamDefinition,
+        connector_config,
+        connector_spec,
+        read_stream,
+        stream_definitions,
+    )
 
 LOGGER = logging.getLogger(__name__)
 STATE_KEY = "airbyte_stream_state"
@@ -89,29 +84,17 @@ def chatnode(
     `.dlt/secrets.toml` and `.dlt/config.toml`, or `SOURCES__CHATNODE__API_KEY` and
     `SOURCES__CHATNODE__BOT_IDS='["aki56d7"]'`. The options are those of the connector's spec.
     """
-    config = connector_config(api_key, bot_ids, start_date, chats_batch_size, base_url)
-    # The CDK masks registered secrets in everything it logs and in its error messages.
-    if api_key and filter_secrets(api_key) == api_key:
-        add_to_secrets(api_key)
-    spec, streams = connector_definition()
-    if problems := spec_violations(config, spec):
+    # Registers the key with the CDK, which then masks it in everything it logs and raises.
+    config = connector_config(
+        options_config(api_key, bot_ids, start_date, chats_batch_size, base_url)
+    )
+    if problems := spec_violations(config, connector_spec()):
         raise ValueError(f"chatnode source options are not valid: {'; '.join(problems)}")
-    for stream in streams:
+    for stream in stream_definitions():
         yield stream_resource(config, stream)
 
 
-@cache
-def connector_definition() -> tuple[Mapping[str, Any], tuple[AirbyteStream, ...]]:
-    """The connector's spec, and its streams as `discover` declares them (names, primary keys,
-    JSON schemas). Both come from the manifest alone, so they are read once per process: the
-    CDK takes a good part of a second to build a source."""
-    placeholder = {"api_key": "-", "bot_ids": ["-"]}
-    source = declarative_source(placeholder)
-    streams = tuple(source.discover(LOGGER, placeholder).streams)
-    return source.spec(LOGGER).connectionSpecification, streams
-
-
-def connector_config(
+def options_config(
     api_key: str,
     bot_ids: Sequence[str],
     start_date: str | None,
@@ -137,9 +120,9 @@ def spec_violations(config: Mapping[str, Any], spec: Mapping[str, Any]) -> list[
     ]
 
 
-def stream_resource(config: Mapping[str, Any], stream: AirbyteStream) -> DltResource:
+def stream_resource(config: Mapping[str, Any], stream: StreamDefinition) -> DltResource:
     """A merge resource of one stream, keyed and typed as the connector declares it."""
-    primary_key = [part for path in stream.source_defined_primary_key or [] for part in path]
+    primary_key = list(stream.primary_key)
 
     def connector_read() -> Iterator[list[dict[str, Any]]]:
         yield from stream_records(config, stream, dlt.current.resource_state())
@@ -149,75 +132,47 @@ def stream_resource(config: Mapping[str, Any], stream: AirbyteStream) -> DltReso
         name=stream.name,
         primary_key=primary_key,
         write_disposition="merge",
-        columns=columns_from_json_schema(stream.json_schema, primary_key),
+        columns=columns_from_json_schema(stream.schema, primary_key),
     )
 
 
 def stream_records(
     config: Mapping[str, Any],
-    stream: AirbyteStream,
+    stream: StreamDefinition,
     resource_state: dict[str, Any],
     page_size: int = PAGE_SIZE,
 ) -> Iterator[list[dict[str, Any]]]:
     """One incremental read of `stream`, from the connector state saved in `resource_state`.
 
-    Each STATE message is saved only after every record before it was handed to dlt, so the
-    state never covers a record dlt has not got; dlt keeps it only when the whole extract
-    succeeds. Any error the connector reports raises, after the read, so no bot's state from a
-    failed run is kept.
+    Each checkpoint is saved only after every record before it was handed to dlt, so the state
+    never covers a record dlt has not got; dlt keeps it only when the whole extract succeeds.
+    An error the connector reports raises once the read ends, so no bot's state from a failed
+    run is kept.
     """
-    catalog = incremental_catalog(stream)
-    state = saved_state(stream.name, resource_state.get(STATE_KEY))
-    source = declarative_source(config, catalog, state)
-    errors: list[str] = []
     page: list[dict[str, Any]] = []
+    items = read_stream(
+        config,
+        stream,
+        stream_state=resource_state.get(STATE_KEY),
+        incremental=True,
+        logger=LOGGER,
+    )
     try:
-        for message in source.read(LOGGER, config, catalog, state):
-            if message.type is Type.RECORD and message.record is not None:
-                page.append(plain_record(message.record.data))
-                if len(page) >= page_size:
-                    yield page
-                    page = []
-            elif message.type is Type.STATE and message.state is not None:
+        for item in items:
+            if isinstance(item, Checkpoint):
                 if page:
                     yield page
                     page = []
-                resource_state[STATE_KEY] = stream_state_of(message)
-            elif error := error_message(message):
-                errors.append(error)
-    except AirbyteTracedException as exc:
-        raise ChatNodeSyncError(failure_text(stream.name, errors or [str(exc.message)])) from exc
-    if errors:
-        raise ChatNodeSyncError(failure_text(stream.name, errors))
+                resource_state[STATE_KEY] = item.stream_state
+                continue
+            page.append(plain_record(item))
+            if len(page) >= page_size:
+                yield page
+                page = []
+    except ConnectorError as exc:
+        raise ChatNodeSyncError(failure_text(stream.name, str(exc))) from None
     if page:
         yield page
-
-
-def incremental_catalog(stream: AirbyteStream) -> ConfiguredAirbyteCatalog:
-    """The catalog an Airbyte destination deduplicating on the stream's key would send."""
-    configured = ConfiguredAirbyteStream(
-        stream=stream,
-        sync_mode=SyncMode.incremental,
-        destination_sync_mode=DestinationSyncMode.append_dedup,
-        cursor_field=stream.default_cursor_field,
-        primary_key=stream.source_defined_primary_key,
-    )
-    return ConfiguredAirbyteCatalog(streams=[configured])
-
-
-def saved_state(stream: str, stream_state: Mapping[str, Any] | None) -> list[AirbyteStateMessage]:
-    """The state input of a read: the stream's last saved state, as Airbyte would pass it."""
-    if not stream_state:
-        return []
-    message = {"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}}}
-    message["stream"]["stream_state"] = dict(stream_state)
-    return [AirbyteStateMessageSerializer.load(message)]
-
-
-def stream_state_of(message: AirbyteMessage) -> dict[str, Any]:
-    """The per-bot cursors of a STATE message, as plain JSON for dlt's state."""
-    assert message.state is not None
-    return dict(AirbyteStateMessageSerializer.dump(message.state)["stream"]["stream_state"])
 
 
 def plain_record(data: dict[str, Any]) -> dict[str, Any]:
@@ -230,17 +185,8 @@ def plain_record(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def error_message(message: AirbyteMessage) -> str | None:
-    """The text of an ERROR trace, None for any other message."""
-    trace = message.trace
-    if message.type is not Type.TRACE or trace is None or trace.type is not TraceType.ERROR:
-        return None
-    return trace.error.message if trace.error is not None else "unknown error"
-
-
-def failure_text(stream: str, errors: Sequence[str]) -> str:
-    """The connector's explanations, each once; raising them keeps dlt from committing the run."""
-    reasons = "; ".join(dict.fromkeys(filter_secrets(error) for error in errors))
+def failure_text(stream: str, reasons: str) -> str:
+    """The connector's explanations; raising them keeps dlt from committing the run."""
     return (
         f"ChatNode stream '{stream}' failed (no bot's cursor moves; the next run starts from the "
         f"last saved state): {reasons}"

@@ -8,7 +8,8 @@ import ast
 from pathlib import Path
 
 import source_chatnode
-from source_chatnode.dlt import columns_from_json_schema, connector_definition, spec_violations
+from source_chatnode.dlt import chatnode, columns_from_json_schema, spec_violations
+from source_chatnode.in_process import connector_spec
 
 
 def test_json_schema_types_and_formats_become_dlt_data_types_and_only_the_key_is_not_null() -> None:
@@ -39,14 +40,20 @@ def test_json_schema_types_and_formats_become_dlt_data_types_and_only_the_key_is
     assert columns["bot_id"]["description"] == "The bot."
 
 
-def test_the_streams_are_the_connectors_with_their_composite_keys() -> None:
-    _, streams = connector_definition()
-    keys = {stream.name: stream.source_defined_primary_key for stream in streams}
-    assert keys == {"leads": [["bot_id"], ["session_id"]], "chats": [["bot_id"], ["id"]]}
+def test_the_resources_merge_on_the_connectors_composite_keys() -> None:
+    source = chatnode(api_key="k", bot_ids=["a"])
+    keys = {}
+    for name, resource in source.resources.items():
+        table = resource.compute_table_schema()
+        assert table["write_disposition"] == "merge"
+        keys[name] = {
+            column for column, hints in table["columns"].items() if hints.get("primary_key")
+        }
+    assert keys == {"leads": {"bot_id", "session_id"}, "chats": {"bot_id", "id"}}
 
 
 def test_spec_violations_name_each_option_and_accept_a_valid_config() -> None:
-    spec, _ = connector_definition()
+    spec = connector_spec()
     valid = {"api_key": "k", "bot_ids": ["a"], "chats_batch_size": 100}
     assert spec_violations(valid, spec) == []
     broken = {**valid, "bot_ids": [""], "chats_batch_size": 5000, "start_date": "yesterday"}

@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import copy
-from functools import cache
 from typing import Any
 
-from source_chatnode.run import load_manifest
-
-
-@cache
-def connector_spec() -> dict[str, Any]:
-    """`spec.connection_specification` of `manifest.yaml`: the one definition of the settings."""
-    return load_manifest()["spec"]["connection_specification"]
-
-
-def connector_settings() -> tuple[str, ...]:
-    """The names the connector reads from its config; singer-sdk adds its own (stream_maps, ...),
-    which the declarative source must not see."""
-    return tuple(connector_spec()["properties"])
+from source_chatnode.in_process import connector_spec
 
 
 def tap_config_schema() -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import Stream
 from singer_sdk.streams.core import REPLICATION_INCREMENTAL
 
+from source_chatnode.in_process import Checkpoint, StreamDefinition, read_stream
 from source_chatnode.singer.boundary import BoundaryKeys
-from source_chatnode.singer.connector import Checkpoint, StreamDefinition, read_stream
 
 if TYPE_CHECKING:
     from singer_sdk import Tap

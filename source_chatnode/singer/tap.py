@@ -7,13 +7,12 @@ import sys
 from importlib.metadata import entry_points
 from typing import Any
 
-from airbyte_cdk.logger import PRINT_BUFFER
 from singer_sdk import Tap
 from singer_sdk.io_base import SingerWriter
 from singer_sdk.singerlib.messages import Message
 
+from source_chatnode.in_process import ConnectorError, drop_protocol_log_handler, stream_definitions
 from source_chatnode.singer.config_schema import tap_config_schema
-from source_chatnode.singer.connector import ConnectorError, discover
 from source_chatnode.singer.streams import ConnectorStream
 
 
@@ -27,16 +26,6 @@ class ProtocolWriter(SingerWriter):
     def write_message(self, message: Message) -> None:
         self._out.write(self.format_message(message) + "\n")
         self._out.flush()
-
-
-def route_connector_logs_to_stderr() -> None:
-    """Remove airbyte-cdk's root log handler, which writes Airbyte LOG messages to the real
-    stdout (`airbyte_cdk.entrypoint` installs it on import); connector logs then go where
-    singer-sdk sends every log: stderr. Only that handler: others are someone else's."""
-    root = logging.getLogger()
-    for handler in list(root.handlers):
-        if isinstance(handler, logging.StreamHandler) and handler.stream is PRINT_BUFFER:
-            root.removeHandler(handler)
 
 
 def _distribution_name() -> str | None:
@@ -57,17 +46,17 @@ class TapChatNode(Tap):
     message_writer_class = ProtocolWriter
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        route_connector_logs_to_stderr()
+        drop_protocol_log_handler()  # connector logs then go where singer-sdk's go: stderr
         super().__init__(*args, **kwargs)
 
     def discover_streams(self) -> list[ConnectorStream]:
-        return [ConnectorStream(self, definition) for definition in discover(self.config)]
+        return [ConnectorStream(self, definition) for definition in stream_definitions()]
 
 
 def main() -> None:
     """Console script `tap-chatnode`: singer-sdk's CLI; a connector failure ends with its own
     message on stderr and exit status 1, without a traceback."""
-    route_connector_logs_to_stderr()
+    drop_protocol_log_handler()  # connector logs then go where singer-sdk's go: stderr
     try:
         TapChatNode.cli()
     except ConnectorError as exc:

@@ -1,8 +1,10 @@
-"""The declarative source driven in process for one stream at a time, in the tap's terms.
+"""The declarative source driven in process, one stream at a time, for the platform adapters.
 
-Nothing here knows Singer: it turns the connector's Airbyte messages into records, checkpoints
-(the connector's per-bot state, emitted by the CDK only after the records it covers) and one clear
-error, so the tap never interprets the API itself.
+The dlt source (`dlt.py`) and the Singer tap (`singer/`) both run the very source the Airbyte
+platform runs, through this module: it turns the connector's Airbyte messages into records,
+checkpoints (the connector's per-bot state, emitted by the CDK only after the records it covers)
+and one clear error, so no adapter interprets the API, or the protocol, itself. It imports only
+airbyte-cdk, like the connector.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import threading
 from collections.abc import Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from queue import Empty, Queue
 from typing import Any
 
+from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import (
     AirbyteMessage,
     AirbyteStateMessageSerializer,
@@ -26,9 +30,9 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets, get_secrets, update_secrets
 
-from source_chatnode.run import declarative_source
-from source_chatnode.singer.config_schema import connector_settings, connector_spec
+from source_chatnode.run import declarative_source, load_manifest
 
+LOGGER = logging.getLogger("airbyte")
 _LOG_LEVELS = {
     Level.FATAL: logging.CRITICAL,
     Level.ERROR: logging.ERROR,
@@ -62,19 +66,45 @@ class Checkpoint:
     stream_state: dict[str, Any]
 
 
+def drop_protocol_log_handler() -> None:
+    """Remove airbyte-cdk's root log handler, which writes Airbyte LOG messages to the real
+    stdout (importing `airbyte_cdk.entrypoint` installs it): an adapter's stdout belongs to its
+    platform (Singer messages, a dlt user's own output). Only that handler: others are the
+    user's."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.StreamHandler) and handler.stream is PRINT_BUFFER:
+            root.removeHandler(handler)
+
+
+@cache
+def connector_spec() -> dict[str, Any]:
+    """`spec.connection_specification` of `manifest.yaml`: the one definition of the settings."""
+    return load_manifest()["spec"]["connection_specification"]
+
+
+def connector_settings() -> tuple[str, ...]:
+    """The names the connector reads from its config; a platform may add its own (singer-sdk's
+    stream_maps, ...), which the declarative source must not see."""
+    return tuple(connector_spec()["properties"])
+
+
 def connector_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The settings the connector's spec declares, without singer-sdk's own (stream_maps, ...);
-    and every secret among them registered, so the CDK masks it in anything it logs."""
+    """The settings the connector's spec declares, without the platform's own; and every secret
+    among them registered, so the CDK masks it in anything it logs."""
     own = {name: config[name] for name in connector_settings() if config.get(name) is not None}
     update_secrets(get_secrets(connector_spec(), own))
     return own
 
 
-def discover(config: Mapping[str, Any]) -> list[StreamDefinition]:
-    """The connector's catalog (from `manifest.yaml`; no request is sent)."""
-    own = connector_config(config)
-    catalog = declarative_source(config=own).discover(logging.getLogger("airbyte"), own)
-    return [_definition(stream) for stream in catalog.streams]
+@cache
+def stream_definitions() -> tuple[StreamDefinition, ...]:
+    """The connector's streams as its `discover` declares them. They come from `manifest.yaml`
+    alone (no request is sent, whatever the config), so they are read once per process: the CDK
+    takes a good part of a second to build a source."""
+    placeholder = {"api_key": "-", "bot_ids": ["-"]}
+    catalog = declarative_source(config=placeholder).discover(LOGGER, placeholder)
+    return tuple(_definition(stream) for stream in catalog.streams)
 
 
 def _definition(stream: AirbyteStream) -> StreamDefinition:
