@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from bench.config import BenchConfig
 from bench.procs import ProcessGroup
 from bench.report import machine_table, render
-from bench.rows import SUITES, Row, write_json
+from bench.rows import Row, write_json
 from bench.targets import evaluate
 
 
@@ -26,18 +26,25 @@ class Run:
     rows: dict[tuple, Row] = field(default_factory=dict)
     machine: list[str] = field(default_factory=machine_table)
     started: float = field(default_factory=time.monotonic)
-    carried: int = 0
-    """Rows of suites this run does not run, kept from the previous results.json."""
+    fresh: set[tuple] = field(default_factory=set)
+    """Keys of the rows this run measured; the others are kept from the previous results.json."""
 
     def __post_init__(self) -> None:
+        """A focused run (some suites, readers or sizes) keeps every previous row it does not
+        measure again, so it never erases the rest of a full run's table."""
         previous = self.config.output_dir / "results.json"
-        if set(self.config.suites) == set(SUITES) or not previous.exists():
+        if not self.focused() or not previous.exists():
             return
         for item in json.loads(previous.read_text(encoding="utf-8")):
             row = Row(**item)
-            if row.suite not in self.config.suites:
-                self.rows[row_key(row)] = row
-                self.carried += 1
+            self.rows[row_key(row)] = row
+
+    def focused(self) -> bool:
+        full = BenchConfig(output_dir=self.config.output_dir)
+        return any(
+            getattr(self.config, name) != getattr(full, name)
+            for name in ("suites", "cases", "sizes", "chat_sizes")
+        )
 
     def say(self, message: str) -> None:
         """Progress on stderr, each line stamped with the time since the start."""
@@ -47,6 +54,7 @@ class Run:
     def put(self, row: Row) -> None:
         """A new row, or a measurement's row again (one more run, or now an error)."""
         self.rows[row_key(row)] = row
+        self.fresh.add(row_key(row))
         self.write(complete=False)
 
     def write(self, complete: bool) -> list[Row]:
@@ -54,8 +62,8 @@ class Run:
         write_json(rows, out / "results.json")
         heading = f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} by `{self.command}`."
         heading += "" if complete else " **Partial run**: stopped before every measurement."
-        if self.carried:
-            heading += f" {self.carried} rows of the other suites are kept from the previous run."
+        if carried := len(self.rows) - len(self.fresh):
+            heading += f" {carried} rows not measured again are kept from the previous run."
         text = render(rows, self.machine, evaluate(rows), heading)
         (out / "results.md").write_text(text, encoding="utf-8")
         return rows

@@ -44,6 +44,7 @@ from bench.latency import MEASURE, before_manifest, readers
 from bench.procs import ProcessGroup
 from bench.report import ceiling_table
 from bench.rows import Measure, Mode, Name, Row, Stream
+from bench.run_state import Run
 from bench.servers import LEAD_MARKER, STREAM_PATHS, MarkerCounter, prism_spec
 from bench.targets import evaluate
 from chatnode_spec import api_document
@@ -401,3 +402,24 @@ def test_the_before_variant_is_ours_without_concurrency_and_with_batches_in_turn
     assert "concurrency_level" in ours and "concurrency_level" not in before
     chats = next(s for s in before["streams"] if s["name"] == "chats")
     assert chats["retriever"]["batches_in_flight"] == 1
+
+
+def test_a_run_of_some_readers_keeps_the_rows_it_does_not_measure_again(tmp_path: Path) -> None:
+    """`--readers dlt-source-chatnode` replaces that reader's rows in results.json and keeps
+    every other row, of its own suite too: a focused run must not erase the full run's table."""
+    previous = [
+        {"suite": "connector", "name": name, "mode": "full_refresh", "leads": 1000,
+         "measure": "read", "seconds": 1.0}
+        for name in ("source-chatnode", "dlt-source-chatnode")
+    ]  # fmt: skip
+    (tmp_path / "results.json").write_text(json.dumps(previous))
+    dlt_cases = tuple(case for case in CASES if case.name == "dlt-source-chatnode")
+    focused = Run(BenchConfig(output_dir=tmp_path, suites=("connector",), cases=dlt_cases))
+    focused.put(Row(**{**previous[1], "seconds": 2.0}))
+
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert {(row["name"], row["seconds"]) for row in written} == {
+        ("source-chatnode", 1.0),
+        ("dlt-source-chatnode", 2.0),
+    }
+    assert "1 rows not measured again are kept" in (tmp_path / "results.md").read_text()
