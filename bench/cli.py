@@ -41,8 +41,9 @@ server suite: chatnode-mock-server, and Prism 5 (installed on first use with npm
 latency suite: the mock adds 0.1 s and 0.5 s to every request; 20 bots x 500 leads x 4
   messages, and 1 bot x 5,000 leads x 4 messages; ours at num_workers 1, 5 (default) and 10,
   ours before issue 17, the Cloud edition and the minimal manifests, each against its floor
-  (S + R x L); one run each. About 15 minutes, mostly waiting. `--only latency` keeps the
-  other suites' rows of the previous results.json.
+  (S + R x L); best of --runs (the one-request-per-session readers once). About 25 minutes,
+  mostly waiting. A focused run (--only, --readers, --streams, --sizes) keeps every row of
+  the previous results.json it does not measure again.
 --quick: 2000 and 10000 leads, 1000 messages (200 sessions x 5), 1 run, 20000 leads
   observed, a 100k big response, a 2 s load test, bench/.work/quick/.
 example: python -m bench --only connector --streams chats --chat-sizes 100000 --runs 1

@@ -224,11 +224,16 @@ def measure(
     config_path.write_text(json.dumps(config))
     places = {**inputs[reader, stream], "config": str(config_path), "run_dir": run_dir}
     argv = [part.format(**places) for part in shlex.split(command(reader))]
-    admin(server, "DELETE", "/journal")
     count = served(shape, stream)
-    measured, problem = measure_read(run.group, argv, run_dir, count)
     row = Row("latency", reader.name, "full_refresh", count, MEASURE, stream, reader.workers)
-    row.latency_s, row = latency, add_run(row, measured, problem)
+    # Best of `runs`, as in the connector suite: S is a few seconds, and one slow start-up on a
+    # shared machine is as big as R x L. The one-request-per-session readers run once (minutes).
+    for _ in range(1 if reader.per_session else run.config.runs):
+        admin(server, "DELETE", "/journal")
+        measured, problem = measure_read(run.group, argv, run_dir, count)
+        row = add_run(row, measured, problem)
+        if problem:
+            break
     row.latency_s, row.note = latency, shape.label
     if row.status == "ok":
         row.requests = sum(1 for e in admin(server, "GET", "/journal")["entries"] if e["bot"])

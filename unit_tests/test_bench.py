@@ -366,7 +366,9 @@ def test_a_tiny_latency_run_reports_a_read_against_its_floor_with_its_requests(
     shape = Shape(bots=1, leads=150, messages=1)
     latency = LatencyConfig(shapes=(shape,), latencies=(0.2,), streams=("chats",),
                             readers=("source-chatnode W=10",))  # fmt: skip
-    rows, complete = run(BenchConfig(output_dir=tmp_path, suites=("latency",), latency=latency))
+    rows, complete = run(
+        BenchConfig(output_dir=tmp_path, suites=("latency",), latency=latency, runs=1)
+    )
 
     assert complete
     measured = [r for r in rows if r.measure == MEASURE]
