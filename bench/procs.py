@@ -89,6 +89,8 @@ class Measured:
     peak_rss_mb: float
     returncode: int | None
     """None when it timed out."""
+    ended_at: float = 0.0
+    """The clock time (`time.time()`) it exited at, to set beside the mock's journal."""
 
 
 def run_measured(
@@ -100,10 +102,10 @@ def run_measured(
     with PeakRss(process.pid) as rss:
         with contextlib.suppress(TimeoutExpired):
             process.wait(timeout=timeout)
-        seconds = time.perf_counter() - started
+        seconds, ended_at = time.perf_counter() - started, time.time()
     returncode = process.returncode
     group.stop(process)
-    return Measured(seconds, rss.peak_mb, returncode)
+    return Measured(seconds, rss.peak_mb, returncode, ended_at)
 
 
 def tail(path: Path, limit: int = 600) -> str:

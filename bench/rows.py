@@ -81,6 +81,9 @@ class Row:
     """The latency suite: S + R x L, the least a read with this many workers can take."""
     requests: int | None = None
     """The latency suite: API requests the read sent, from the mock's journal."""
+    network_seconds: float | None = None
+    """The latency suite: from the mock's first request to the reader's exit, the fastest run.
+    The read without its start-up, whose noise on a shared machine exceeds R x L."""
 
     def failed(self, why: str, status: Status = "error") -> Row:
         """The same row without numbers, and the reason where a reader will see it."""

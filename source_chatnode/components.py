@@ -632,8 +632,10 @@ class _Handoff:
     by the CDK), so no thread is left blocked on a queue nobody reads.
     """
 
-    def __init__(self, batches_in_flight: int) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2 * batches_in_flight)
+    def __init__(self) -> None:
+        # Two chunks, whatever `num_workers` is: the CDK reads up to `num_workers` bots at once,
+        # each with its own handoff, so a bound that grew with the workers grew as their square.
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._closed = threading.Event()
 
     @property
@@ -764,7 +766,7 @@ class SessionBatchRetriever(Retriever):
         foreign: list[int],
     ) -> Iterator[StreamData]:
         """The batches' messages, read by the shared pool and yielded here as they arrive."""
-        handoff = _Handoff(self._batches_in_flight)
+        handoff = _Handoff()
         pool = self._shared_pool()
         futures: list[Future[None]] = [
             pool.submit(self._read_batch, records_schema, batch_slice, handoff)

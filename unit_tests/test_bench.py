@@ -377,8 +377,9 @@ def test_a_tiny_latency_run_reports_a_read_against_its_floor_with_its_requests(
     no_latency, slow = measured
     assert no_latency.requests == slow.requests == 3, "one leads request and two batches"
     assert no_latency.records == slow.records == 150
-    assert slow.floor_seconds == pytest.approx(no_latency.seconds + 2 * 0.2)
-    assert slow.seconds >= 0.4, "the mock did not add the latency"
+    assert slow.floor_seconds == pytest.approx(no_latency.network_seconds + 2 * 0.2)
+    assert slow.network_seconds >= 0.4, "the mock did not add the latency"
+    assert no_latency.network_seconds < no_latency.seconds, "start-up was not left out"
     report = (tmp_path / "results.md").read_text()
     assert (
         "## Latency suite" in report and "| source-chatnode | 10 | chats | 1 x 150 leads" in report
