@@ -298,7 +298,9 @@ def latency_table(rows: Sequence[Row], table: Callable[..., list[str]]) -> list[
             row.name, str(row.concurrency), row.stream, row.note, f"{row.latency_s:g}",
             f"{row.seconds:.2f}", f"{row.network_seconds:.2f}" if row.network_seconds else "-",
             f"{row.floor_seconds:.2f}" if row.floor_seconds else "-",
-            f"{row.network_seconds / row.floor_seconds:.2f}x" if row.floor_seconds else "-",
+            f"{row.network_seconds / row.floor_seconds:.2f}x"
+            if row.floor_seconds and row.network_seconds
+            else "-",
             f"{ratio:.2f}x" if ratio is not None else "-",
             f"{row.requests:,}" if row.requests is not None else "-",
             f"{row.peak_rss_mb:.0f}", f"best of {len(row.runs)}" if len(row.runs) > 1 else "1 run",
