@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from bench.latency import latency_table
+from bench.latency_report import latency_table
 from bench.rows import Measure, Name, Row, find
 from bench.targets import Target
 

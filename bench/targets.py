@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from bench.latency import latency_targets
+from bench.latency_report import latency_targets
 from bench.rows import MODES, STREAMS, Measure, Name, Row, Stream, find
 
 MEDIUM, LARGE = 100_000, 1_000_000

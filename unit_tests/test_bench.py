@@ -40,7 +40,8 @@ from bench.connector import (
     prepare,
 )
 from bench.cursor_cost import ascending_leads, leads_cursor
-from bench.latency import MEASURE, before_manifest, readers
+from bench.latency import before_manifest
+from bench.latency_report import MEASURE, readers
 from bench.procs import ProcessGroup
 from bench.report import ceiling_table
 from bench.rows import Measure, Mode, Name, Row, Stream
