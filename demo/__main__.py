@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from demo.walkthrough import cli_walkthrough
+from demo.walkthrough import life_cycle
 from demo.warehouse import load_and_summarise
 from mock_server.config import MockConfig, parse_messages_per_session
 from mock_server.server import MockServer
@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{args.leads} leads each, {low}-{high} messages per conversation\n"
             )
             config = {"api_key": DEMO_KEY, "bot_ids": list(DEMO_BOTS), "base_url": mock.base_url}
-            cli_walkthrough(config, args.chats)
+            life_cycle(config, args.chats)
             print("\nPyAirbyte -> DuckDB (cache in the work folder), leads and chats per bot:\n")
             print(load_and_summarise(config, workdir / "duckdb"))
         print("\nmock server stopped.")

@@ -23,7 +23,7 @@ from source_chatnode.run import declarative_source
 
 STEP = "{:<31}  {}"
 """One row of the step table: the step's name, then its result."""
-QUIET = logging.getLogger("demo.connector")
+QUIET = logging.getLogger("demo.walkthrough")
 """The connector's own log lines: only its warnings and errors reach the demo's stderr."""
 Record = dict[str, Any]
 
@@ -67,7 +67,7 @@ def report(name: str, *results: str) -> None:
         print(STEP.format("" if i else name, result))
 
 
-def cli_walkthrough(config: dict[str, Any], new_users: int) -> None:
+def life_cycle(config: dict[str, Any], new_users: int) -> None:
     """Run the life cycle against the mock at `config["base_url"]`; raise if a step fails or the
     second incremental read misses or invents a lead or message."""
     report("step", "result")
