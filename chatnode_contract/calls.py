@@ -103,6 +103,8 @@ class CheckedOperation:
     expected_status: int
     item: str
     """What one element of its array body is, singular: `lead`."""
+    why: str
+    """What the call is for, as `--help` and docs/contract.md list it."""
     body: RequestBody = no_body
     writes: bool = False
     """Changes the live account: called only with `--send-test-message`."""
@@ -123,16 +125,32 @@ class CheckedOperation:
 
 
 CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
-    CheckedOperation("leads", "/get-conversation-ids/{bot_id}", 200, "lead"),
-    CheckedOperation("chats", "/get-chats/{bot_id}", 200, "message", leads_session_ids),
-    CheckedOperation("auth", "/auth_me", 200, "team"),
-    CheckedOperation("send", "/{bot_id}", 200, "reply", test_message, writes=True),
-    CheckedOperation("sent", "/get-chats/{bot_id}", 200, "message", sent_session, writes=True),
-)
-"""Called in this order for each bot; the first is the bot's primary call (see `report.py`).
-`auth` (Authenticate Me, read-only; its schema is ASSUMED, so its drift is what the live API
-really answers) runs every time; `send` and `sent` (the test message in Get Chat History) only
-with `--send-test-message`."""
+    CheckedOperation("leads", "/get-conversation-ids/{bot_id}", 200, "lead", "the bot's leads"),
+    CheckedOperation(
+        "chats", "/get-chats/{bot_id}", 200, "message",
+        f"the messages of the first {CHATS_SESSIONS_PER_CHECK} session ids of those leads; skipped "
+        "for a bot without leads (an empty array would ask for its recent chats instead)",
+        leads_session_ids,
+    ),
+    CheckedOperation(
+        "auth", "/auth_me", 200, "team",
+        "Authenticate Me, read-only; ChatNode publishes no schema for it, so the bundled one is "
+        "ASSUMED and its drift is what the live endpoint really answers",
+    ),
+    CheckedOperation(
+        "send", "/{bot_id}", 200, "reply",
+        "only with --send-test-message: Send Message, a new conversation; WRITES INTO THE LIVE "
+        "ACCOUNT and counts against its message quota",
+        test_message, writes=True,
+    ),
+    CheckedOperation(
+        "sent", "/get-chats/{bot_id}", 200, "message",
+        "only with --send-test-message: that session's history must hold the test message, "
+        "then the reply",
+        sent_session, writes=True,
+    ),
+)  # fmt: skip
+"""Called in this order for each bot, each able to build on the responses before it."""
 
 
 @dataclass(frozen=True)

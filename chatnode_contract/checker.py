@@ -1,10 +1,9 @@
 """One run of the check: call the API with httpx, have each response judged, collect a `Report`.
 
-Each bot gets every row of `calls.CHECKED_OPERATIONS` with the real key, in order (its leads,
-then the chats of up to 20 of their sessions; a row with nothing to ask is reported as skipped);
-then the probes draw the documented error responses. Bots go first, so rejected credentials stop the run
-(exit 2) before anything else is called. Nothing is retried and redirects are not followed: a
-429, a 5xx or a 3xx is reported as what it is.
+Each bot gets every row of `calls.CHECKED_OPERATIONS` with the real key, in order (a row with
+nothing to ask is reported as skipped); then the probes draw the documented error responses. Bots
+go first, so rejected credentials stop the run (exit 2) before anything else is called. Nothing
+is retried and redirects are not followed: a 429, a 5xx or a 3xx is reported as what it is.
 
 The API key only ever travels in the `Authorization` header; no message is built from a
 request's headers, and every message is scrubbed of the key anyway.
@@ -14,6 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -28,11 +28,34 @@ from chatnode_contract.calls import (
     checked_operation,
     sent_turn,
 )
-from chatnode_contract.config import API_KEY_ENV, CheckConfig, redact
-from chatnode_contract.drift import BodyReport, Finding, Kind
 from chatnode_contract.judge import judge
-from chatnode_contract.report import CheckError, Report, Target, TargetResult
+from chatnode_contract.report import CheckError, Finding, Kind, Report, TargetResult
 from chatnode_spec import SpecRequest, openapi
+
+API_KEY_ENV = "CHATNODE_API_KEY"
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """Everything a run needs, built from the command line (or by a test)."""
+
+    base_url: str
+    api_key: str = field(repr=False)
+    """Never in a repr, a log line or a report."""
+    bots: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    probes: bool = True
+    strict: bool = False
+    send_test_message: bool = False
+    """Also call Send Message once per bot and look for it in Get Chat History: writes a
+    conversation into the live account and counts against its message quota."""
+
+
+def redact(text: str, secret: str) -> str:
+    """The text with every occurrence of the secret masked: the last line of defence."""
+    return text.replace(secret, "***") if secret else text
+
 
 USER_AGENT = "chatnode-contract/1"
 
@@ -95,22 +118,28 @@ class Checker:
         for call in CHECKED_OPERATIONS:
             if call.writes and not self.config.send_test_message:
                 continue
+            labels = {"item": call.item, "operation": call.name, "call": call.title}
             body = call.body(earlier)
             if isinstance(body, Skip):
-                yield _skipped_result(call, bot, body.reason)
+                yield TargetResult(bot, None, **labels, expected_status=call.expected_status,
+                                   status=None, skipped=body.reason)  # fmt: skip
                 continue
-            request, response = self.send(
-                call, bot, f"Bearer {self.config.api_key}", body, own_check=True
-            )
+            authorization = f"Bearer {self.config.api_key}"
+            request, response = self.send(call, bot, authorization, body, own_check=True)
             rejected = REJECTED_CREDENTIALS.get(response.status_code)
             if rejected is not None:
                 raise CheckAborted("auth", rejected.format(bot=bot))
-            findings, body = judge(
-                request, response, self.base_url, call.operation, call.expected_status
-            )
+            judged = judge(request, response, self.base_url, call.operation, call.expected_status)
+            findings = judged.findings
             if call.name == "sent":
-                findings += missing_turn(response, sent_turn(earlier))
-            yield _bot_result(call, bot, response.status_code, findings, body)
+                found = judged.findings + missing_turn(response, sent_turn(earlier))
+                findings = tuple(sorted(found, key=Finding.sort_key))
+            yield TargetResult(
+                bot, None, **labels, expected_status=call.expected_status,
+                status=response.status_code, findings=findings,
+                items_checked=judged.items_checked, timestamp_forms=judged.timestamp_forms,
+                order=judged.order,
+            )  # fmt: skip
             earlier[call.name] = response
 
     def check_own_request(self, request: httpx.Request, bot: str) -> None:
@@ -133,17 +162,11 @@ class Checker:
             "real": f"Bearer {self.config.api_key}",
         }[probe.credentials]
         request, response = self.send(call, bot, authorization, call.body({}))
-        findings, _ = judge(request, response, self.base_url, call.operation, probe.expected_status)
+        judged = judge(request, response, self.base_url, call.operation, probe.expected_status)
         return TargetResult(
-            Target.PROBE,
-            probe.name,
-            probe.expected_status,
-            response.status_code,
-            tuple(sorted(findings, key=Finding.sort_key)),
-            description=probe.description,
-            operation=call.name,
-            call=call.title,
-        )
+            None, probe.name, call.name, call.title, probe.expected_status, response.status_code,
+            judged.findings, description=probe.description,
+        )  # fmt: skip
 
     def probes_to_run(self) -> list[Probe]:
         """The probes whose status the spec documents for their operation."""
@@ -158,22 +181,22 @@ class Checker:
 SENT_FIELD = "(test message)"
 
 
-def missing_turn(response: httpx.Response, turn: tuple[str, str] | None) -> list[Finding]:
+def missing_turn(response: httpx.Response, turn: tuple[str, str] | None) -> tuple[Finding, ...]:
     """A finding unless Get Chat History holds the test message (human) and then the reply Send
     Message gave (ai) in its session. Values are ours (the test message) or the bot's reply, so
     neither is printed."""
     if turn is None or response.status_code != 200:
-        return []
+        return ()
     try:
         messages = orjson.loads(response.content)
     except orjson.JSONDecodeError:
-        return []  # judged already: a body that is not JSON is a finding of its own
+        return ()  # judged already: a body that is not JSON is a finding of its own
     said = [_said(m) for m in messages] if isinstance(messages, list) else []
     question, reply = turn
     if ("human", question) in said and ("ai", reply) in said[said.index(("human", question)) :]:
-        return []
+        return ()
     detail = "Get Chat History does not hold the test message and then Send Message's reply"
-    return [Finding(SENT_FIELD, Kind.MISSING_SENT_MESSAGE, detail, 1)]
+    return (Finding(SENT_FIELD, Kind.MISSING_SENT_MESSAGE, detail, 1),)
 
 
 def _said(message: Any) -> tuple[Any, Any]:
@@ -185,44 +208,6 @@ def _said(message: Any) -> tuple[Any, Any]:
 
 def _unknown_bot_id() -> str:
     return f"chatnode-contract-no-such-bot-{secrets.token_hex(8)}"
-
-
-def _bot_result(
-    call: CheckedOperation,
-    bot: str,
-    status: int,
-    findings: list[Finding],
-    body: BodyReport | None,
-) -> TargetResult:
-    ordered = tuple(sorted(findings, key=Finding.sort_key))
-    expected = call.expected_status
-    labels = {"item": call.item, "operation": call.name, "call": call.title}
-    if body is None:
-        return TargetResult(Target.BOT, bot, expected, status, ordered, **labels)
-    return TargetResult(
-        Target.BOT,
-        bot,
-        expected,
-        status,
-        ordered,
-        body.items_checked,
-        body.timestamp_forms,
-        body.order,
-        **labels,
-    )
-
-
-def _skipped_result(call: CheckedOperation, bot: str, reason: str) -> TargetResult:
-    return TargetResult(
-        Target.BOT,
-        bot,
-        call.expected_status,
-        None,
-        item=call.item,
-        operation=call.name,
-        call=call.title,
-        skipped=reason,
-    )
 
 
 _TRANSPORT_ERRORS: tuple[tuple[type[httpx.HTTPError], str, str], ...] = (

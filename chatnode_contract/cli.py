@@ -1,8 +1,5 @@
-"""`chatnode-contract` on the command line: flags in, a `CheckConfig`, the report out, an exit code.
-
-Checks a ChatNode account's API against the bundled OpenAPI spec (see `--help`); the calls and
-judging live in `checker.py`, the JSON schema and exit-code rule in `report.py`.
-"""
+"""`chatnode-contract` on the command line: flags in, a `CheckConfig`, the report out, an exit
+code. Its `--help` is drawn from the code's tables by `reference.py`."""
 
 from __future__ import annotations
 
@@ -14,10 +11,9 @@ from collections.abc import Sequence
 import httpx
 import orjson
 
-from chatnode_contract.calls import CHATS_SESSIONS_PER_CHECK, CHECKED_OPERATIONS, TEST_MESSAGE
-from chatnode_contract.checker import run_check
-from chatnode_contract.config import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact
-from chatnode_contract.report import render_text, to_json
+from chatnode_contract.checker import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact, run_check
+from chatnode_contract.reference import help_calls, help_epilog
+from chatnode_contract.report import SCHEMA_VERSION, render_text, to_json
 from chatnode_spec import api_document
 
 
@@ -26,76 +22,14 @@ def spec_server_url() -> str:
     return api_document()["servers"][0]["url"]
 
 
-_DESCRIPTION = f"""\
+_DESCRIPTION = """\
 Check a ChatNode account's API against the OpenAPI contract bundled with source-chatnode.
 
-For each --bot it calls, with your key:
-  1. `POST {{base_url}}/get-conversation-ids/{{bot}}`: the bot's leads;
-  2. `POST {{base_url}}/get-chats/{{bot}}` with the session ids of the first {CHATS_SESSIONS_PER_CHECK} of those leads
-     (a JSON array): their chat messages. A bot without leads is skipped here, with a note: the
-     check never sends an empty array, which would ask for recent chats instead.
-It checks each response with openapi-core (status, content type, body), then reports drift per
-field, over all leads or messages: unknown fields, nulls where the spec has no `nullable`, type
-mismatches, missing required fields, timestamp forms of `date-time` fields (fraction digits; Z,
-+00:00 or other offsets; unparseable) and undocumented status codes, each with a count and an
-example (index and id: a lead's session_id, a message's id). Lead and message values are never
-printed, except date-times. The API key is never printed. In the text report a bot's leads are
-`Bot BOT: ...` and its chats `Bot BOT chats: ...`.
+openapi-core judges every response (status, content type, body); the report lists each finding
+per field over all leads or messages, with a count and an example (index and id). Values are
+never printed, except date-times; the API key is never printed. docs/contract.md has the same
+reference, with examples of the report.
 
-  3. `GET {{base_url}}/auth_me`: Authenticate Me, read-only. ChatNode publishes no schema for it:
-     the bundled one (the key's team: id, name, slug) is ASSUMED, so what this call reports is
-     what the live endpoint really answers.
-With --send-test-message, also:
-  4. `POST {{base_url}}/{{bot}}` (Send Message) with {{"message": "{TEST_MESSAGE}"}}: a new
-     conversation. THIS WRITES INTO THE LIVE ACCOUNT: the bot's dashboard and Get Leads may show
-     the conversation, and it counts against the account's message quota;
-  5. `POST {{base_url}}/get-chats/{{bot}}` with that session: the test message and the reply must
-     be in its history (missing_sent_message otherwise), drift reported on every field seen.
-
-It then probes the documented error responses: no bearer token and a made-up token on the first
-bot (expect 401), and your key on a random bot id that cannot exist (expect 403); skip them with
---no-probes.
-"""
-
-_EPILOG = f"""\
-severity:
-  additive  a client written against the spec keeps working: fields the spec does not list;
-            created_at values that are valid RFC 3339 but written differently from the spec's
-            example (another number of fraction digits, `Z` or a non-UTC offset)
-  breaking  a client written against the spec may fail: missing required field, null where the
-            spec has no `nullable: true`, wrong JSON type, a date-time that is not RFC 3339, an
-            undocumented or unexpected status, another content type, a body that is not JSON
-            or not an array of objects, anything else openapi-core rejects
-
-exit codes:
-  0  conforms, or only additive drift (printed as warnings)
-  1  breaking drift; with --strict, any drift
-  2  could not check: bad arguments, connection refused, timeout, key rejected (401) or a bot
-     not accessible (403) on the real calls
-
---json output (schema_version 1; keys are only ever added):
-  {{"schema_version", "base_url", "strict", "conforms", "breaking", "exit_code",
-   "error": null | {{"kind", "message"}},
-   "bots": [{{"bot", "status", "leads_checked", "order", "timestamp_forms",
-             "breaking_findings", "additive_findings",
-             "operations": [{{"operation": "leads" | "chats" | "auth" | "send" | "sent", "call", "status", "skipped",
-                             "item", "items_checked", "order", "timestamp_forms",
-                             "breaking_findings", "additive_findings"}}]}}],
-   "probes": [...],
-   "findings": [{{"bot", "probe", "operation", "field", "kind", "severity", "count", "detail",
-                 "example": {{"index", "id", "value"}}}}]}}
-  a bot's status, leads_checked, order and timestamp_forms are those of its leads call; its
-  finding counts add up all its calls. Field by field in README.md, "Contract testing your
-  ChatNode account"
-
-examples:
-  export {API_KEY_ENV}=...          # keeps the key out of shell history and `ps`
-  chatnode-contract --bot BOT_ID
-  chatnode-contract --bot BOT_A --bot BOT_B --json > contract.json
-  chatnode-contract --bot BOT_ID --strict --timeout 60
-  chatnode-contract --base-url http://127.0.0.1:8080/v1 --api-key mock-secret-key \\
-      --bot bot-alpha                 # against chatnode-mock-server
-  python -m chatnode_contract --help
 """
 
 
@@ -103,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     default_base_url = spec_server_url()
     parser = argparse.ArgumentParser(
         prog="chatnode-contract",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
+        description=_DESCRIPTION + help_calls(),
+        epilog=help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -129,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON document (schema_version 1) instead of the table, for CI",
+        help=f"print one JSON document (schema_version {SCHEMA_VERSION}) instead of the table, for CI",
     )
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 on any drift, additive included"
@@ -201,10 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     config, as_json = config_from_args(parser, argv)
     report = run_check(config)
+    document = to_json(report)
     if as_json:
-        output = orjson.dumps(to_json(report), option=orjson.OPT_INDENT_2).decode() + "\n"
+        output = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
     else:
-        output = render_text(report, ", ".join(call.title for call in CHECKED_OPERATIONS))
+        output = render_text(document)
     sys.stdout.write(redact(output, config.api_key))
     if report.error is not None:
         sys.stderr.write(f"chatnode-contract: error: {report.error.message}\n")
