@@ -36,20 +36,19 @@ RequestBody = Callable[[Mapping[str, httpx.Response]], Any]
 `CheckedOperation.name` that drew them); None sends no body, a `Skip` makes no call."""
 
 
-def no_body(earlier: Mapping[str, httpx.Response]) -> None:
-    """For an operation whose request carries nothing but the path and the bearer token."""
-    return None
+def _json(response: httpx.Response | None) -> Any:
+    """The body of an earlier 200 response, or None (not called, another status, not JSON)."""
+    try:
+        return orjson.loads(response.content) if response and response.status_code == 200 else None
+    except orjson.JSONDecodeError:
+        return None
 
 
 def leads_session_ids(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
     """The first CHATS_SESSIONS_PER_CHECK distinct `session_id`s of the bot's leads, in order.
     Never `[]`: an empty array asks for the bot's recent conversations, not for sessions."""
-    response = earlier.get("leads")
-    try:
-        leads = orjson.loads(response.content) if response is not None else None
-    except orjson.JSONDecodeError:
-        leads = None
-    if response is None or response.status_code != 200 or not isinstance(leads, list):
+    leads = _json(earlier.get("leads"))
+    if not isinstance(leads, list):
         return Skip("no session ids to ask for: the leads call gave no array of leads")
     ids = [lead.get("session_id") for lead in leads if isinstance(lead, dict)]
     distinct = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
@@ -62,33 +61,19 @@ TEST_MESSAGE = "chatnode-contract test message: please ignore"
 """What `--send-test-message` sends as the visitor, once per bot, in a new conversation."""
 
 
-def test_message(earlier: Mapping[str, httpx.Response]) -> dict[str, str]:
-    """Send Message's body: the test message, without `chat_session_id` (a new conversation)."""
-    return {"message": TEST_MESSAGE}
-
-
 def sent_session(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
     """The session Send Message answered with, to find the test message in its history."""
-    answer = _json_object(earlier.get("send"))
-    session = answer.get("chat_session_id")
+    answer = _json(earlier.get("send"))
+    session = answer.get("chat_session_id") if isinstance(answer, dict) else None
     if not isinstance(session, str) or not session:
         return Skip("no session to look in: Send Message gave no chat_session_id")
     return [session]
 
 
-def _json_object(response: httpx.Response | None) -> dict[str, Any]:
-    if response is None or response.status_code != 200:
-        return {}
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def sent_turn(earlier: Mapping[str, httpx.Response]) -> tuple[str, str] | None:
     """(question, reply) of the test message, when Send Message answered one."""
-    reply = _json_object(earlier.get("send")).get("message")
+    answer = _json(earlier.get("send"))
+    reply = answer.get("message") if isinstance(answer, dict) else None
     return (TEST_MESSAGE, reply) if isinstance(reply, str) else None
 
 
@@ -105,7 +90,8 @@ class CheckedOperation:
     """What one element of its array body is, singular: `lead`."""
     why: str
     """What the call is for, as `--help` and docs/contract.md list it."""
-    body: RequestBody = no_body
+    body: RequestBody = lambda earlier: None
+    """None: the request carries nothing but the path and the bearer token."""
     writes: bool = False
     """Changes the live account: called only with `--send-test-message`."""
 
@@ -141,7 +127,7 @@ CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
         "send", "/{bot_id}", 200, "reply",
         "only with --send-test-message: Send Message, a new conversation; WRITES INTO THE LIVE "
         "ACCOUNT and counts against its message quota",
-        test_message, writes=True,
+        lambda earlier: {"message": TEST_MESSAGE}, writes=True,
     ),
     CheckedOperation(
         "sent", "/get-chats/{bot_id}", 200, "message",
@@ -180,7 +166,7 @@ PROBES: tuple[Probe, ...] = (
 
 def checked_operation(name: str) -> CheckedOperation:
     """The row of `CHECKED_OPERATIONS` with this name."""
-    for call in CHECKED_OPERATIONS:
-        if call.name == name:
-            return call
-    raise LookupError(f"no checked operation named {name!r}")
+    found = [call for call in CHECKED_OPERATIONS if call.name == name]
+    if not found:
+        raise LookupError(f"no checked operation named {name!r}")
+    return found[0]

@@ -28,12 +28,13 @@ from chatnode_contract.calls import (
     checked_operation,
     sent_turn,
 )
-from chatnode_contract.judge import judge
+from chatnode_contract.judge import Judged, judge
 from chatnode_contract.report import CheckError, Finding, Kind, Report, TargetResult
 from chatnode_spec import SpecRequest, openapi
 
 API_KEY_ENV = "CHATNODE_API_KEY"
 DEFAULT_TIMEOUT = 30.0
+USER_AGENT = "chatnode-contract/1"
 
 
 @dataclass(frozen=True)
@@ -57,59 +58,68 @@ def redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-USER_AGENT = "chatnode-contract/1"
-
-
 class CheckAborted(Exception):
-    """The check cannot go on (exit 2); the message says what to do."""
+    """The check cannot go on (exit 2): `kind` for the report, the message says what to do."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind
-        self.message = message
+        self.kind, self.message = kind, message
 
 
 REJECTED_CREDENTIALS: Mapping[int, str] = {
-    401: (
-        f"API key rejected by ChatNode (401): check --api-key (or ${API_KEY_ENV}); "
-        "copy the key again from ChatNode's dashboard"
-    ),
-    403: (
-        "Bot {bot!r} is not accessible with this API key (403): check --bot (the bot "
-        "id from ChatNode's dashboard) and that the key belongs to the bot's account"
-    ),
+    401: f"API key rejected by ChatNode (401): check --api-key (or ${API_KEY_ENV}); copy the "
+    "key again from ChatNode's dashboard",
+    403: "Bot {bot!r} is not accessible with this API key (403): check --bot (the bot id from "
+    "ChatNode's dashboard) and that the key belongs to the bot's account",
 }
 """Statuses on the real calls that mean the check cannot go on, and what to tell the user."""
+
+TRANSPORT_ERRORS: tuple[tuple[type[httpx.HTTPError], str, str], ...] = (
+    (httpx.TimeoutException, "timeout", "ChatNode did not answer within {timeout:g} s at {base_url} ({error}): retry later, or raise --timeout"),
+    (httpx.ConnectError, "connection", "could not connect to {base_url} ({error}): check --base-url and the network"),
+    (httpx.UnsupportedProtocol, "usage", "cannot call {base_url} ({error}): --base-url must start with https:// or http://"),
+    (httpx.TransportError, "connection", "the connection to {base_url} failed mid-call ({error}): retry, and check any proxy"),
+    (httpx.HTTPError, "connection", "calling {base_url} failed ({error})"),
+)  # fmt: skip
+"""Each httpx failure mapped to one error kind and message, first match wins."""
 
 
 class Checker:
     """One run: an httpx client and the calls."""
 
     def __init__(self, config: CheckConfig, client: httpx.Client) -> None:
-        self.config = config
-        self.client = client
+        self.config, self.client = config, client
         self.base_url = httpx.URL(config.base_url.rstrip("/"))
 
-    def send(
-        self,
-        call: CheckedOperation,
-        bot: str,
-        authorization: str | None,
-        body: Any,
-        *,
-        own_check: bool = False,
-    ) -> tuple[httpx.Request, httpx.Response]:
-        operation = call.operation
+    def call(
+        self, call: CheckedOperation, bot: str, authorization: str | None, body: Any, expected: int
+    ) -> tuple[httpx.Response, Judged]:
+        """One call and its judgement. A bot's call must match the spec before it is sent, so a
+        finding is always the API's doing, and stops the run when the key or bot is rejected;
+        a probe's call (it expects another status) is meant to draw those errors."""
         url = str(self.base_url) + call.path(bot)
         headers = {"Authorization": authorization} if authorization else {}
-        request = self.client.build_request(operation.method, url, headers=headers, json=body)
-        if own_check:
-            self.check_own_request(request, bot)
+        request = self.client.build_request(call.operation.method, url, headers=headers, json=body)
+        own = expected == call.expected_status
+        spec_request = SpecRequest.from_httpx(request, self.base_url)
+        if own and (errors := list(openapi().iter_request_errors(spec_request))):
+            kinds = ", ".join(type(e).__name__ for e in errors)
+            message = f"the request for bot {bot!r} does not match the spec ({kinds}): check --bot"
+            raise CheckAborted("usage", message)
         try:
             response = self.client.send(request)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, self.config) from None
-        return request, response
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            kind, template = next((k, t) for e, k, t in TRANSPORT_ERRORS if isinstance(exc, e))
+            values = {"timeout": self.config.timeout, "base_url": self.config.base_url}
+            raise CheckAborted(kind, template.format(**values, error=error)) from None
+        if own and response.status_code in REJECTED_CREDENTIALS:
+            raise CheckAborted("auth", REJECTED_CREDENTIALS[response.status_code].format(bot=bot))
+        return response, judge(request, response, self.base_url, call.operation, expected)
+
+    @property
+    def bearer(self) -> str:
+        return f"Bearer {self.config.api_key}"
 
     def check_bot(self, bot: str) -> Iterator[TargetResult]:
         """Every checked operation for one bot, each able to build on the responses before it;
@@ -118,40 +128,23 @@ class Checker:
         for call in CHECKED_OPERATIONS:
             if call.writes and not self.config.send_test_message:
                 continue
-            labels = {"item": call.item, "operation": call.name, "call": call.title}
+            labels = {"operation": call.name, "call": call.title, "item": call.item}
             body = call.body(earlier)
             if isinstance(body, Skip):
                 yield TargetResult(bot, None, **labels, expected_status=call.expected_status,
                                    status=None, skipped=body.reason)  # fmt: skip
                 continue
-            authorization = f"Bearer {self.config.api_key}"
-            request, response = self.send(call, bot, authorization, body, own_check=True)
-            rejected = REJECTED_CREDENTIALS.get(response.status_code)
-            if rejected is not None:
-                raise CheckAborted("auth", rejected.format(bot=bot))
-            judged = judge(request, response, self.base_url, call.operation, call.expected_status)
+            response, judged = self.call(call, bot, self.bearer, body, call.expected_status)
             findings = judged.findings
             if call.name == "sent":
-                found = judged.findings + missing_turn(response, sent_turn(earlier))
+                found = findings + missing_turn(response, sent_turn(earlier))
                 findings = tuple(sorted(found, key=Finding.sort_key))
             yield TargetResult(
                 bot, None, **labels, expected_status=call.expected_status,
-                status=response.status_code, findings=findings,
-                items_checked=judged.items_checked, timestamp_forms=judged.timestamp_forms,
-                order=judged.order,
+                status=response.status_code, findings=findings, items_checked=judged.items_checked,
+                timestamp_forms=judged.timestamp_forms, order=judged.order,
             )  # fmt: skip
             earlier[call.name] = response
-
-    def check_own_request(self, request: httpx.Request, bot: str) -> None:
-        """A finding must be the API's doing, never the checker's: its own requests must match
-        the spec (openapi-core request validation) before their answers are judged."""
-        errors = list(openapi().iter_request_errors(SpecRequest.from_httpx(request, self.base_url)))
-        if errors:
-            kinds = ", ".join(type(e).__name__ for e in errors)
-            raise CheckAborted(
-                "usage",
-                f"the request for bot {bot!r} does not match the spec ({kinds}): check --bot",
-            )
 
     def run_probe(self, probe: Probe) -> TargetResult:
         call = checked_operation(probe.operation)
@@ -159,23 +152,13 @@ class Checker:
         authorization = {
             "none": None,
             "invalid": f"Bearer chatnode-contract-invalid-{secrets.token_hex(16)}",
-            "real": f"Bearer {self.config.api_key}",
+            "real": self.bearer,
         }[probe.credentials]
-        request, response = self.send(call, bot, authorization, call.body({}))
-        judged = judge(request, response, self.base_url, call.operation, probe.expected_status)
+        response, judged = self.call(call, bot, authorization, call.body({}), probe.expected_status)
         return TargetResult(
             None, probe.name, call.name, call.title, probe.expected_status, response.status_code,
             judged.findings, description=probe.description,
         )  # fmt: skip
-
-    def probes_to_run(self) -> list[Probe]:
-        """The probes whose status the spec documents for their operation."""
-        return [
-            probe
-            for probe in PROBES
-            if probe.expected_status
-            in checked_operation(probe.operation).operation.documented_statuses
-        ]
 
 
 SENT_FIELD = "(test message)"
@@ -210,58 +193,21 @@ def _unknown_bot_id() -> str:
     return f"chatnode-contract-no-such-bot-{secrets.token_hex(8)}"
 
 
-_TRANSPORT_ERRORS: tuple[tuple[type[httpx.HTTPError], str, str], ...] = (
-    (
-        httpx.TimeoutException,
-        "timeout",
-        "ChatNode did not answer within {timeout:g} s at {base_url} ({error}): "
-        "retry later, or raise --timeout",
-    ),
-    (
-        httpx.ConnectError,
-        "connection",
-        "could not connect to {base_url} ({error}): check --base-url and the network",
-    ),
-    (
-        httpx.UnsupportedProtocol,
-        "usage",
-        "cannot call {base_url} ({error}): --base-url must start with https:// or http://",
-    ),
-    (
-        httpx.TransportError,
-        "connection",
-        "the connection to {base_url} failed mid-call ({error}): retry, and check any proxy",
-    ),
-    (httpx.HTTPError, "connection", "calling {base_url} failed ({error})"),
-)
-"""Each httpx failure mapped to one error kind and message, first match wins."""
-
-
-def _transport_error(exc: httpx.HTTPError, config: CheckConfig) -> CheckAborted:
-    """Built from the exception's type and text only: no request, headers or repr in it."""
-    error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    for kind_type, kind, template in _TRANSPORT_ERRORS:
-        if isinstance(exc, kind_type):
-            message = template.format(timeout=config.timeout, base_url=config.base_url, error=error)
-            return CheckAborted(kind, redact(message, config.api_key))
-    raise AssertionError("httpx.HTTPError is the last row")  # pragma: no cover
-
-
 def run_check(config: CheckConfig) -> Report:
     """Call the API, judge every response, and report; stops early (error set) on exit-2 causes."""
     results: list[TargetResult] = []
+    headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     try:
         with httpx.Client(
-            timeout=config.timeout,
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeout=config.timeout, follow_redirects=False, headers=headers
         ) as client:
             checker = Checker(config, client)
             for bot in config.bots:
-                for result in checker.check_bot(bot):
-                    results.append(result)
-            if config.probes:
-                for probe in checker.probes_to_run():
+                results += checker.check_bot(bot)
+            for probe in PROBES if config.probes else ():
+                # Each probe runs only when the spec documents its status for its operation.
+                documented = checked_operation(probe.operation).operation.documented_statuses
+                if probe.expected_status in documented:
                     results.append(checker.run_probe(probe))
     except CheckAborted as exc:
         error = CheckError(exc.kind, redact(exc.message, config.api_key))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -161,26 +161,17 @@ class Order:
     steps_up: int = 0
     steps_down: int = 0
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "field": self.field,
-            "direction": self.direction,
-            "steps_up": self.steps_up,
-            "steps_down": self.steps_down,
-        }
-
 
 @dataclass(frozen=True)
 class TargetResult:
     """The outcome of one call: a bot's checked operation, or a probe."""
 
     bot: str | None
-    """The bot id for a bot's call; None for a probe."""
+    """The bot id for a bot's call; None for a probe (then `probe` names it)."""
     probe: str | None
     operation: str
     """The checked operation's name (`leads`, `chats`, ...); a probe's, the one it calls."""
     call: str
-    """Its method and path template, `POST /get-chats/{bot_id}`."""
     expected_status: int
     status: int | None
     findings: tuple[Finding, ...] = ()
@@ -193,8 +184,9 @@ class TargetResult:
     skipped: str | None = None
     """Why the call was not made (for a bot with nothing to ask); None when it was."""
 
-    def counts(self) -> Counter[str]:
-        return Counter(f"{f.severity.value}_findings" for f in self.findings)
+    def counts(self) -> dict[str, int]:
+        found = Counter(f.severity for f in self.findings)
+        return {f"{s.value}_findings": found[s] for s in Severity}
 
 
 @dataclass(frozen=True)
@@ -236,31 +228,29 @@ class Report:
 def to_json(report: Report) -> dict[str, Any]:
     """The report as the documented JSON document (`JSON_SCHEMA`)."""
     bots: dict[str, list[dict[str, Any]]] = {}
-    for r in report.results:
-        if r.bot is not None:
-            bots.setdefault(r.bot, []).append(_call_json(r))
-    error = report.error
+    for r in (r for r in report.results if r.bot is not None):
+        bots.setdefault(r.bot, []).append(
+            {"operation": r.operation, "call": r.call, "status": r.status, "skipped": r.skipped,
+             "item": r.item, "items_checked": r.items_checked, "order": asdict(r.order),
+             "timestamp_forms": {k: v.to_json() for k, v in r.timestamp_forms.items()},
+             **r.counts()}
+        )  # fmt: skip
+    probes = [
+        {"probe": r.probe, "description": r.description, "operation": r.operation,
+         "expected_status": r.expected_status, "status": r.status, **r.counts()}
+        for r in report.results
+        if r.probe is not None
+    ]  # fmt: skip
     return {
         "schema_version": SCHEMA_VERSION,
         "base_url": report.base_url,
         "strict": report.strict,
-        "conforms": error is None and not report.findings,
+        "conforms": report.error is None and not report.findings,
         "breaking": report.breaking,
         "exit_code": report.exit_code,
-        "error": None if error is None else {"kind": error.kind, "message": error.message},
-        "bots": [{"bot": b, **_counts(calls), "operations": calls} for b, calls in bots.items()],
-        "probes": [
-            {
-                "probe": r.probe,
-                "description": r.description,
-                "operation": r.operation,
-                "expected_status": r.expected_status,
-                "status": r.status,
-                **_counts([{**r.counts()}]),
-            }
-            for r in report.results
-            if r.probe is not None
-        ],
+        "error": report.error and asdict(report.error),
+        "bots": [{"bot": b, **_sums(calls), "operations": calls} for b, calls in bots.items()],
+        "probes": probes,
         "findings": [
             {"bot": r.bot, "probe": r.probe, "operation": r.operation, **f.to_json()}
             for r, f in report.findings
@@ -268,22 +258,8 @@ def to_json(report: Report) -> dict[str, Any]:
     }
 
 
-def _call_json(r: TargetResult) -> dict[str, Any]:
-    return {
-        "operation": r.operation,
-        "call": r.call,
-        "status": r.status,
-        "skipped": r.skipped,
-        "item": r.item,
-        "items_checked": r.items_checked,
-        "order": r.order.to_json(),
-        "timestamp_forms": {name: forms.to_json() for name, forms in r.timestamp_forms.items()},
-        **_counts([{**r.counts()}]),
-    }
-
-
-def _counts(parts: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    return {k: sum(p.get(k, 0) for p in parts) for k in ("breaking_findings", "additive_findings")}
+def _sums(calls: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    return {f"{s.value}_findings": sum(c[f"{s.value}_findings"] for c in calls) for s in Severity}
 
 
 # --- Text, drawn from the JSON document ----------------------------------------------------
