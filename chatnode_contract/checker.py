@@ -92,15 +92,21 @@ class Checker:
         self.base_url = httpx.URL(config.base_url.rstrip("/"))
 
     def call(
-        self, call: CheckedOperation, bot: str, authorization: str | None, body: Any, expected: int
+        self,
+        call: CheckedOperation,
+        bot: str,
+        authorization: str | None,
+        body: Any,
+        *,
+        probe: Probe | None = None,
     ) -> tuple[httpx.Response, Judged]:
         """One call and its judgement. A bot's call must match the spec before it is sent, so a
         finding is always the API's doing, and stops the run when the key or bot is rejected;
-        a probe's call (it expects another status) is meant to draw those errors."""
+        a probe's call is meant to draw those errors."""
         url = str(self.base_url) + call.path(bot)
         headers = {"Authorization": authorization} if authorization else {}
         request = self.client.build_request(call.operation.method, url, headers=headers, json=body)
-        own = expected == call.expected_status
+        own, expected = probe is None, probe.expected_status if probe else call.expected_status
         spec_request = SpecRequest.from_httpx(request, self.base_url)
         if own and (errors := list(openapi().iter_request_errors(spec_request))):
             kinds = ", ".join(type(e).__name__ for e in errors)
@@ -134,7 +140,7 @@ class Checker:
                 yield TargetResult(bot, None, **labels, expected_status=call.expected_status,
                                    status=None, skipped=body.reason)  # fmt: skip
                 continue
-            response, judged = self.call(call, bot, self.bearer, body, call.expected_status)
+            response, judged = self.call(call, bot, self.bearer, body)
             findings = judged.findings
             if call.name == "sent":
                 found = findings + missing_turn(response, sent_turn(earlier))
@@ -154,7 +160,7 @@ class Checker:
             "invalid": f"Bearer chatnode-contract-invalid-{secrets.token_hex(16)}",
             "real": self.bearer,
         }[probe.credentials]
-        response, judged = self.call(call, bot, authorization, call.body({}), probe.expected_status)
+        response, judged = self.call(call, bot, authorization, call.body({}), probe=probe)
         return TargetResult(
             None, probe.name, call.name, call.title, probe.expected_status, response.status_code,
             judged.findings, description=probe.description,

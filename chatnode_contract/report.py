@@ -21,39 +21,33 @@ class Severity(StrEnum):
 
 
 class Kind(StrEnum):
-    """What drifted; the order here is the order findings are listed in."""
+    """What drifted, its severity and what it means: the one table of finding kinds, which
+    `--help` and docs/contract.md list. Findings are listed in this order."""
 
-    UNDOCUMENTED_STATUS = "undocumented_status"
-    UNEXPECTED_STATUS = "unexpected_status"
-    CONTENT_TYPE_MISMATCH = "content_type_mismatch"
-    NON_JSON_BODY = "non_json_body"
-    MISSING_REQUIRED = "missing_required"
-    NULL_NOT_NULLABLE = "null_not_nullable"
-    TYPE_MISMATCH = "type_mismatch"
-    INVALID_DATE_TIME = "invalid_date_time"
-    FORBIDDEN_FIELD = "forbidden_field"
-    SCHEMA_VIOLATION = "schema_violation"
-    MISSING_SENT_MESSAGE = "missing_sent_message"
-    UNKNOWN_FIELD = "unknown_field"
-    TIMESTAMP_FORM = "timestamp_form"
+    severity: Severity
+    meaning: str
 
+    def __new__(cls, value: str, severity: Severity, meaning: str) -> Kind:
+        kind = str.__new__(cls, value)
+        kind._value_, kind.severity, kind.meaning = value, severity, meaning
+        return kind
 
-KINDS: Mapping[Kind, tuple[Severity, str]] = {
-    Kind.UNDOCUMENTED_STATUS: (Severity.BREAKING, "a status the spec does not document for the operation"),
-    Kind.UNEXPECTED_STATUS: (Severity.BREAKING, "a documented status, but not the expected one (e.g. 200 for a made-up key)"),
-    Kind.CONTENT_TYPE_MISMATCH: (Severity.BREAKING, "a Content-Type the spec does not document (the body is still judged as JSON)"),
-    Kind.NON_JSON_BODY: (Severity.BREAKING, "an empty body or one that is not strict JSON (an HTML page, a truncated array, NaN)"),
-    Kind.MISSING_REQUIRED: (Severity.BREAKING, "openapi-core `required`: a required field is absent"),
-    Kind.NULL_NOT_NULLABLE: (Severity.BREAKING, "openapi-core `type` on null: null where the spec has no `nullable: true`"),
-    Kind.TYPE_MISMATCH: (Severity.BREAKING, "openapi-core `type`: another JSON type, e.g. `for_agent: \"false\"`, a body that is no array"),
-    Kind.INVALID_DATE_TIME: (Severity.BREAKING, "openapi-core `format: date-time`: not RFC 3339 (no leap seconds, `T`, an offset)"),
-    Kind.FORBIDDEN_FIELD: (Severity.BREAKING, "openapi-core `additionalProperties`: a field the schema excludes"),
-    Kind.SCHEMA_VIOLATION: (Severity.BREAKING, "any other openapi-core error (enum, pattern, minimum, ...), named by its keyword"),
-    Kind.MISSING_SENT_MESSAGE: (Severity.BREAKING, "--send-test-message: the chat history lacks the test message and its reply"),
-    Kind.UNKNOWN_FIELD: (Severity.ADDITIVE, "a field the spec does not list (openapi-core allows it)"),
-    Kind.TIMESTAMP_FORM: (Severity.ADDITIVE, "a valid date-time written unlike the spec's example: other fraction digits, `Z`, a non-UTC offset"),
-}  # fmt: skip
-"""The one table of finding kinds: severity and meaning (the `--help` and docs/contract.md list it)."""
+    # fmt: off
+    UNDOCUMENTED_STATUS = "undocumented_status", Severity.BREAKING, "a status the spec does not document for the operation"
+    UNEXPECTED_STATUS = "unexpected_status", Severity.BREAKING, "a documented status, but not the expected one (e.g. 200 for a made-up key)"
+    CONTENT_TYPE_MISMATCH = "content_type_mismatch", Severity.BREAKING, "a Content-Type the spec does not document (the body is still judged as JSON)"
+    NON_JSON_BODY = "non_json_body", Severity.BREAKING, "an empty body or one that is not strict JSON (an HTML page, a truncated array, NaN)"
+    MISSING_REQUIRED = "missing_required", Severity.BREAKING, "openapi-core `required`: a required field is absent"
+    NULL_NOT_NULLABLE = "null_not_nullable", Severity.BREAKING, "openapi-core `type` on null: null where the spec has no `nullable: true`"
+    TYPE_MISMATCH = "type_mismatch", Severity.BREAKING, 'openapi-core `type`: another JSON type, e.g. `for_agent: "false"`, a body that is no array'
+    INVALID_DATE_TIME = "invalid_date_time", Severity.BREAKING, "openapi-core `format: date-time`: not RFC 3339 (no leap seconds, `T`, an offset)"
+    FORBIDDEN_FIELD = "forbidden_field", Severity.BREAKING, "openapi-core `additionalProperties`: a field the schema excludes"
+    SCHEMA_VIOLATION = "schema_violation", Severity.BREAKING, "any other openapi-core error (enum, pattern, minimum, ...), named by its keyword"
+    MISSING_SENT_MESSAGE = "missing_sent_message", Severity.BREAKING, "--send-test-message: the chat history lacks the test message and its reply"
+    UNKNOWN_FIELD = "unknown_field", Severity.ADDITIVE, "a field the spec does not list (openapi-core allows it)"
+    TIMESTAMP_FORM = "timestamp_form", Severity.ADDITIVE, "a valid date-time written unlike the spec's example: other fraction digits, `Z`, a non-UTC offset"
+    # fmt: on
+
 
 EXIT_CODES: Mapping[int, str] = {
     0: "the API conforms, or drifts only additively (printed as warnings)",
@@ -85,7 +79,7 @@ ORDER = {"field": str | null, "direction": "ascending" | "descending" | "unorder
          "steps_up": int, "steps_down": int}
 FORMS = {"fraction_digits": {"0": int, ..., "5": int, "6+": int},
          "offsets": {"Z": int, "+00:00": int, "other": int}, "unparseable": int}"""
-"""The one description of the `--json` document (shown by `--help` and docs/contract.md)."""
+"""The one description of the `--json` document (`--help` and docs/contract.md show it)."""
 
 BODY = "(body)"
 """The field label of the body itself (e.g. a body that is not an array)."""
@@ -110,7 +104,7 @@ class Finding:
 
     @property
     def severity(self) -> Severity:
-        return KINDS[self.kind][0]
+        return self.kind.severity
 
     def sort_key(self) -> tuple[bool, int, str, str]:
         rank = list(Kind).index(self.kind)

@@ -14,7 +14,7 @@ import pytest
 
 from chatnode_contract.calls import CHECKED_OPERATIONS, PROBES
 from chatnode_contract.checker import API_KEY_ENV
-from chatnode_contract.report import JSON_SCHEMA, KINDS
+from chatnode_contract.report import JSON_SCHEMA, Kind
 from mock_server.server import MockServer
 from unit_tests.chatnode_contract.runs import (
     KEY,
@@ -60,7 +60,7 @@ def test_help_documents_options_calls_kinds_exit_codes_the_json_and_examples(cap
     for text in ("--base-url", "--api-key", "--bot", "--json", "--strict", "--timeout", "--no-probes",
                  "--send-test-message", API_KEY_ENV, "exit codes:", "examples:", "python -m chatnode_contract",
                  *(c.title for c in CHECKED_OPERATIONS), *(p.name for p in PROBES),
-                 *(k.value for k in KINDS), "ASSUMED", "WRITES INTO THE LIVE ACCOUNT"):  # fmt: skip
+                 *Kind, "ASSUMED", "WRITES INTO THE LIVE ACCOUNT"):  # fmt: skip
         assert text in run.out, text
     assert " ".join(JSON_SCHEMA.split()) in " ".join(run.out.split())
     assert "mock_server" not in run.out

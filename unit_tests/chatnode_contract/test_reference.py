@@ -9,7 +9,7 @@ import pytest
 
 from chatnode_contract import reference
 from chatnode_contract.cli import build_parser
-from chatnode_contract.report import JSON_SCHEMA, KINDS
+from chatnode_contract.report import JSON_SCHEMA, Kind
 from unit_tests.chatnode_contract.runs import REPO_ROOT
 
 PAGE = REPO_ROOT / "docs" / "contract.md"
@@ -27,8 +27,8 @@ def test_the_reference_lists_every_flag_kind_and_the_json_document() -> None:
     block = reference.markdown()
     for action in build_parser()._actions:
         assert all(option in block for option in action.option_strings)
-    for kind, (severity, _) in KINDS.items():
-        assert f"| `{kind.value}` | {severity.value} |" in block
+    for kind in Kind:
+        assert f"| `{kind.value}` | {kind.severity.value} | {kind.meaning} |" in block
     assert JSON_SCHEMA in block
 
 
