@@ -21,7 +21,6 @@ from itertools import pairwise
 from typing import Any
 
 import httpx
-from jsonschema.exceptions import ValidationError
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
@@ -99,11 +98,10 @@ def judge(
     return walk.run()
 
 
-def schema_findings(
-    error: ValidationError,
-) -> Iterator[tuple[list[str | int], Kind, str, Any]]:
-    """The one table from openapi-core's failed keyword to a finding: (path, kind, detail,
-    example value). Details name the keyword, never the value (it may be personal data)."""
+def schema_findings(error: Any) -> Iterator[tuple[list[str | int], Kind, str, Any]]:
+    """The one table from the keyword that failed in one of openapi-core's schema errors (a
+    jsonschema `ValidationError`) to a finding: (path, kind, detail, example value). Details
+    name the keyword, never the value (it may be personal data)."""
     path, rule, instance = list(error.absolute_path), error.validator_value, error.instance
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     shown = _shown(instance) if schema.get("format") == "date-time" else None
@@ -163,12 +161,12 @@ class _Walk:
         items = resolved(self.schema.get("items", {}))
         self.array = isinstance(body, list) and self.schema.get("type") == "array"
         self.id_field = identity_field(items) if self.array else None
+        # Items are ordered by their first date-time property, a required one if there is one.
         dates = [
             n for n, s in items.get("properties", {}).items() if s.get("format") == "date-time"
         ]
-        self.order_field = min(
-            dates, key=lambda n: n not in items.get("required", []), default=None
-        )
+        required = items.get("required", [])
+        self.order_field = min(dates, key=lambda n: n not in required, default=None)
         self.rejected: set[tuple[str | int, ...]] = set()
         """Paths openapi-core rejected: their date-times count as unparseable."""
         self.forms: dict[str, FormCounts] = {}
@@ -267,12 +265,8 @@ def identity_field(item_schema: Mapping[str, Any]) -> str | None:
     """The property that names an item in examples: the first required string property named
     `id` or ending in `_id` (a lead's `session_id`, a chat message's `id`)."""
     properties = item_schema.get("properties", {})
-    for name in item_schema.get("required", []):
-        if (name == "id" or name.endswith("_id")) and properties.get(name, {}).get(
-            "type"
-        ) == "string":
-            return name
-    return None
+    names = [n for n in item_schema.get("required", []) if n == "id" or n.endswith("_id")]
+    return next((n for n in names if properties.get(n, {}).get("type") == "string"), None)
 
 
 def field_label(path: Sequence[str | int]) -> str:
@@ -304,10 +298,9 @@ def _refuse_constant(name: str) -> Any:
 
 def _not_json(data: bytes, error: ValueError) -> str:
     """Why the body is no JSON, without echoing it (it could be anything, even a secret)."""
-    if not data:
-        return "not JSON (an empty body)"
     if isinstance(error, json.JSONDecodeError):
-        return f"not JSON ({error.msg}, line {error.lineno}, column {error.colno})"
+        where = f"{error.msg}, line {error.lineno}, column {error.colno}"
+        return f"not JSON ({where if data else 'an empty body'})"
     return f"not JSON ({error})" if "is not JSON" in str(error) else "not JSON (not UTF-8)"
 
 
@@ -315,6 +308,4 @@ def _hint(status: int) -> str:
     """What an undocumented status most likely means, for the finding's detail."""
     if status == 429 or status >= 500:
         return "; may be transient, rerun to confirm"
-    if 300 <= status < 400:
-        return "; redirects are not followed: check --base-url"
-    return ""
+    return "; redirects are not followed: check --base-url" if 300 <= status < 400 else ""

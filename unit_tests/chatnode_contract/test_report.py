@@ -122,3 +122,17 @@ def test_the_text_report_labels_a_bots_other_calls_after_its_leads() -> None:
     assert chats_section[1].split() == ["FIELD", "KIND", "SEVERITY", "COUNT", "DETAIL", "EXAMPLE"]
     assert chats_section[2].split()[:4] == ["for_agent", "type_mismatch", "breaking", "2"]
     assert chats_section[2].endswith("#1 s-2")
+
+
+def test_the_text_report_lists_the_probes_and_the_findings_of_each() -> None:
+    unexpected = Finding("(status)", Kind.UNEXPECTED_STATUS, "expected 403, got 200", 1)
+    probes = (
+        TargetResult(None, "missing_key", "leads", "POST /x", 401, 401, description="no token"),
+        TargetResult(None, "unknown_bot", "leads", "POST /x", 403, 200, (unexpected,),
+                     description="a bot that cannot exist"),
+    )  # fmt: skip
+    lines = render_text(to_json(Report(BASE_URL, False, probes))).splitlines()
+    start = lines.index("Probes (the documented error responses):")
+    assert [line.split("  ")[-1] for line in lines[start + 1 : start + 3]] == ["ok", "1 finding(s)"]
+    assert "Probe unknown_bot:" in lines and "Probe missing_key:" not in lines
+    assert lines[-1] == "Result: BREAKING drift (1 breaking, 0 additive findings); exit 1"
