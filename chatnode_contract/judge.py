@@ -87,9 +87,14 @@ def judge(
         tally.note(BODY, Kind.NON_JSON_BODY, _not_json(response.content, exc))
         return Judged(tally.findings())
     walk = _Walk(tally, body, schema)
+    previous: tuple[Any, ...] = ()
     for cause in causes:
         if isinstance(cause, InvalidSchemaValue):
             for error in cause.schema_errors:
+                where = (error.validator, *error.absolute_path)
+                if where == previous:
+                    continue  # a null draws two `type` errors, N missing fields N `required` ones
+                previous = where
                 walk.rejected.add(tuple(error.absolute_path))
                 for path, kind, detail, value in schema_findings(error):
                     tally.note(field_label(path), kind, detail, walk.example(path, value))
@@ -134,16 +139,11 @@ class _Tally:
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, Kind, str], list[Any]] = {}
-        self.last: tuple[Any, ...] = ()
 
     def note(
         self, label: str, kind: Kind, detail: str, example: tuple[Any, Any, Any] = (None,) * 3
     ) -> None:
-        key = (label, kind, detail)
-        if (key, example[0]) == self.last:
-            return  # openapi-core reports a null twice: "not nullable" and "not of type"
-        self.last = (key, example[0])
-        row = self.rows.setdefault(key, [0, *example])
+        row = self.rows.setdefault((label, kind, detail), [0, *example])
         row[0] += 1
 
     def findings(self) -> tuple[Finding, ...]:

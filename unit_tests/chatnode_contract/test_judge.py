@@ -103,6 +103,14 @@ def test_each_breakage_is_counted_once_per_lead_with_the_first_as_example(
     assert first.example_id == (session if isinstance(session, str) else None)
 
 
+@settings(max_examples=25)
+@given(st.lists(spec_conversations(), max_size=6))
+def test_leads_the_spec_allows_show_no_breaking_drift(leads: list[dict[str, Any]]) -> None:
+    result = judged(leads)
+    assert {f.kind for f in result.findings} <= {Kind.TIMESTAMP_FORM}
+    assert result.items_checked == len(leads)
+
+
 def test_the_spec_examples_make_a_conforming_lead() -> None:
     result = judged([spec_lead(), spec_lead()])
     assert result.findings == () and result.items_checked == 2
@@ -129,10 +137,13 @@ def test_a_date_time_field_of_another_type_shows_its_value() -> None:
     assert found.detail == "expected string, got integer" and found.example_value == "1719768773518"
 
 
-def test_a_missing_required_field_is_breaking() -> None:
-    incomplete = {k: v for k, v in spec_lead().items() if k != "created_at"}
-    found = only(judged([spec_lead(), incomplete]), Kind.MISSING_REQUIRED)
-    assert (found.field, found.count, found.example_index) == ("created_at", 1, 1)
+def test_each_missing_required_field_is_breaking_and_counted_once() -> None:
+    incomplete = {k: v for k, v in spec_lead().items() if k not in REQUIRED}
+    result = judged([spec_lead(), incomplete, incomplete])
+    found = [f for f in result.findings if f.kind is Kind.MISSING_REQUIRED]
+    assert sorted((f.field, f.count, f.example_index) for f in found) == [
+        (name, 2, 1) for name in sorted(REQUIRED)
+    ]
 
 
 @pytest.mark.parametrize(
