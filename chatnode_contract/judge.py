@@ -2,9 +2,9 @@
 the additive drift openapi-core cannot see, found by walking the body once.
 
 openapi-core is the only judge of conformance (status, content type, body). Its schema errors
-become findings by keyword (`schema_findings`: `required`, `type`, `format`, ...). The walk
-(`_Walk`) looks only for what a conforming body may still hold: fields the spec does not list,
-`date-time` values written unlike the spec's example, and the items' order.
+become findings by keyword (`schema_findings`: `required`, `type`, `format`, ...). The walk looks
+only for what a conforming body may still hold: fields the spec does not list, `date-time`
+values written unlike the spec's example, and the items' order.
 
 Lead values are personal data, so a finding never carries a value, except for `date-time`
 fields, whose values are what a reader needs to see to fix a parser.
@@ -29,8 +29,6 @@ from chatnode_contract.report import BODY, ITEM, Finding, FormCounts, Kind, Orde
 from chatnode_spec import Operation, SpecRequest, SpecResponse, openapi, response_schema
 from chatnode_spec.operations import resolved
 
-STATUS_FIELD = "(status)"
-CONTENT_TYPE_FIELD = "(content-type)"
 EXAMPLE_VALUE_CHARS = 64
 """Example values are cut to this length: enough to see a timestamp's form, no more."""
 _FORM = re.compile(r"(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)$")
@@ -58,54 +56,53 @@ def judge(
     """Findings for one response of `operation`, which should have answered `expected`."""
     spec_request = SpecRequest.from_httpx(request, base_url)
     spec_response = SpecResponse.from_httpx(response)
-    errors = list(openapi().iter_response_errors(spec_request, spec_response))
-    causes = [e.__cause__ or e for e in errors]
-    status = response.status_code
-    tally = _Tally()
+    causes = _causes(spec_request, spec_response)
+    status, walk = response.status_code, _Walk()
     if any(isinstance(e, ResponseNotFound) for e in causes):
         documented = ", ".join(operation.definition.get("responses", {}))
         detail = f"HTTP {status} is not documented (the spec has {documented}){_hint(status)}"
-        tally.note(STATUS_FIELD, Kind.UNDOCUMENTED_STATUS, detail)
-        return Judged(tally.findings())  # no schema to judge the body by
+        walk.note("(status)", Kind.UNDOCUMENTED_STATUS, detail)
+        return walk.judged()  # no schema to judge the body by
     if status != expected:
-        tally.note(STATUS_FIELD, Kind.UNEXPECTED_STATUS, f"expected {expected}, got {status}")
+        walk.note("(status)", Kind.UNEXPECTED_STATUS, f"expected {expected}, got {status}")
     for cause in causes:
         if isinstance(cause, MediaTypeNotFound) and cause.availableMimetypes:
-            got = cause.mimetype or "no content type"
-            detail = f"got {got!r}; the spec has {', '.join(cause.availableMimetypes)}"
-            tally.note(CONTENT_TYPE_FIELD, Kind.CONTENT_TYPE_MISMATCH, detail)
+            got, documented = cause.mimetype or "no content type", cause.availableMimetypes
+            detail = f"got {got!r}; the spec has {', '.join(documented)}"
+            walk.note("(content-type)", Kind.CONTENT_TYPE_MISMATCH, detail)
             # Judge the body as the JSON the spec documents, whatever it was labelled.
-            as_documented = replace(spec_response, content_type=cause.availableMimetypes[0])
-            errors = list(openapi().iter_response_errors(spec_request, as_documented))
-            causes = [e.__cause__ or e for e in errors]
+            as_documented = replace(spec_response, content_type=documented[0])
+            causes = _causes(spec_request, as_documented)
     schema = response_schema(operation, status)
     if schema is None:
-        return Judged(tally.findings())
+        return walk.judged()
     try:
-        body = json.loads(response.content, parse_constant=_refuse_constant)
+        walk.start(json.loads(response.content, parse_constant=_refuse_constant), schema)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
-        tally.note(BODY, Kind.NON_JSON_BODY, _not_json(response.content, exc))
-        return Judged(tally.findings())
-    walk = _Walk(tally, body, schema)
+        walk.note(BODY, Kind.NON_JSON_BODY, _not_json(response.content, exc))
+        return walk.judged()
     previous: tuple[Any, ...] = ()
     for cause in causes:
-        if isinstance(cause, InvalidSchemaValue):
-            for error in cause.schema_errors:
-                where = (error.validator, *error.absolute_path)
-                if where == previous:
-                    continue  # a null draws two `type` errors, N missing fields N `required` ones
-                previous = where
-                walk.rejected.add(tuple(error.absolute_path))
-                for path, kind, detail, value in schema_findings(error):
-                    tally.note(field_label(path), kind, detail, walk.example(path, value))
-        elif not isinstance(cause, MediaTypeNotFound):
-            tally.note(BODY, Kind.SCHEMA_VIOLATION, f"openapi-core: {type(cause).__name__}")
+        if not isinstance(cause, InvalidSchemaValue | MediaTypeNotFound):
+            walk.note(BODY, Kind.SCHEMA_VIOLATION, f"openapi-core: {type(cause).__name__}")
+        for error in getattr(cause, "schema_errors", ()):
+            if (where := (error.validator, *error.absolute_path)) == previous:
+                continue  # a null draws two `type` errors, N missing fields N `required` ones
+            previous = where
+            walk.rejected.add(tuple(error.absolute_path))
+            for path, kind, detail, value in schema_findings(error):
+                walk.note(field_label(path), kind, detail, walk.example(path, value))
     return walk.run()
+
+
+def _causes(request: SpecRequest, response: SpecResponse) -> list[BaseException]:
+    """openapi-core's errors on a response, each as the exception that says what failed."""
+    return [e.__cause__ or e for e in openapi().iter_response_errors(request, response)]
 
 
 def schema_findings(error: Any) -> Iterator[tuple[list[str | int], Kind, str, Any]]:
     """The one table from the keyword that failed in one of openapi-core's schema errors (a
-    jsonschema `ValidationError`) to a finding: (path, kind, detail, example value). Details
+    jsonschema `ValidationError`) to findings: (path, kind, detail, example value). Details
     name the keyword, never the value (it may be personal data)."""
     path, rule, instance = list(error.absolute_path), error.validator_value, error.instance
     schema = error.schema if isinstance(error.schema, Mapping) else {}
@@ -115,10 +112,8 @@ def schema_findings(error: Any) -> Iterator[tuple[list[str | int], Kind, str, An
             yield [*path, name], Kind.MISSING_REQUIRED, "required by the spec, absent", None
     elif error.validator == "additionalProperties" and isinstance(instance, Mapping):
         for name in instance.keys() - schema.get("properties", {}).keys():
-            detail = (
-                f"not in the spec, which forbids other fields; {json_type(instance[name])} values"
-            )
-            yield [*path, name], Kind.FORBIDDEN_FIELD, detail, None
+            detail = f"not in the spec, which forbids other fields; {json_type(instance[name])}"
+            yield [*path, name], Kind.FORBIDDEN_FIELD, f"{detail} values", None
     elif error.validator == "type" and instance is None:
         yield path, Kind.NULL_NOT_NULLABLE, "null, but the spec has no `nullable: true`", None
     elif error.validator == "type":
@@ -126,75 +121,66 @@ def schema_findings(error: Any) -> Iterator[tuple[list[str | int], Kind, str, An
     elif error.validator == "format" and rule == "date-time":
         yield path, Kind.INVALID_DATE_TIME, "not an RFC 3339 date-time", shown
     else:
-        yield (
-            path,
-            Kind.SCHEMA_VIOLATION,
-            f"openapi-core: {error.validator} {rule!r:.60} failed",
-            None,
-        )
-
-
-class _Tally:
-    """Findings aggregated per (field, kind, detail), each with its count and first example."""
-
-    def __init__(self) -> None:
-        self.rows: dict[tuple[str, Kind, str], list[Any]] = {}
-
-    def note(
-        self, label: str, kind: Kind, detail: str, example: tuple[Any, Any, Any] = (None,) * 3
-    ) -> None:
-        row = self.rows.setdefault((label, kind, detail), [0, *example])
-        row[0] += 1
-
-    def findings(self) -> tuple[Finding, ...]:
-        found = [Finding(*key, *row) for key, row in self.rows.items()]
-        return tuple(sorted(found, key=Finding.sort_key))
+        detail = f"openapi-core: {error.validator} {rule!r:.60} failed"
+        yield path, Kind.SCHEMA_VIOLATION, detail, None
 
 
 class _Walk:
-    """One walk of a parsed body for the drift openapi-core allows: unknown fields, timestamp
-    forms and order. Array items are examples by index and by their identity field."""
+    """Findings aggregated per (field, kind, detail), each with its count and first example;
+    and one walk of the parsed body for the drift openapi-core allows. Array items are the
+    examples, by index and by their identity field."""
 
-    def __init__(self, tally: _Tally, body: Any, schema: Mapping[str, Any]) -> None:
-        self.tally, self.body = tally, body
-        self.schema = resolved(schema)
-        items = resolved(self.schema.get("items", {}))
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, Kind, str], list[Any]] = {}
+        self.forms: dict[str, FormCounts] = {}
+        self.rejected: set[tuple[str | int, ...]] = set()
+        """Paths openapi-core rejected: their date-times count as unparseable."""
+        self.body: Any = None
+        self.schema: Mapping[str, Any] = {}
+        self.array, self.id_field, self.order_field = False, None, None
+
+    def note(self, label: str, kind: Kind, detail: str, example: tuple[Any, ...] = ()) -> None:
+        row = self.rows.setdefault((label, kind, detail), [0, *example])
+        row[0] += 1
+
+    def judged(self, items: int = 0, order: Order | None = None) -> Judged:
+        found = sorted(
+            (Finding(*key, *row) for key, row in self.rows.items()), key=Finding.sort_key
+        )
+        return Judged(tuple(found), items, self.forms, order or Order())
+
+    def start(self, body: Any, schema: Mapping[str, Any]) -> None:
+        self.body, self.schema = body, resolved(schema)
         self.array = isinstance(body, list) and self.schema.get("type") == "array"
-        self.id_field = identity_field(items) if self.array else None
+        items = resolved(self.schema.get("items", {})) if self.array else {}
+        self.id_field = identity_field(items)
         # Items are ordered by their first date-time property, a required one if there is one.
         dates = [
             n for n, s in items.get("properties", {}).items() if s.get("format") == "date-time"
         ]
         required = items.get("required", [])
         self.order_field = min(dates, key=lambda n: n not in required, default=None)
-        self.rejected: set[tuple[str | int, ...]] = set()
-        """Paths openapi-core rejected: their date-times count as unparseable."""
-        self.forms: dict[str, FormCounts] = {}
 
     def run(self) -> Judged:
         if not self.array:
             self.visit(self.body, self.schema, [])
-            return Judged(self.tally.findings(), 1, self.forms)
-        instants = []
+            return self.judged(1)
         for index, item in enumerate(self.body):
             self.visit(item, self.schema["items"], [index])
-            instants.append(self.instant(item, index))
-        order = order_of(instants, self.order_field)
-        return Judged(self.tally.findings(), len(self.body), self.forms, order)
+        instants = [self.instant(item, index) for index, item in enumerate(self.body)]
+        return self.judged(len(self.body), order_of(instants, self.order_field))
 
     def visit(self, value: Any, schema: Mapping[str, Any], path: list[str | int]) -> None:
         schema = resolved(schema)
         if isinstance(value, dict) and "properties" in schema:
             extra = schema.get("additionalProperties", True)
             for name, item in value.items():
-                if name in schema["properties"]:
-                    self.visit(item, schema["properties"][name], [*path, name])
-                elif isinstance(extra, Mapping):
-                    self.visit(item, extra, [*path, name])
+                if name in schema["properties"] or isinstance(extra, Mapping):
+                    self.visit(item, schema["properties"].get(name, extra), [*path, name])
                 elif extra is True:
                     detail = f"not in the spec; {json_type(item)} values"
                     label = field_label([*path, name])
-                    self.tally.note(label, Kind.UNKNOWN_FIELD, detail, self.example(path))
+                    self.note(label, Kind.UNKNOWN_FIELD, detail, self.example(path))
         elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
             for index, element in enumerate(value):
                 self.visit(element, schema["items"], [*path, index])
@@ -216,11 +202,11 @@ class _Walk:
         label, shown = field_label(path), self.example(path, value)
         if digits != spec_digits:
             detail = f"fraction digits: {digits} (spec example: {spec_digits})"
-            self.tally.note(label, Kind.TIMESTAMP_FORM, detail, shown)
+            self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
         if _offset_kind(offset) != _offset_kind(spec_offset):
             shown_offset = "non-UTC" if _offset_kind(offset) == "other" else offset
             detail = f"offset: {shown_offset} (spec example: {spec_offset})"
-            self.tally.note(label, Kind.TIMESTAMP_FORM, detail, shown)
+            self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
 
     def example(self, path: Sequence[str | int], value: Any = None) -> tuple[Any, Any, Any]:
         """(index, id, value) of the item at the head of `path`, for a finding's example."""
