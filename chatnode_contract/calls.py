@@ -36,20 +36,19 @@ RequestBody = Callable[[Mapping[str, httpx.Response]], Any]
 `CheckedOperation.name` that drew them); None sends no body, a `Skip` makes no call."""
 
 
-def no_body(earlier: Mapping[str, httpx.Response]) -> None:
-    """For an operation whose request carries nothing but the path and the bearer token."""
-    return None
+def _json(response: httpx.Response | None) -> Any:
+    """The body of an earlier 200 response, or None (not called, another status, not JSON)."""
+    try:
+        return orjson.loads(response.content) if response and response.status_code == 200 else None
+    except orjson.JSONDecodeError:
+        return None
 
 
 def leads_session_ids(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
     """The first CHATS_SESSIONS_PER_CHECK distinct `session_id`s of the bot's leads, in order.
     Never `[]`: an empty array asks for the bot's recent conversations, not for sessions."""
-    response = earlier.get("leads")
-    try:
-        leads = orjson.loads(response.content) if response is not None else None
-    except orjson.JSONDecodeError:
-        leads = None
-    if response is None or response.status_code != 200 or not isinstance(leads, list):
+    leads = _json(earlier.get("leads"))
+    if not isinstance(leads, list):
         return Skip("no session ids to ask for: the leads call gave no array of leads")
     ids = [lead.get("session_id") for lead in leads if isinstance(lead, dict)]
     distinct = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
@@ -62,33 +61,19 @@ TEST_MESSAGE = "chatnode-contract test message: please ignore"
 """What `--send-test-message` sends as the visitor, once per bot, in a new conversation."""
 
 
-def test_message(earlier: Mapping[str, httpx.Response]) -> dict[str, str]:
-    """Send Message's body: the test message, without `chat_session_id` (a new conversation)."""
-    return {"message": TEST_MESSAGE}
-
-
 def sent_session(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
     """The session Send Message answered with, to find the test message in its history."""
-    answer = _json_object(earlier.get("send"))
-    session = answer.get("chat_session_id")
+    answer = _json(earlier.get("send"))
+    session = answer.get("chat_session_id") if isinstance(answer, dict) else None
     if not isinstance(session, str) or not session:
         return Skip("no session to look in: Send Message gave no chat_session_id")
     return [session]
 
 
-def _json_object(response: httpx.Response | None) -> dict[str, Any]:
-    if response is None or response.status_code != 200:
-        return {}
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
 def sent_turn(earlier: Mapping[str, httpx.Response]) -> tuple[str, str] | None:
     """(question, reply) of the test message, when Send Message answered one."""
-    reply = _json_object(earlier.get("send")).get("message")
+    answer = _json(earlier.get("send"))
+    reply = answer.get("message") if isinstance(answer, dict) else None
     return (TEST_MESSAGE, reply) if isinstance(reply, str) else None
 
 
@@ -103,7 +88,10 @@ class CheckedOperation:
     expected_status: int
     item: str
     """What one element of its array body is, singular: `lead`."""
-    body: RequestBody = no_body
+    why: str
+    """What the call is for, as `--help` and docs/contract.md list it."""
+    body: RequestBody = lambda earlier: None
+    """None: the request carries nothing but the path and the bearer token."""
     writes: bool = False
     """Changes the live account: called only with `--send-test-message`."""
 
@@ -123,16 +111,32 @@ class CheckedOperation:
 
 
 CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
-    CheckedOperation("leads", "/get-conversation-ids/{bot_id}", 200, "lead"),
-    CheckedOperation("chats", "/get-chats/{bot_id}", 200, "message", leads_session_ids),
-    CheckedOperation("auth", "/auth_me", 200, "team"),
-    CheckedOperation("send", "/{bot_id}", 200, "reply", test_message, writes=True),
-    CheckedOperation("sent", "/get-chats/{bot_id}", 200, "message", sent_session, writes=True),
-)
-"""Called in this order for each bot; the first is the bot's primary call (see `report.py`).
-`auth` (Authenticate Me, read-only; its schema is ASSUMED, so its drift is what the live API
-really answers) runs every time; `send` and `sent` (the test message in Get Chat History) only
-with `--send-test-message`."""
+    CheckedOperation("leads", "/get-conversation-ids/{bot_id}", 200, "lead", "the bot's leads"),
+    CheckedOperation(
+        "chats", "/get-chats/{bot_id}", 200, "message",
+        f"the messages of the first {CHATS_SESSIONS_PER_CHECK} session ids of those leads; skipped "
+        "for a bot without leads (an empty array would ask for its recent chats instead)",
+        leads_session_ids,
+    ),
+    CheckedOperation(
+        "auth", "/auth_me", 200, "team",
+        "Authenticate Me, read-only; ChatNode publishes no schema for it, so the bundled one is "
+        "ASSUMED and its drift is what the live endpoint really answers",
+    ),
+    CheckedOperation(
+        "send", "/{bot_id}", 200, "reply",
+        "only with --send-test-message: Send Message, a new conversation; WRITES INTO THE LIVE "
+        "ACCOUNT and counts against its message quota",
+        lambda earlier: {"message": TEST_MESSAGE}, writes=True,
+    ),
+    CheckedOperation(
+        "sent", "/get-chats/{bot_id}", 200, "message",
+        "only with --send-test-message: that session's history must hold the test message, "
+        "then the reply",
+        sent_session, writes=True,
+    ),
+)  # fmt: skip
+"""Called in this order for each bot, each able to build on the responses before it."""
 
 
 @dataclass(frozen=True)
@@ -162,7 +166,7 @@ PROBES: tuple[Probe, ...] = (
 
 def checked_operation(name: str) -> CheckedOperation:
     """The row of `CHECKED_OPERATIONS` with this name."""
-    for call in CHECKED_OPERATIONS:
-        if call.name == name:
-            return call
-    raise LookupError(f"no checked operation named {name!r}")
+    found = [call for call in CHECKED_OPERATIONS if call.name == name]
+    if not found:
+        raise LookupError(f"no checked operation named {name!r}")
+    return found[0]

@@ -1,23 +1,28 @@
-"""`chatnode-contract` on the command line: flags in, a `CheckConfig`, the report out, an exit code.
-
-Checks a ChatNode account's API against the bundled OpenAPI spec (see `--help`); the calls and
-judging live in `checker.py`, the JSON schema and exit-code rule in `report.py`.
-"""
+"""`chatnode-contract` on the command line: flags in, a `CheckConfig`, the report out, an exit
+code. Its `--help` is drawn from the tables the code runs on (the calls, the finding kinds, the
+exit codes, the JSON document), as docs/contract.md's reference is (`reference.py`)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 
 import httpx
 import orjson
 
-from chatnode_contract.calls import CHATS_SESSIONS_PER_CHECK, CHECKED_OPERATIONS, TEST_MESSAGE
-from chatnode_contract.checker import run_check
-from chatnode_contract.config import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact
-from chatnode_contract.report import render_text, to_json
+from chatnode_contract.calls import CHECKED_OPERATIONS, PROBES, checked_operation
+from chatnode_contract.checker import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact, run_check
+from chatnode_contract.report import (
+    EXIT_CODES,
+    JSON_SCHEMA,
+    SCHEMA_VERSION,
+    Kind,
+    render_text,
+    to_json,
+)
 from chatnode_spec import api_document
 
 
@@ -26,134 +31,104 @@ def spec_server_url() -> str:
     return api_document()["servers"][0]["url"]
 
 
-_DESCRIPTION = f"""\
+_DESCRIPTION = """\
 Check a ChatNode account's API against the OpenAPI contract bundled with source-chatnode.
 
-For each --bot it calls, with your key:
-  1. `POST {{base_url}}/get-conversation-ids/{{bot}}`: the bot's leads;
-  2. `POST {{base_url}}/get-chats/{{bot}}` with the session ids of the first {CHATS_SESSIONS_PER_CHECK} of those leads
-     (a JSON array): their chat messages. A bot without leads is skipped here, with a note: the
-     check never sends an empty array, which would ask for recent chats instead.
-It checks each response with openapi-core (status, content type, body), then reports drift per
-field, over all leads or messages: unknown fields, nulls where the spec has no `nullable`, type
-mismatches, missing required fields, timestamp forms of `date-time` fields (fraction digits; Z,
-+00:00 or other offsets; unparseable) and undocumented status codes, each with a count and an
-example (index and id: a lead's session_id, a message's id). Lead and message values are never
-printed, except date-times. The API key is never printed. In the text report a bot's leads are
-`Bot BOT: ...` and its chats `Bot BOT chats: ...`.
+openapi-core judges every response (status, content type, body); the report lists each finding
+per field over all leads or messages, with a count and an example (index and id). Values are
+never printed, except date-times; the API key is never printed. docs/contract.md has the same
+reference, with examples of the report.
 
-  3. `GET {{base_url}}/auth_me`: Authenticate Me, read-only. ChatNode publishes no schema for it:
-     the bundled one (the key's team: id, name, slug) is ASSUMED, so what this call reports is
-     what the live endpoint really answers.
-With --send-test-message, also:
-  4. `POST {{base_url}}/{{bot}}` (Send Message) with {{"message": "{TEST_MESSAGE}"}}: a new
-     conversation. THIS WRITES INTO THE LIVE ACCOUNT: the bot's dashboard and Get Leads may show
-     the conversation, and it counts against the account's message quota;
-  5. `POST {{base_url}}/get-chats/{{bot}}` with that session: the test message and the reply must
-     be in its history (missing_sent_message otherwise), drift reported on every field seen.
-
-It then probes the documented error responses: no bearer token and a made-up token on the first
-bot (expect 401), and your key on a random bot id that cannot exist (expect 403); skip them with
---no-probes.
 """
 
-_EPILOG = f"""\
-severity:
-  additive  a client written against the spec keeps working: fields the spec does not list;
-            created_at values that are valid RFC 3339 but written differently from the spec's
-            example (another number of fraction digits, `Z` or a non-UTC offset)
-  breaking  a client written against the spec may fail: missing required field, null where the
-            spec has no `nullable: true`, wrong JSON type, a date-time that is not RFC 3339, an
-            undocumented or unexpected status, another content type, a body that is not JSON
-            or not an array of objects, anything else openapi-core rejects
 
-exit codes:
-  0  conforms, or only additive drift (printed as warnings)
-  1  breaking drift; with --strict, any drift
-  2  could not check: bad arguments, connection refused, timeout, key rejected (401) or a bot
-     not accessible (403) on the real calls
-
---json output (schema_version 1; keys are only ever added):
-  {{"schema_version", "base_url", "strict", "conforms", "breaking", "exit_code",
-   "error": null | {{"kind", "message"}},
-   "bots": [{{"bot", "status", "leads_checked", "order", "timestamp_forms",
-             "breaking_findings", "additive_findings",
-             "operations": [{{"operation": "leads" | "chats" | "auth" | "send" | "sent", "call", "status", "skipped",
-                             "item", "items_checked", "order", "timestamp_forms",
-                             "breaking_findings", "additive_findings"}}]}}],
-   "probes": [...],
-   "findings": [{{"bot", "probe", "operation", "field", "kind", "severity", "count", "detail",
-                 "example": {{"index", "id", "value"}}}}]}}
-  a bot's status, leads_checked, order and timestamp_forms are those of its leads call; its
-  finding counts add up all its calls. Field by field in README.md, "Contract testing your
-  ChatNode account"
-
-examples:
-  export {API_KEY_ENV}=...          # keeps the key out of shell history and `ps`
+CREDENTIALS = {"none": "none", "invalid": "a made-up token", "real": "your key"}
+EXAMPLES = """\
+  export CHATNODE_API_KEY=...       # keeps the key out of shell history and `ps`
   chatnode-contract --bot BOT_ID
   chatnode-contract --bot BOT_A --bot BOT_B --json > contract.json
   chatnode-contract --bot BOT_ID --strict --timeout 60
   chatnode-contract --base-url http://127.0.0.1:8080/v1 --api-key mock-secret-key \\
-      --bot bot-alpha                 # against chatnode-mock-server
-  python -m chatnode_contract --help
-"""
+      --bot bot-alpha               # against chatnode-mock-server
+  python -m chatnode_contract --help"""
+
+
+def call_rows() -> list[list[str]]:
+    """(call, credentials, expected status, why) per call, the bots' calls then the probes."""
+    rows = [[c.title, "your key", str(c.expected_status), c.why] for c in CHECKED_OPERATIONS]
+    for probe in PROBES:
+        title = checked_operation(probe.operation).title
+        where = ", on the first --bot" if probe.bot == "first" else ""
+        why = f"probe `{probe.name}`: {probe.description}{where}"
+        rows.append([title, CREDENTIALS[probe.credentials], str(probe.expected_status), why])
+    return rows
+
+
+def kind_rows() -> list[list[str]]:
+    return [[kind.value, kind.severity.value, kind.meaning] for kind in Kind]
+
+
+def exit_rows() -> list[list[str]]:
+    return [[str(code), meaning] for code, meaning in EXIT_CODES.items()]
+
+
+def _wrapped(head: str, text: str, indent: int) -> list[str]:
+    return textwrap.wrap(
+        f"{head}{text}", width=96, initial_indent="  ", subsequent_indent=" " * indent
+    )
+
+
+def help_calls() -> str:
+    """The calls, for `--help`'s description."""
+    lines = ["For each --bot, with your key, in this order:"]
+    for title, _, status, why in call_rows()[: len(CHECKED_OPERATIONS)]:
+        lines += _wrapped(f"{title} (expect {status}): ", why, 6)
+    lines.append("Then the probes of the documented errors (skip them with --no-probes):")
+    for title, credentials, status, why in call_rows()[len(CHECKED_OPERATIONS) :]:
+        lines += _wrapped(f"{title} (expect {status}; credentials: {credentials}): ", why, 6)
+    return "\n".join(lines)
+
+
+def help_epilog() -> str:
+    """Finding kinds, exit codes, the JSON document and examples, for `--help`."""
+    lines = ["finding kinds (additive: exit 0 unless --strict; breaking: exit 1):"]
+    for kind, severity, meaning in kind_rows():
+        lines += _wrapped(f"{kind:<22}{severity:<10}", meaning, 34)
+    lines += ["", "exit codes:"]
+    for code, meaning in exit_rows():
+        lines += _wrapped(f"{code}  ", meaning, 5)
+    lines += ["", "--json output:", textwrap.indent(JSON_SCHEMA, "  "), "", "examples:", EXAMPLES]
+    return "\n".join(lines) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    default_base_url = spec_server_url()
+    base_url, timeout = spec_server_url(), f"{DEFAULT_TIMEOUT:g}"
     parser = argparse.ArgumentParser(
         prog="chatnode-contract",
-        description=_DESCRIPTION,
-        epilog=_EPILOG,
+        description=_DESCRIPTION + help_calls(),
+        epilog=help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--base-url",
-        default=default_base_url,
-        metavar="URL",
-        help=f"the API's base URL, up to and including the version (default: {default_base_url})",
-    )
-    parser.add_argument(
-        "--api-key",
-        metavar="KEY",
-        help=f"ChatNode API key, sent as a bearer token (default: ${API_KEY_ENV})",
-    )
-    parser.add_argument(
-        "--bot",
-        dest="bots",
-        action="append",
-        required=True,
-        metavar="BOT",
-        help="a bot (agent) id to read the leads and chats of; repeat for several bots",
-    )
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON document (schema_version 1) instead of the table, for CI",
-    )
-    parser.add_argument(
-        "--strict", action="store_true", help="exit 1 on any drift, additive included"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=_positive_seconds,
-        default=DEFAULT_TIMEOUT,
-        metavar="S",
-        help=f"seconds to wait on the network per step: connect, each read (default: {DEFAULT_TIMEOUT:g})",
-    )
-    parser.add_argument(
-        "--send-test-message",
-        action="store_true",
+    add = parser.add_argument
+    # fmt: off
+    add("--base-url", default=base_url, metavar="URL",
+        help=f"the API's base URL, up to and including the version (default: {base_url})")
+    add("--api-key", metavar="KEY",
+        help=f"ChatNode API key, sent as a bearer token (default: ${API_KEY_ENV})")
+    add("--bot", dest="bots", action="append", required=True, metavar="BOT",
+        help="a bot (agent) id to read the leads and chats of; repeat for several bots")
+    add("--json", action="store_true",
+        help=f"print one JSON document (schema_version {SCHEMA_VERSION}) instead of the table, for CI")
+    add("--strict", action="store_true", help="exit 1 on any drift, additive included")
+    add("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT, metavar="S",
+        help=f"seconds to wait on the network per step: connect, each read (default: {timeout})")
+    add("--send-test-message", action="store_true",
         help="also check Send Message: send one test message per bot in a new conversation and "
         "look for it in Get Chat History. Writes a conversation into the live account and "
-        "counts against its message quota (off by default)",
-    )
-    parser.add_argument(
-        "--no-probes",
-        dest="probes",
-        action="store_false",
-        help="skip the calls that check the documented 401 and 403 responses",
-    )
+        "counts against its message quota (off by default)")
+    add("--no-probes", dest="probes", action="store_false",
+        help="skip the calls that check the documented 401 and 403 responses")
+    # fmt: on
     return parser
 
 
@@ -184,15 +159,8 @@ def config_from_args(
     bad = [b for b in bots if not b or "/" in b]
     if bad:
         parser.error(f"--bot {bad[0]!r}: a bot id is non-empty and has no '/'")
-    config = CheckConfig(
-        args.base_url,
-        api_key,
-        bots,
-        args.timeout,
-        args.probes,
-        args.strict,
-        args.send_test_message,
-    )
+    config = CheckConfig(args.base_url, api_key, bots, args.timeout, args.probes, args.strict,
+                         args.send_test_message)  # fmt: skip
     return config, args.json
 
 
@@ -201,10 +169,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     config, as_json = config_from_args(parser, argv)
     report = run_check(config)
+    document = to_json(report)
     if as_json:
-        output = orjson.dumps(to_json(report), option=orjson.OPT_INDENT_2).decode() + "\n"
+        output = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
     else:
-        output = render_text(report, ", ".join(call.title for call in CHECKED_OPERATIONS))
+        output = render_text(document)
     sys.stdout.write(redact(output, config.api_key))
     if report.error is not None:
         sys.stderr.write(f"chatnode-contract: error: {report.error.message}\n")

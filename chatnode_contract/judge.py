@@ -1,41 +1,49 @@
-"""Judging one response: openapi-core decides whether it conforms, drift explains how it does not.
+"""Judging one response: openapi-core's verdict, classified by the schema keyword that failed, and
+the additive drift openapi-core cannot see, found by walking the body once.
 
-openapi-core is the authority on status, content type and body; `drift.py` explains the body per
-field. Any openapi-core error that drift does not explain still becomes a finding, so nothing the
-spec forbids can slip through as "conforms".
+openapi-core is the only judge of conformance (status, content type, body). Its schema errors
+become findings by keyword (`schema_findings`: `required`, `type`, `format`, ...). The walk looks
+only for what a conforming body may still hold: fields the spec does not list, `date-time`
+values written unlike the spec's example, and the items' order.
+
+Lead values are personal data, so a finding never carries a value, except for `date-time`
+fields, whose values are what a reader needs to see to fix a parser.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator, Sequence
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
 
 import httpx
-from openapi_core.deserializing.media_types.exceptions import MediaTypeDeserializeError
 from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
-from chatnode_contract.drift import (
-    BODY,
-    BodyReport,
-    Finding,
-    Kind,
-    Severity,
-    analyze_body,
-    field_label,
-)
-from chatnode_spec import (
-    Operation,
-    SpecRequest,
-    SpecResponse,
-    api_document,
-    openapi,
-    response_schema,
-)
+from chatnode_contract.report import BODY, ITEM, Finding, FormCounts, Kind, Order
+from chatnode_spec import Operation, SpecRequest, SpecResponse, openapi, response_schema
+from chatnode_spec.operations import resolved
 
-STATUS_FIELD = "(status)"
-CONTENT_TYPE_FIELD = "(content-type)"
+EXAMPLE_VALUE_CHARS = 64
+"""Example values are cut to this length: enough to see a timestamp's form, no more."""
+_FORM = re.compile(r"(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)$")
+"""The fraction and offset at the end of a date-time openapi-core accepted as RFC 3339."""
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The findings on one response, and what its body showed."""
+
+    findings: tuple[Finding, ...]
+    items_checked: int = 0
+    """Array elements for an array body; 1 for any other JSON body; 0 when it is not JSON."""
+    timestamp_forms: Mapping[str, FormCounts] = field(default_factory=dict)
+    order: Order = field(default_factory=Order)
 
 
 def judge(
@@ -44,86 +52,246 @@ def judge(
     base_url: httpx.URL,
     operation: Operation,
     expected: int,
-) -> tuple[list[Finding], BodyReport | None]:
-    """Findings for one response of `operation`, and the drift report of its body (None when the
-    spec gives no schema for its status)."""
-    core_errors = list(
-        openapi().iter_response_errors(
-            SpecRequest.from_httpx(request, base_url), SpecResponse.from_httpx(response)
-        )
-    )
-    status = response.status_code
-    findings: list[Finding] = []
-    undocumented = any(isinstance(e, ResponseNotFound) for e in core_errors)
-    if undocumented:
+) -> Judged:
+    """Findings for one response of `operation`, which should have answered `expected`."""
+    spec_request = SpecRequest.from_httpx(request, base_url)
+    spec_response = SpecResponse.from_httpx(response)
+    causes = _causes(spec_request, spec_response)
+    status, walk = response.status_code, _Walk()
+    if any(isinstance(e, ResponseNotFound) for e in causes):
         documented = ", ".join(operation.definition.get("responses", {}))
-        detail = f"HTTP {status} is not documented (the spec has {documented})"
-        findings.append(Finding(STATUS_FIELD, Kind.UNDOCUMENTED_STATUS, detail + _hint(status), 1))
-    elif status != expected:
-        detail = f"expected {expected}, got {status}"
-        findings.append(Finding(STATUS_FIELD, Kind.UNEXPECTED_STATUS, detail, 1))
-    schema = None if undocumented else response_schema(operation, status)
-    body = None
-    if schema is not None:
-        body = analyze_body(response.content, schema, api_document())
-        findings += body.findings
-    return findings + core_findings(core_errors, findings), body
+        detail = f"HTTP {status} is not documented (the spec has {documented}){_hint(status)}"
+        walk.note("(status)", Kind.UNDOCUMENTED_STATUS, detail)
+        return walk.judged()  # no schema to judge the body by
+    if status != expected:
+        walk.note("(status)", Kind.UNEXPECTED_STATUS, f"expected {expected}, got {status}")
+    for cause in causes:
+        if isinstance(cause, MediaTypeNotFound) and cause.availableMimetypes:
+            got, documented = cause.mimetype or "no content type", cause.availableMimetypes
+            detail = f"got {got!r}; the spec has {', '.join(documented)}"
+            walk.note("(content-type)", Kind.CONTENT_TYPE_MISMATCH, detail)
+            # Judge the body as the JSON the spec documents, whatever it was labelled.
+            as_documented = replace(spec_response, content_type=documented[0])
+            causes = _causes(spec_request, as_documented)
+    schema = response_schema(operation, status)
+    if schema is None:
+        return walk.judged()
+    try:
+        walk.start(json.loads(response.content, parse_constant=_refuse_constant), schema)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        walk.note(BODY, Kind.NON_JSON_BODY, _not_json(response.content, exc))
+        return walk.judged()
+    previous: tuple[Any, ...] = ()
+    for cause in causes:
+        if not isinstance(cause, InvalidSchemaValue | MediaTypeNotFound):
+            walk.note(BODY, Kind.SCHEMA_VIOLATION, f"openapi-core: {type(cause).__name__}")
+        for error in getattr(cause, "schema_errors", ()):
+            if (where := (error.validator, *error.absolute_path)) == previous:
+                continue  # a null draws two `type` errors, N missing fields N `required` ones
+            previous = where
+            walk.rejected.add(tuple(error.absolute_path))
+            for path, kind, detail, value in schema_findings(error):
+                walk.note(field_label(path), kind, detail, walk.example(path, value))
+    return walk.run()
 
 
-def core_findings(core_errors: Sequence[Exception], found: Sequence[Finding]) -> list[Finding]:
-    """openapi-core's errors as findings, aggregated like drift's; a body error is left out
-    when drift already found something breaking at the same field (it explains it)."""
-    explained = {f.field for f in found if f.severity is Severity.BREAKING}
-    counts: Counter[tuple[str, Kind, str]] = Counter()
-    first_index: dict[tuple[str, Kind, str], int | None] = {}
-    for label, kind, detail, index in _core_error_rows(core_errors):
-        if kind is Kind.SCHEMA_VIOLATION and label in explained:
-            continue
-        counts[label, kind, detail] += 1
-        first_index.setdefault((label, kind, detail), index)
-    return [
-        Finding(label, kind, detail, count, first_index[label, kind, detail])
-        for (label, kind, detail), count in counts.items()
-    ]
+def _causes(request: SpecRequest, response: SpecResponse) -> list[BaseException]:
+    """openapi-core's errors on a response, each as the exception that says what failed."""
+    return [e.__cause__ or e for e in openapi().iter_response_errors(request, response)]
 
 
-def _core_error_rows(
-    core_errors: Sequence[Exception],
-) -> Iterator[tuple[str, Kind, str, int | None]]:
-    """(field label, kind, detail, item index) per openapi-core error, one table for all of
-    them. Details name the failed schema keyword, never the value (it may be personal data)."""
-    for error in core_errors:
-        cause = error.__cause__
-        if isinstance(error, ResponseNotFound):
-            continue  # the status finding, made by `judge`
-        if isinstance(cause, MediaTypeNotFound):
-            got = cause.mimetype or "no content type"
-            detail = f"got {got!r}; the spec has {', '.join(cause.availableMimetypes)}"
-            yield CONTENT_TYPE_FIELD, Kind.CONTENT_TYPE_MISMATCH, detail, None
-        elif isinstance(cause, MediaTypeDeserializeError):
-            yield BODY, Kind.SCHEMA_VIOLATION, "openapi-core could not deserialize the body", None
-        elif isinstance(cause, InvalidSchemaValue):
-            for schema_error in cause.schema_errors:
-                path = list(schema_error.absolute_path)
-                index = path[0] if path and isinstance(path[0], int) else None
-                keyword = schema_error.validator
-                if keyword == "required" and isinstance(schema_error.instance, dict):
-                    for name in schema_error.validator_value:
-                        if name not in schema_error.instance:
-                            label = field_label([*path, name])
-                            yield label, Kind.SCHEMA_VIOLATION, "openapi-core: required", index
-                else:
-                    rule = repr(schema_error.validator_value)[:60]
-                    detail = f"openapi-core: {keyword} {rule} failed"
-                    yield field_label(path), Kind.SCHEMA_VIOLATION, detail, index
-        else:
-            yield BODY, Kind.SCHEMA_VIOLATION, f"openapi-core: {type(error).__name__}", None
+def schema_findings(error: Any) -> Iterator[tuple[list[str | int], Kind, str, Any]]:
+    """The one table from the keyword that failed in one of openapi-core's schema errors (a
+    jsonschema `ValidationError`) to findings: (path, kind, detail, example value). Details
+    name the keyword, never the value (it may be personal data)."""
+    path, rule, instance = list(error.absolute_path), error.validator_value, error.instance
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    shown = _shown(instance) if schema.get("format") == "date-time" else None
+    if error.validator == "required" and isinstance(instance, Mapping):
+        for name in (n for n in rule if n not in instance):
+            yield [*path, name], Kind.MISSING_REQUIRED, "required by the spec, absent", None
+    elif error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        for name in instance.keys() - schema.get("properties", {}).keys():
+            detail = f"not in the spec, which forbids other fields; {json_type(instance[name])}"
+            yield [*path, name], Kind.FORBIDDEN_FIELD, f"{detail} values", None
+    elif error.validator == "type" and instance is None:
+        yield path, Kind.NULL_NOT_NULLABLE, "null, but the spec has no `nullable: true`", None
+    elif error.validator == "type":
+        yield path, Kind.TYPE_MISMATCH, f"expected {rule}, got {json_type(instance)}", shown
+    elif error.validator == "format" and rule == "date-time":
+        yield path, Kind.INVALID_DATE_TIME, "not an RFC 3339 date-time", shown
+    else:
+        detail = f"openapi-core: {error.validator} {rule!r:.60} failed"
+        yield path, Kind.SCHEMA_VIOLATION, detail, None
+
+
+class _Walk:
+    """Findings aggregated per (field, kind, detail), each with its count and first example;
+    and one walk of the parsed body for the drift openapi-core allows. Array items are the
+    examples, by index and by their identity field."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, Kind, str], list[Any]] = {}
+        self.forms: dict[str, FormCounts] = {}
+        self.rejected: set[tuple[str | int, ...]] = set()
+        """Paths openapi-core rejected: their date-times count as unparseable."""
+        self.body: Any = None
+        self.schema: Mapping[str, Any] = {}
+        self.array, self.id_field, self.order_field = False, None, None
+
+    def note(self, label: str, kind: Kind, detail: str, example: tuple[Any, ...] = ()) -> None:
+        row = self.rows.setdefault((label, kind, detail), [0, *example])
+        row[0] += 1
+
+    def judged(self, items: int = 0, order: Order | None = None) -> Judged:
+        found = sorted(
+            (Finding(*key, *row) for key, row in self.rows.items()), key=Finding.sort_key
+        )
+        return Judged(tuple(found), items, self.forms, order or Order())
+
+    def start(self, body: Any, schema: Mapping[str, Any]) -> None:
+        self.body, self.schema = body, resolved(schema)
+        self.array = isinstance(body, list) and self.schema.get("type") == "array"
+        items = resolved(self.schema.get("items", {})) if self.array else {}
+        self.id_field = identity_field(items)
+        # Items are ordered by their first date-time property, a required one if there is one.
+        dates = [
+            n for n, s in items.get("properties", {}).items() if s.get("format") == "date-time"
+        ]
+        required = items.get("required", [])
+        self.order_field = min(dates, key=lambda n: n not in required, default=None)
+
+    def run(self) -> Judged:
+        if not self.array:
+            self.visit(self.body, self.schema, [])
+            return self.judged(1)
+        for index, item in enumerate(self.body):
+            self.visit(item, self.schema["items"], [index])
+        instants = [self.instant(item, index) for index, item in enumerate(self.body)]
+        return self.judged(len(self.body), order_of(instants, self.order_field))
+
+    def visit(self, value: Any, schema: Mapping[str, Any], path: list[str | int]) -> None:
+        schema = resolved(schema)
+        if isinstance(value, dict) and "properties" in schema:
+            extra = schema.get("additionalProperties", True)
+            for name, item in value.items():
+                if name in schema["properties"] or isinstance(extra, Mapping):
+                    self.visit(item, schema["properties"].get(name, extra), [*path, name])
+                elif extra is True:
+                    detail = f"not in the spec; {json_type(item)} values"
+                    label = field_label([*path, name])
+                    self.note(label, Kind.UNKNOWN_FIELD, detail, self.example(path))
+        elif isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+            for index, element in enumerate(value):
+                self.visit(element, schema["items"], [*path, index])
+        elif isinstance(value, str) and schema.get("format") == "date-time":
+            self.date_time(value, schema, path)
+
+    def date_time(self, value: str, schema: Mapping[str, Any], path: list[str | int]) -> None:
+        counts = self.forms.setdefault(field_label(path), FormCounts())
+        if tuple(path) in self.rejected:
+            counts.unparseable += 1
+            return
+        digits, offset = _form(value)
+        counts.fraction_digits[digits] += 1
+        counts.offsets[_offset_kind(offset)] += 1
+        example = schema.get("example")
+        if not isinstance(example, str) or _FORM.search(example) is None:
+            return
+        spec_digits, spec_offset = _form(example)
+        label, shown = field_label(path), self.example(path, value)
+        if digits != spec_digits:
+            detail = f"fraction digits: {digits} (spec example: {spec_digits})"
+            self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
+        if _offset_kind(offset) != _offset_kind(spec_offset):
+            shown_offset = "non-UTC" if _offset_kind(offset) == "other" else offset
+            detail = f"offset: {shown_offset} (spec example: {spec_offset})"
+            self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
+
+    def example(self, path: Sequence[str | int], value: Any = None) -> tuple[Any, Any, Any]:
+        """(index, id, value) of the item at the head of `path`, for a finding's example."""
+        shown = None if value is None else str(value)[:EXAMPLE_VALUE_CHARS]
+        if not self.array or not path or not isinstance(path[0], int):
+            return None, None, shown
+        item = self.body[path[0]]
+        item_id = item.get(self.id_field) if isinstance(item, dict) and self.id_field else None
+        return path[0], item_id if isinstance(item_id, str) else None, shown
+
+    def instant(self, item: Any, index: int) -> datetime | None:
+        value = item.get(self.order_field) if isinstance(item, dict) else None
+        if not isinstance(value, str) or (index, self.order_field) in self.rejected:
+            return None
+        return datetime.fromisoformat(value.upper())  # RFC 3339, as openapi-core has checked
+
+
+def _form(text: str) -> tuple[str, str]:
+    """(fraction digits bucket, offset) of a valid RFC 3339 date-time: `3`, `+00:00`."""
+    match = _FORM.search(text)
+    digits, offset = (match.group(1) or "", match.group(2)) if match else ("", "other")
+    return (str(len(digits)) if len(digits) < 6 else "6+"), ("Z" if offset in "Zz" else offset)
+
+
+def _offset_kind(offset: str) -> str:
+    """`Z`, `+00:00`, or `other` (`-00:00` included: RFC 3339 reads it as "offset unknown")."""
+    return offset if offset in ("Z", "+00:00") else "other"
+
+
+def order_of(instants: Sequence[datetime | None], field_name: str | None) -> Order:
+    """Direction of consecutive comparable instants; items without one are skipped."""
+    seen = [i for i in instants if i is not None]
+    up = sum(b > a for a, b in pairwise(seen))
+    down = sum(b < a for a, b in pairwise(seen))
+    if len(seen) < 2:
+        return Order(field_name)
+    direction = "ascending" if not down else "descending" if not up else "unordered"
+    return Order(field_name, direction, up, down)
+
+
+def identity_field(item_schema: Mapping[str, Any]) -> str | None:
+    """The property that names an item in examples: the first required string property named
+    `id` or ending in `_id` (a lead's `session_id`, a chat message's `id`)."""
+    properties = item_schema.get("properties", {})
+    names = [n for n in item_schema.get("required", []) if n == "id" or n.endswith("_id")]
+    return next((n for n in names if properties.get(n, {}).get("type") == "string"), None)
+
+
+def field_label(path: Sequence[str | int]) -> str:
+    """A readable field name for a path into the body: array indices collapse to `[]`, and the
+    leading `[]` of an array body is dropped, so a lead's field is just `created_at`."""
+    parts = ["[]" if isinstance(p, int) else p for p in path]
+    if parts[:1] == ["[]"]:
+        parts = parts[1:] or [ITEM]
+    text = ""
+    for part in parts:
+        text += part if part == "[]" or not text else f".{part}"
+    return text or BODY
+
+
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a parsed JSON value (`true` is a boolean, not an integer)."""
+    names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
+    return "null" if value is None else names.get(type(value), "object")
+
+
+def _shown(value: Any) -> str:
+    """A date-time field's value as an example: strings as they are, anything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _not_json(data: bytes, error: ValueError) -> str:
+    """Why the body is no JSON, without echoing it (it could be anything, even a secret)."""
+    if isinstance(error, json.JSONDecodeError):
+        where = f"{error.msg}, line {error.lineno}, column {error.colno}"
+        return f"not JSON ({where if data else 'an empty body'})"
+    return f"not JSON ({error})" if "is not JSON" in str(error) else "not JSON (not UTF-8)"
 
 
 def _hint(status: int) -> str:
     """What an undocumented status most likely means, for the finding's detail."""
     if status == 429 or status >= 500:
         return "; may be transient, rerun to confirm"
-    if 300 <= status < 400:
-        return "; redirects are not followed: check --base-url"
-    return ""
+    return "; redirects are not followed: check --base-url" if 300 <= status < 400 else ""

@@ -1,97 +1,178 @@
-"""What a contract check found, and its two renderings: a table for people, JSON for CI.
+"""What a contract check found: the kinds of finding, the exit-code rule, and the two renderings
+(JSON for CI, a table for people; the table is drawn from the JSON document, so they never differ).
 
-Kept apart from `checker.py` so the exit-code rule and the JSON schema (which CI jobs parse)
-live in one small place, with no HTTP in sight.
-
-JSON schema (`schema_version` 1; keys are only ever added, never renamed or removed):
-
-    {
-      "schema_version": 1,
-      "base_url": str,
-      "strict": bool,
-      "conforms": bool,          # no findings at all and no error
-      "breaking": bool,          # at least one breaking finding
-      "exit_code": 0 | 1 | 2,
-      "error": null | {"kind": "usage" | "auth" | "connection" | "timeout", "message": str},
-      "bots": [{"bot": str, "status": int | null, "leads_checked": int,
-                "order": ORDER, "timestamp_forms": FORMS,
-                "breaking_findings": int, "additive_findings": int,
-                "operations": [{"operation": "leads" | "chats", "call": str,
-                                "status": int | null, "skipped": str | null,
-                                "item": "lead" | "message", "items_checked": int,
-                                "order": ORDER, "timestamp_forms": FORMS,
-                                "breaking_findings": int, "additive_findings": int}]}],
-      "probes": [{"probe": str, "description": str, "expected_status": int,
-                  "status": int | null, "breaking_findings": int, "additive_findings": int,
-                  "operation": str}],
-      "findings": [{"bot": str | null, "probe": str | null, "operation": str, "field": str,
-                    "kind": str, "severity": "breaking" | "additive", "count": int,
-                    "detail": str,
-                    "example": {"index": int | null, "id": str | null, "value": str | null}}]
-    }
-    ORDER = {"field": str | null, "direction": "ascending" | "descending" | "unordered" | "n/a",
-             "steps_up": int, "steps_down": int}
-    FORMS = {FIELD: {"fraction_digits": {"0".."5": int, "6+": int},
-                     "offsets": {"Z": int, "+00:00": int, "other": int}, "unparseable": int}}
-
-A bot makes one call per checked operation (`calls.CHECKED_OPERATIONS`), each listed under its
-`operations`. The bot's own `status`, `leads_checked`, `order` and `timestamp_forms` are those of
-its first call, the leads (as before there were others); its finding counts add up all its calls,
-so a CI job reading only them still sees drift in the chats.
+No HTTP here: `judge.py` makes findings, `checker.py` collects them into a `Report`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from chatnode_contract.drift import BODY, Finding, FormCounts, Order, Severity
 
-SCHEMA_VERSION = 1
+class Severity(StrEnum):
+    """Whether a client written against the spec keeps working (additive) or may not (breaking)."""
 
-EXIT_OK = 0
-"""The API conforms, or drifts only additively (printed as warnings)."""
-EXIT_DRIFT = 1
-"""Breaking drift, or (with `--strict`) any drift at all."""
-EXIT_ABORTED = 2
-"""The check could not run: bad usage, no connection, timeout, or credentials rejected."""
+    BREAKING = "breaking"
+    ADDITIVE = "additive"
 
 
-class Target(StrEnum):
-    BOT = "bot"
-    """A call of a checked operation for one of the `--bot`s with the real key (its leads, its
-    chats)."""
-    PROBE = "probe"
-    """A call made to get a documented error response, to check its shape."""
+class Kind(StrEnum):
+    """What drifted, its severity and what it means: the one table of finding kinds, which
+    `--help` and docs/contract.md list. Findings are listed in this order."""
+
+    severity: Severity
+    meaning: str
+
+    def __new__(cls, value: str, severity: Severity, meaning: str) -> Kind:
+        kind = str.__new__(cls, value)
+        kind._value_, kind.severity, kind.meaning = value, severity, meaning
+        return kind
+
+    # fmt: off
+    UNDOCUMENTED_STATUS = "undocumented_status", Severity.BREAKING, "a status the spec does not document for the operation"
+    UNEXPECTED_STATUS = "unexpected_status", Severity.BREAKING, "a documented status, but not the expected one (e.g. 200 for a made-up key)"
+    CONTENT_TYPE_MISMATCH = "content_type_mismatch", Severity.BREAKING, "a Content-Type the spec does not document (the body is still judged as JSON)"
+    NON_JSON_BODY = "non_json_body", Severity.BREAKING, "an empty body or one that is not strict JSON (an HTML page, a truncated array, NaN)"
+    MISSING_REQUIRED = "missing_required", Severity.BREAKING, "openapi-core `required`: a required field is absent"
+    NULL_NOT_NULLABLE = "null_not_nullable", Severity.BREAKING, "openapi-core `type` on null: null where the spec has no `nullable: true`"
+    TYPE_MISMATCH = "type_mismatch", Severity.BREAKING, 'openapi-core `type`: another JSON type, e.g. `for_agent: "false"`, a body that is no array'
+    INVALID_DATE_TIME = "invalid_date_time", Severity.BREAKING, "openapi-core `format: date-time`: not RFC 3339 (no leap seconds, `T`, an offset)"
+    FORBIDDEN_FIELD = "forbidden_field", Severity.BREAKING, "openapi-core `additionalProperties`: a field the schema excludes"
+    SCHEMA_VIOLATION = "schema_violation", Severity.BREAKING, "any other openapi-core error (enum, pattern, minimum, ...), named by its keyword"
+    MISSING_SENT_MESSAGE = "missing_sent_message", Severity.BREAKING, "--send-test-message: the chat history lacks the test message and its reply"
+    UNKNOWN_FIELD = "unknown_field", Severity.ADDITIVE, "a field the spec does not list (openapi-core allows it)"
+    TIMESTAMP_FORM = "timestamp_form", Severity.ADDITIVE, "a valid date-time written unlike the spec's example: other fraction digits, `Z`, a non-UTC offset"
+    # fmt: on
+
+
+EXIT_CODES: Mapping[int, str] = {
+    0: "the API conforms, or drifts only additively (printed as warnings)",
+    1: "breaking drift; with --strict, any drift at all",
+    2: "the check could not run: bad arguments, connection refused, timeout, the key rejected "
+    "(401) or a --bot the key cannot read (403) on the real calls",
+}
+EXIT_OK, EXIT_DRIFT, EXIT_ABORTED = EXIT_CODES
+
+SCHEMA_VERSION = 2
+JSON_SCHEMA = """\
+{"schema_version": 2, "base_url": str, "strict": bool,
+ "conforms": bool,                  # no findings and no error
+ "breaking": bool,                  # at least one breaking finding
+ "exit_code": 0 | 1 | 2,
+ "error": null | {"kind": "usage" | "auth" | "connection" | "timeout", "message": str},
+ "bots": [{"bot": str, "breaking_findings": int, "additive_findings": int,   # over its calls
+           "operations": [{"operation": "leads" | "chats" | "auth" | "send" | "sent",
+                           "call": str, "status": int | null, "skipped": str | null,
+                           "item": str, "items_checked": int, "order": ORDER,
+                           "timestamp_forms": {FIELD: FORMS},
+                           "breaking_findings": int, "additive_findings": int}]}],
+ "probes": [{"probe": str, "description": str, "operation": str, "expected_status": int,
+             "status": int | null, "breaking_findings": int, "additive_findings": int}],
+ "findings": [{"bot": str | null, "probe": str | null, "operation": str, "field": str,
+               "kind": KIND, "severity": "breaking" | "additive", "count": int, "detail": str,
+               "example": {"index": int | null, "id": str | null, "value": str | null}}]}
+ORDER = {"field": str | null, "direction": "ascending" | "descending" | "unordered" | "n/a",
+         "steps_up": int, "steps_down": int}
+FORMS = {"fraction_digits": {"0": int, ..., "5": int, "6+": int},
+         "offsets": {"Z": int, "+00:00": int, "other": int}, "unparseable": int}"""
+"""The one description of the `--json` document (`--help` and docs/contract.md show it)."""
+
+BODY = "(body)"
+"""The field label of the body itself (e.g. a body that is not an array)."""
+ITEM = "(item)"
+"""The field label of an array element itself (e.g. a lead that is not an object)."""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One kind of drift at one field, aggregated over every item that shows it."""
+
+    field: str
+    kind: Kind
+    detail: str
+    count: int
+    example_index: int | None = None
+    """Index of the first item showing it, when the body is an array."""
+    example_id: str | None = None
+    """That item's identifier (a lead's `session_id`, a message's `id`), when it has one."""
+    example_value: str | None = None
+    """Only for `date-time` fields; other values may be personal data."""
+
+    @property
+    def severity(self) -> Severity:
+        return self.kind.severity
+
+    def sort_key(self) -> tuple[bool, int, str, str]:
+        rank = list(Kind).index(self.kind)
+        return (self.severity is Severity.ADDITIVE, rank, self.field, self.detail)
+
+    def to_json(self) -> dict[str, Any]:
+        example = {"index": self.example_index, "id": self.example_id, "value": self.example_value}
+        return {"field": self.field, "kind": self.kind.value, "severity": self.severity.value,
+                "count": self.count, "detail": self.detail, "example": example}  # fmt: skip
+
+
+@dataclass
+class FormCounts:
+    """How the values of one `date-time` field were written, over all items."""
+
+    fraction_digits: Counter[str] = field(default_factory=Counter)
+    offsets: Counter[str] = field(default_factory=Counter)
+    unparseable: int = 0
+    """Values openapi-core rejected (not a string, or not RFC 3339)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Buckets in a fixed order with zeros, so a CI diff of two runs lines up."""
+        return {
+            "fraction_digits": {
+                b: self.fraction_digits[b] for b in ("0", "1", "2", "3", "4", "5", "6+")
+            },
+            "offsets": {k: self.offsets[k] for k in ("Z", "+00:00", "other")},
+            "unparseable": self.unparseable,
+        }
+
+
+@dataclass(frozen=True)
+class Order:
+    """How an array body's items are ordered by their first date-time field. The spec promises
+    no order; an incremental reader that assumes one needs to know."""
+
+    field: str | None = None
+    direction: str = "n/a"
+    """`ascending`, `descending`, `unordered`, or `n/a` (fewer than two comparable items)."""
+    steps_up: int = 0
+    steps_down: int = 0
 
 
 @dataclass(frozen=True)
 class TargetResult:
-    """The outcome of one call: its status, and the drift found in its response."""
+    """The outcome of one call: a bot's checked operation, or a probe."""
 
-    target: Target
-    name: str
-    """The bot id, or the probe's name."""
+    bot: str | None
+    """The bot id for a bot's call; None for a probe (then `probe` names it)."""
+    probe: str | None
+    operation: str
+    """The checked operation's name (`leads`, `chats`, ...); a probe's, the one it calls."""
+    call: str
     expected_status: int
     status: int | None
     findings: tuple[Finding, ...] = ()
-    items_checked: int = 0
-    timestamp_forms: Mapping[str, FormCounts] = field(default_factory=dict)
-    order: Order = field(default_factory=lambda: Order(None, "n/a"))
-    description: str = ""
     item: str = "item"
     """What one element of the body is, singular (`lead`), for the text report."""
-    operation: str = ""
-    """The checked operation's name (`leads`, `chats`); a probe's, the one it calls."""
-    call: str = ""
-    """Its method and path template, `POST /get-chats/{bot_id}`."""
+    items_checked: int = 0
+    timestamp_forms: Mapping[str, FormCounts] = field(default_factory=dict)
+    order: Order = field(default_factory=Order)
+    description: str = ""
     skipped: str | None = None
     """Why the call was not made (for a bot with nothing to ask); None when it was."""
 
-    def count(self, severity: Severity) -> int:
-        return sum(1 for f in self.findings if f.severity is severity)
+    def counts(self) -> dict[str, int]:
+        found = Counter(f.severity for f in self.findings)
+        return {f"{s.value}_findings": found[s] for s in Severity}
 
 
 @dataclass(frozen=True)
@@ -118,10 +199,6 @@ class Report:
         return any(f.severity is Severity.BREAKING for _, f in self.findings)
 
     @property
-    def conforms(self) -> bool:
-        return self.error is None and not self.findings
-
-    @property
     def exit_code(self) -> int:
         """The one exit-code rule: could not check > breaking > strict and any drift > ok."""
         if self.error is not None:
@@ -131,208 +208,142 @@ class Report:
         return EXIT_OK
 
 
-# --- JSON --------------------------------------------------------------------------------
+# --- JSON ----------------------------------------------------------------------------------
 
 
 def to_json(report: Report) -> dict[str, Any]:
-    """The report as the documented JSON document (see the module docstring)."""
-    bots: dict[str, list[TargetResult]] = {}
-    for result in report.results:
-        if result.target is Target.BOT:
-            bots.setdefault(result.name, []).append(result)
-    probes = [r for r in report.results if r.target is Target.PROBE]
+    """The report as the documented JSON document (`JSON_SCHEMA`)."""
+    bots: dict[str, list[dict[str, Any]]] = {}
+    for r in (r for r in report.results if r.bot is not None):
+        bots.setdefault(r.bot, []).append(
+            {"operation": r.operation, "call": r.call, "status": r.status, "skipped": r.skipped,
+             "item": r.item, "items_checked": r.items_checked, "order": asdict(r.order),
+             "timestamp_forms": {k: v.to_json() for k, v in r.timestamp_forms.items()},
+             **r.counts()}
+        )  # fmt: skip
+    probes = [
+        {"probe": r.probe, "description": r.description, "operation": r.operation,
+         "expected_status": r.expected_status, "status": r.status, **r.counts()}
+        for r in report.results
+        if r.probe is not None
+    ]  # fmt: skip
     return {
         "schema_version": SCHEMA_VERSION,
         "base_url": report.base_url,
         "strict": report.strict,
-        "conforms": report.conforms,
+        "conforms": report.error is None and not report.findings,
         "breaking": report.breaking,
         "exit_code": report.exit_code,
-        "error": None
-        if report.error is None
-        else {"kind": report.error.kind, "message": report.error.message},
-        "bots": [_bot_json(name, calls) for name, calls in bots.items()],
-        "probes": [
-            {
-                "probe": r.name,
-                "description": r.description,
-                "expected_status": r.expected_status,
-                "status": r.status,
-                **_severity_counts(r),
-                "operation": r.operation,
-            }
-            for r in probes
-        ],
+        "error": report.error and asdict(report.error),
+        "bots": [{"bot": b, **_sums(calls), "operations": calls} for b, calls in bots.items()],
+        "probes": probes,
         "findings": [
-            {
-                "bot": r.name if r.target is Target.BOT else None,
-                "probe": r.name if r.target is Target.PROBE else None,
-                "operation": r.operation,
-                **f.to_json(),
-            }
+            {"bot": r.bot, "probe": r.probe, "operation": r.operation, **f.to_json()}
             for r, f in report.findings
         ],
     }
 
 
-def _bot_json(name: str, calls: Sequence[TargetResult]) -> dict[str, Any]:
-    """One bot: its first call's figures at the top (the schema's original keys), finding counts
-    over all its calls, and every call under `operations`."""
-    first = calls[0]
-    return {
-        "bot": name,
-        "status": first.status,
-        "leads_checked": first.items_checked,
-        "order": first.order.to_json(),
-        "timestamp_forms": _forms_json(first),
-        **_severity_counts(*calls),
-        "operations": [
-            {
-                "operation": r.operation,
-                "call": r.call,
-                "status": r.status,
-                "skipped": r.skipped,
-                "item": r.item,
-                "items_checked": r.items_checked,
-                "order": r.order.to_json(),
-                "timestamp_forms": _forms_json(r),
-                **_severity_counts(r),
-            }
-            for r in calls
-        ],
-    }
+def _sums(calls: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    return {f"{s.value}_findings": sum(c[f"{s.value}_findings"] for c in calls) for s in Severity}
 
 
-def _forms_json(result: TargetResult) -> dict[str, Any]:
-    return {k: v.to_json() for k, v in result.timestamp_forms.items()}
+# --- Text, drawn from the JSON document ----------------------------------------------------
+
+_COLUMNS = ["FIELD", "KIND", "SEVERITY", "COUNT", "DETAIL", "EXAMPLE"]
 
 
-def _severity_counts(*results: TargetResult) -> dict[str, int]:
-    return {
-        "breaking_findings": sum(r.count(Severity.BREAKING) for r in results),
-        "additive_findings": sum(r.count(Severity.ADDITIVE) for r in results),
-    }
-
-
-# --- Text --------------------------------------------------------------------------------
-
-_COLUMNS = ("FIELD", "KIND", "SEVERITY", "COUNT", "DETAIL", "EXAMPLE")
-
-
-def render_text(report: Report, operation: str) -> str:
-    """The human report: per bot a summary line and a findings table, then the probes, then
-    one result line that says what the exit code means."""
-    lines = [f"chatnode-contract: {operation} at {report.base_url}", ""]
-    seen: set[str] = set()
-    for result in report.results:
-        if result.target is Target.BOT:
-            lines += _bot_section(result, primary=result.name not in seen)
-            seen.add(result.name)
-    probes = [r for r in report.results if r.target is Target.PROBE]
-    if probes:
-        lines += ["Probes (the documented error responses):"]
-        lines += _table(
-            [
-                [
-                    r.name,
-                    r.description,
-                    f"expected {r.expected_status}, got {_status_text(r.status)}",
-                    "ok" if not r.findings else f"{len(r.findings)} finding(s)",
-                ]
-                for r in probes
-            ],
-            header=None,
-        )
-        for r in probes:
-            if r.findings:
-                lines += ["", f"Probe {r.name}:", *_findings_table(r.findings)]
+def render_text(doc: Mapping[str, Any]) -> str:
+    """The human report: per call of each bot a summary line and a findings table, then the
+    probes, then one result line that says what the exit code means."""
+    lines = [f"chatnode-contract: {doc['base_url']} against the bundled OpenAPI spec", ""]
+    for bot in doc["bots"]:
+        for call in bot["operations"]:
+            lines += _call_section(bot["bot"], call, _findings_of(doc, "bot", bot["bot"], call))
+    if doc["probes"]:
+        lines.append("Probes (the documented error responses):")
+        rows = []
+        for p in doc["probes"]:
+            n = len(_findings_of(doc, "probe", p["probe"]))
+            status = f"expected {p['expected_status']}, got {p['status']}"
+            rows.append([p["probe"], p["description"], status, f"{n} finding(s)" if n else "ok"])
+        lines += table(rows)
+        for p in doc["probes"]:
+            if found := _findings_of(doc, "probe", p["probe"]):
+                lines += ["", f"Probe {p['probe']}:", *_findings_table(found)]
         lines.append("")
-    lines.append(_result_line(report))
+    lines.append(_result_line(doc))
     return "\n".join(lines) + "\n"
 
 
-def _bot_section(result: TargetResult, primary: bool) -> list[str]:
-    """`Bot B: ...` for a bot's first call (its leads), `Bot B chats: ...` for the others."""
-    label = f"Bot {result.name}" if primary else f"Bot {result.name} {result.operation}"
-    if result.skipped is not None:
-        return [f"{label}: skipped, {result.skipped}", ""]
-    noun = result.item if result.items_checked == 1 else f"{result.item}s"
-    head = f"{label}: HTTP {_status_text(result.status)}, {result.items_checked} {noun} checked"
-    if result.order.field and result.order.direction != "n/a":
-        head += f", {_order_text(result.order)}"
-    lines = [head]
-    for name, forms in result.timestamp_forms.items():
-        lines.append(f"  {name} forms: {_forms_text(forms)}")
-    lines += _findings_table(result.findings) if result.findings else ["  No drift."]
-    return [*lines, ""]
-
-
-def _order_text(order: Order) -> str:
-    if order.direction == "unordered":
-        return (
-            f"unordered by {order.field} ({order.steps_down} steps back, {order.steps_up} forward)"
-        )
-    return f"{order.direction} by {order.field}"
-
-
-def _forms_text(forms: FormCounts) -> str:
-    data = forms.to_json()
-    digits = " ".join(f"{k}:{v}" for k, v in data["fraction_digits"].items() if v)
-    offsets = " ".join(f"{k}:{v}" for k, v in data["offsets"].items() if v)
-    text = f"fraction digits {digits or '-'}; offsets {offsets or '-'}"
-    return text + (f"; unparseable {forms.unparseable}" if forms.unparseable else "")
-
-
-def _findings_table(findings: Sequence[Finding]) -> list[str]:
-    rows = [
-        [f.field, f.kind.value, f.severity.value, str(f.count), f.detail, _example_text(f)]
-        for f in findings
+def _findings_of(
+    doc: Mapping[str, Any], owner: str, name: str, call: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    return [
+        f
+        for f in doc["findings"]
+        if f[owner] == name and (call is None or f["operation"] == call["operation"])
     ]
-    return _table(rows, header=list(_COLUMNS))
 
 
-def _example_text(finding: Finding) -> str:
-    parts = []
-    if finding.example_index is not None:
-        parts.append(f"#{finding.example_index}")
-    if finding.example_id is not None:
-        parts.append(finding.example_id)
-    if finding.example_value is not None:
-        parts.append(repr(finding.example_value))
-    if not parts and finding.field == BODY:
-        return "-"
-    return " ".join(parts) or "-"
+def _call_section(bot: str, call: Mapping[str, Any], found: list[dict[str, Any]]) -> list[str]:
+    """`Bot B: ...` for a bot's leads, `Bot B chats: ...` for its other calls."""
+    label = f"Bot {bot}" if call["operation"] == "leads" else f"Bot {bot} {call['operation']}"
+    if call["skipped"] is not None:
+        return [f"{label}: skipped, {call['skipped']}", ""]
+    n = call["items_checked"]
+    head = f"{label}: HTTP {call['status']}, {n} {call['item']}{'' if n == 1 else 's'} checked"
+    order = call["order"]
+    if order["direction"] == "unordered":
+        head += f", unordered by {order['field']} ({order['steps_down']} steps back, "
+        head += f"{order['steps_up']} forward)"
+    elif order["direction"] != "n/a":
+        head += f", {order['direction']} by {order['field']}"
+    lines = [head]
+    for name, forms in call["timestamp_forms"].items():
+        digits = " ".join(f"{k}:{v}" for k, v in forms["fraction_digits"].items() if v) or "-"
+        offsets = " ".join(f"{k}:{v}" for k, v in forms["offsets"].items() if v) or "-"
+        bad = f"; unparseable {forms['unparseable']}" if forms["unparseable"] else ""
+        lines.append(f"  {name} forms: fraction digits {digits}; offsets {offsets}{bad}")
+    return [*lines, *(_findings_table(found) if found else ["  No drift."]), ""]
 
 
-def _table(rows: list[list[str]], header: list[str] | None) -> list[str]:
-    """Left-aligned columns, counts right-aligned, two spaces apart, indented under a heading."""
-    all_rows = ([header] if header else []) + rows
-    widths = [max(len(row[i]) for row in all_rows) for i in range(len(all_rows[0]))]
-    out = []
-    for row in all_rows:
-        cells = [
-            cell.rjust(width) if cell.isdigit() or cell == "COUNT" else cell.ljust(width)
-            for cell, width in zip(row, widths, strict=True)
+def _findings_table(found: Sequence[Mapping[str, Any]]) -> list[str]:
+    rows = []
+    for f in found:
+        example = f["example"]
+        shown = [
+            f"#{example['index']}" if example["index"] is not None else None,
+            example["id"],
+            repr(example["value"]) if example["value"] is not None else None,
         ]
-        out.append("  " + "  ".join(cells).rstrip())
-    return out
+        cells = [f["field"], f["kind"], f["severity"], str(f["count"]), f["detail"]]
+        rows.append([*cells, " ".join(s for s in shown if s) or "-"])
+    return table(rows, _COLUMNS)
 
 
-def _status_text(status: int | None) -> str:
-    return "-" if status is None else str(status)
+def table(rows: Sequence[Sequence[str]], header: Sequence[str] = ()) -> list[str]:
+    """Left-aligned columns (counts right-aligned), two spaces apart, indented two."""
+    all_rows = [list(header), *rows] if header else [list(r) for r in rows]
+    widths = [max(len(row[i]) for row in all_rows) for i in range(len(all_rows[0]))]
+    return [
+        "  "
+        + "  ".join(
+            c.rjust(w) if c.isdigit() or c == "COUNT" else c.ljust(w)
+            for c, w in zip(row, widths, strict=True)
+        ).rstrip()
+        for row in all_rows
+    ]
 
 
-def _result_line(report: Report) -> str:
-    breaking = sum(1 for _, f in report.findings if f.severity is Severity.BREAKING)
-    additive = len(report.findings) - breaking
-    code = report.exit_code
-    if report.error is not None:
-        return (
-            f"Result: check did not complete ({report.error.kind} error, see stderr); exit {code}"
-        )
+def _result_line(doc: Mapping[str, Any]) -> str:
+    severities = Counter(f["severity"] for f in doc["findings"])
+    breaking, additive, code = severities["breaking"], severities["additive"], doc["exit_code"]
+    if doc["error"] is not None:
+        return f"Result: check did not complete ({doc['error']['kind']} error, see stderr); exit {code}"
     if breaking:
         return f"Result: BREAKING drift ({breaking} breaking, {additive} additive findings); exit {code}"
     if additive:
-        tail = "exit 1 (--strict)" if report.strict else "exit 0 (--strict would exit 1)"
+        tail = "exit 1 (--strict)" if doc["strict"] else "exit 0 (--strict would exit 1)"
         return f"Result: conforms, with WARNINGS: {additive} additive findings; {tail}"
     return f"Result: conforms to the spec; exit {code}"

@@ -11,11 +11,13 @@ import orjson
 import pytest
 
 from chatnode_contract import checker
+from chatnode_contract.checker import CheckConfig, redact
 from chatnode_spec import component_schema
 from mock_server import faults
 from mock_server.respx_router import chatnode_respx_router
 from mock_server.server import MockServer
 from unit_tests.chatnode_contract.runs import (
+    BASE_URL,
     BOTS,
     KEY,
     assert_report_schema,
@@ -53,6 +55,10 @@ def test_a_conforming_api_exits_0_after_checking_bots_and_probes(capsys: Any, ro
         (401, "unknown"),
         (403, "forbidden"),
     ]
+
+
+def _leads_call(bot: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in bot["operations"] if c["operation"] == "leads"]
 
 
 def _session_ids(router: Any, bot: str) -> list[str]:
@@ -116,7 +122,7 @@ def test_chat_message_drift_is_reported_under_the_chats_call(capsys: Any) -> Non
     assert example["sentiment"] == {"index": 1, "id": "m2", "value": None}
     assert example["id"]["index"] == 0
     [alpha] = run.report["bots"]
-    assert (alpha["leads_checked"], alpha["breaking_findings"], alpha["additive_findings"]) == (
+    assert (alpha["operations"][0]["items_checked"], alpha["breaking_findings"], alpha["additive_findings"]) == (
         1, 1, 1,
     )  # fmt: skip
     assert [(c["operation"], c["items_checked"]) for c in alpha["operations"]] == [
@@ -137,7 +143,7 @@ def test_a_fault_on_the_chats_route_is_breaking_drift_of_the_chats_call(
         ("bot-beta", "chats", "(status)", "undocumented_status", "breaking")
     }
     beta = next(b for b in run.report["bots"] if b["bot"] == "bot-beta")
-    assert (beta["status"], beta["operations"][1]["status"]) == (200, 502)
+    assert [c["status"] for c in beta["operations"]] == [200, 502, 200]
 
 
 def test_additive_drift_warns_with_exit_0_and_fails_under_strict(capsys: Any, router: Any) -> None:
@@ -177,7 +183,7 @@ def test_breaking_drift_exits_1_with_a_row_per_field(capsys: Any, router: Any) -
     ("fault", "expected"),
     [
         (faults.status(500, bot="bot-alpha"), {("(status)", "undocumented_status")}),
-        (faults.status(429, retry_after=1, bot="bot-alpha"), {("(status)", "undocumented_status")}),
+        (faults.status(429, retry_after=0, bot="bot-alpha"), {("(status)", "undocumented_status")}),
         (
             faults.html(bot="bot-alpha"),
             {("(content-type)", "content_type_mismatch"), ("(body)", "non_json_body")},
@@ -226,6 +232,12 @@ def test_a_probe_answered_otherwise_than_documented_is_breaking(
     assert findings(run) == {("unknown_bot", "(status)", kind, "breaking")}
     probe = next(p for p in run.report["probes"] if p["probe"] == "unknown_bot")
     assert probe["expected_status"] == 403 and probe["status"] != 403
+
+
+def test_the_key_is_redacted_from_any_message_and_from_the_config_repr() -> None:
+    assert redact(f"boom: Authorization: Bearer {KEY}", KEY) == "boom: Authorization: Bearer ***"
+    assert redact("no secret here", "") == "no secret here"
+    assert KEY not in repr(CheckConfig(BASE_URL, KEY, ("a",)))
 
 
 # --- Exit 2: could not check ----------------------------------------------------------------
@@ -286,11 +298,12 @@ def test_live_server_in_normal_mode_conforms(capsys: Any) -> None:
     report = run.report
     assert_report_schema(report)
     assert (report["conforms"], report["breaking"], report["findings"]) == (True, False, [])
-    assert [(b["bot"], b["status"], b["leads_checked"]) for b in report["bots"]] == [
+    leads = [(b["bot"], *_leads_call(b)) for b in report["bots"]]
+    assert [(bot, c["status"], c["items_checked"]) for bot, c in leads] == [
         ("bot-alpha", 200, 50),
         ("bot-beta", 200, 50),
     ]
-    assert {b["order"]["direction"] for b in report["bots"]} == {"ascending"}
+    assert {c["order"]["direction"] for _, c in leads} == {"ascending"}
     chats = [b["operations"][1] for b in report["bots"]]
     assert [(c["operation"], c["status"], c["skipped"]) for c in chats] == [
         ("chats", 200, None)
@@ -332,10 +345,11 @@ def test_live_server_in_quirks_mode_reports_every_quirk_as_drift(capsys: Any) ->
     assert not {f["field"] for f in chats} & set(component_schema("Chat")["properties"])
     assert "Bot bot-alpha chats: HTTP 200" in text.out
     [bot] = report["bots"]
-    forms = bot["timestamp_forms"]["created_at"]
+    [leads_call] = _leads_call(bot)
+    forms = leads_call["timestamp_forms"]["created_at"]
     assert all(forms["fraction_digits"].values()) and all(forms["offsets"].values())
     assert forms["unparseable"] == 0 and sum(forms["offsets"].values()) == 300
-    assert bot["order"]["direction"] == "unordered"
+    assert leads_call["order"]["direction"] == "unordered"
     for finding in report["findings"]:
         example = finding["example"]
         assert isinstance(example["index"], int) and isinstance(example["id"], str)

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from chatnode_contract.config import API_KEY_ENV
+from chatnode_contract.calls import CHECKED_OPERATIONS, PROBES
+from chatnode_contract.checker import API_KEY_ENV
+from chatnode_contract.report import JSON_SCHEMA, Kind
 from mock_server.server import MockServer
 from unit_tests.chatnode_contract.runs import (
     KEY,
@@ -52,14 +54,15 @@ def test_no_key_at_all_is_a_usage_error(capsys: Any, monkeypatch: pytest.MonkeyP
     assert run.code == 2 and API_KEY_ENV in run.err
 
 
-def test_help_documents_options_exit_codes_and_examples(capsys: Any) -> None:
+def test_help_documents_options_calls_kinds_exit_codes_the_json_and_examples(capsys: Any) -> None:
     run = run_cli(capsys, "--help", key=None)
     assert run.code == 0
     for text in ("--base-url", "--api-key", "--bot", "--json", "--strict", "--timeout", "--no-probes",
-                 API_KEY_ENV, "exit codes:", "examples:", "additive", "breaking", "403",
-                 "python -m chatnode_contract", "/get-chats/{bot}", "first 20 of those leads",
-                 "never sends an empty array", '"operations"', '"operation"', "Bot BOT chats:"):  # fmt: skip
+                 "--send-test-message", API_KEY_ENV, "exit codes:", "examples:", "python -m chatnode_contract",
+                 *(c.title for c in CHECKED_OPERATIONS), *(p.name for p in PROBES),
+                 *Kind, "ASSUMED", "WRITES INTO THE LIVE ACCOUNT"):  # fmt: skip
         assert text in run.out, text
+    assert " ".join(JSON_SCHEMA.split()) in " ".join(run.out.split())
     assert "mock_server" not in run.out
 
 

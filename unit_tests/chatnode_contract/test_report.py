@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from chatnode_contract.drift import Finding, Kind
 from chatnode_contract.report import (
     EXIT_ABORTED,
     EXIT_DRIFT,
     EXIT_OK,
     CheckError,
+    Finding,
+    Kind,
     Report,
-    Target,
     TargetResult,
     render_text,
     to_json,
@@ -27,11 +27,18 @@ CHATS_CALL = {"operation": "chats", "call": "POST /get-chats/{bot_id}", "item": 
 
 
 def bot(*findings: Finding, name: str = "bot-alpha") -> TargetResult:
-    return TargetResult(Target.BOT, name, 200, 200, findings, 3, **LEADS_CALL)
+    return TargetResult(name, None, **LEADS_CALL, expected_status=200, status=200,
+                        findings=findings, items_checked=3)  # fmt: skip
 
 
 def chats(*findings: Finding, name: str = "bot-alpha", checked: int = 7) -> TargetResult:
-    return TargetResult(Target.BOT, name, 200, 200, findings, checked, **CHATS_CALL)
+    return TargetResult(name, None, **CHATS_CALL, expected_status=200, status=200,
+                        findings=findings, items_checked=checked)  # fmt: skip
+
+
+def skipped(name: str) -> TargetResult:
+    reason = "no session ids to ask for: the bot has no leads"
+    return TargetResult(name, None, **CHATS_CALL, expected_status=200, status=None, skipped=reason)
 
 
 @pytest.mark.parametrize(
@@ -61,32 +68,26 @@ def test_a_stopped_check_keeps_the_bots_checked_and_says_why() -> None:
     assert document["error"] == {"kind": "auth", "message": "Bot 'b' is not ..."}
     assert [b["bot"] for b in document["bots"]] == ["bot-alpha"]
     assert (document["conforms"], document["breaking"]) == (False, False)
-    text = render_text(report, "POST /get-conversation-ids/{bot_id}")
-    assert (
-        text.splitlines()[0]
-        == f"chatnode-contract: POST /get-conversation-ids/{{bot_id}} at {BASE_URL}"
-    )
+    text = render_text(document)
+    assert text.splitlines()[0] == f"chatnode-contract: {BASE_URL} against the bundled OpenAPI spec"
     assert "Bot bot-alpha: HTTP 200, 3 leads checked" in text
     assert text.endswith("Result: check did not complete (auth error, see stderr); exit 2\n")
 
 
-def test_a_bots_calls_are_listed_under_it_and_the_old_keys_keep_their_meaning() -> None:
-    """schema_version 1 stays readable: `bots` has one entry per bot whose original keys are
-    its leads call's, while its finding counts include the chats call."""
-    skipped = TargetResult(
-        Target.BOT, "bot-beta", 200, None, skipped="no session ids to ask for: the bot has no leads",
-        **CHATS_CALL,
-    )  # fmt: skip
+def test_a_bots_calls_are_listed_under_it_and_its_counts_add_them_up() -> None:
+    """schema_version 2: a bot has no figures of its own but the sums of its calls' findings;
+    each call, a skipped one included, is listed under `operations` in the order made."""
     report = Report(
-        BASE_URL,
-        False,
-        (bot(ADDITIVE), chats(BREAKING), bot(name="bot-beta"), skipped),
+        BASE_URL, False, (bot(ADDITIVE), chats(BREAKING), bot(name="bot-beta"), skipped("bot-beta"))
     )
     document = to_json(report)
     assert_report_schema(document)
     alpha, beta = document["bots"]
-    assert (alpha["bot"], alpha["leads_checked"], alpha["status"]) == ("bot-alpha", 3, 200)
-    assert (alpha["breaking_findings"], alpha["additive_findings"]) == (1, 1)
+    assert (alpha["bot"], alpha["breaking_findings"], alpha["additive_findings"]) == (
+        "bot-alpha",
+        1,
+        1,
+    )
     assert [(c["operation"], c["item"], c["items_checked"]) for c in alpha["operations"]] == [
         ("leads", "lead", 3),
         ("chats", "message", 7),
@@ -103,13 +104,13 @@ def test_a_bots_calls_are_listed_under_it_and_the_old_keys_keep_their_meaning() 
     assert document["breaking"] is True and document["exit_code"] == EXIT_DRIFT
 
 
-def test_the_text_report_labels_a_bots_chats_after_its_leads() -> None:
-    skipped = TargetResult(
-        Target.BOT, "bot-beta", 200, None, skipped="no session ids to ask for: the bot has no leads",
-        **CHATS_CALL,
-    )  # fmt: skip
-    report = Report(BASE_URL, False, (bot(), chats(checked=1), bot(name="bot-beta"), skipped))
-    lines = render_text(report, "leads, chats").splitlines()
+def test_the_text_report_labels_a_bots_other_calls_after_its_leads() -> None:
+    report = Report(
+        BASE_URL,
+        False,
+        (bot(), chats(BREAKING, checked=1), bot(name="bot-beta"), skipped("bot-beta")),
+    )
+    lines = render_text(to_json(report)).splitlines()
     heads = [line for line in lines if line.startswith("Bot ")]
     assert heads == [
         "Bot bot-alpha: HTTP 200, 3 leads checked",
@@ -117,3 +118,21 @@ def test_the_text_report_labels_a_bots_chats_after_its_leads() -> None:
         "Bot bot-beta: HTTP 200, 3 leads checked",
         "Bot bot-beta chats: skipped, no session ids to ask for: the bot has no leads",
     ]
+    chats_section = lines[lines.index(heads[1]) :]
+    assert chats_section[1].split() == ["FIELD", "KIND", "SEVERITY", "COUNT", "DETAIL", "EXAMPLE"]
+    assert chats_section[2].split()[:4] == ["for_agent", "type_mismatch", "breaking", "2"]
+    assert chats_section[2].endswith("#1 s-2")
+
+
+def test_the_text_report_lists_the_probes_and_the_findings_of_each() -> None:
+    unexpected = Finding("(status)", Kind.UNEXPECTED_STATUS, "expected 403, got 200", 1)
+    probes = (
+        TargetResult(None, "missing_key", "leads", "POST /x", 401, 401, description="no token"),
+        TargetResult(None, "unknown_bot", "leads", "POST /x", 403, 200, (unexpected,),
+                     description="a bot that cannot exist"),
+    )  # fmt: skip
+    lines = render_text(to_json(Report(BASE_URL, False, probes))).splitlines()
+    start = lines.index("Probes (the documented error responses):")
+    assert [line.split("  ")[-1] for line in lines[start + 1 : start + 3]] == ["ok", "1 finding(s)"]
+    assert "Probe unknown_bot:" in lines and "Probe missing_key:" not in lines
+    assert lines[-1] == "Result: BREAKING drift (1 breaking, 0 additive findings); exit 1"
