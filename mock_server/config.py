@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from mock_server.chats import DEFAULT_MESSAGES_PER_SESSION, Conversations
+from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, Conversations
 from mock_server.faults import FaultRule
 
 DEFAULT_API_KEY = "mock-secret-key"
