@@ -18,8 +18,8 @@ from typing import Any
 from demo.mock import MockData, mock_server
 from demo.walkthrough import cli_walkthrough
 from demo.warehouse import SUMMARY_HEADERS, load_and_summarise
-from mock_server.data import Conversations
 from mock_server.config import parse_messages_per_session
+from mock_server.data import Conversations
 
 DEMO_KEY = "demo-secret-key"
 DEMO_BOTS = ("bot-sales", "bot-support")
