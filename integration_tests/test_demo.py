@@ -19,7 +19,7 @@ import pytest
 from demo.__main__ import DEMO_BOTS, DEMO_KEY
 from demo.end_users import FOLLOW_UP, question_of
 from mock_server.config import MockConfig
-from mock_server.seeded import parse_ms
+from mock_server.data import parse_ms
 from mock_server.server import MockServer
 
 LEADS, CHATS, SEED, MESSAGES = 30, 4, 3, (1, 4)

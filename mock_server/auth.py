@@ -10,7 +10,7 @@ from enum import Enum
 from typing import Any
 
 from mock_server.config import BotScope
-from mock_server.seeded import digest, uuid_text
+from mock_server.data import digest, uuid_text
 
 
 class AuthOutcome(Enum):

@@ -11,7 +11,6 @@ import sys
 from collections.abc import Sequence
 
 import chatnode_spec
-from mock_server.chats import DEFAULT_MESSAGES_PER_SESSION, DEFAULT_RECENT_SESSIONS
 from mock_server.config import (
     DEFAULT_API_KEY,
     DEFAULT_BOTS,
@@ -20,6 +19,7 @@ from mock_server.config import (
     parse_api_keys,
     parse_messages_per_session,
 )
+from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, DEFAULT_RECENT_SESSIONS
 from mock_server.faults import parse_fault
 from mock_server.server import bind_socket, url_of, uvicorn_server
 from mock_server.service import MockService

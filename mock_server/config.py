@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from mock_server.chats import DEFAULT_MESSAGES_PER_SESSION, Conversations
+from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, Conversations
 from mock_server.faults import FaultRule
 
 DEFAULT_API_KEY = "mock-secret-key"
@@ -34,7 +34,7 @@ class MockConfig:
     messages_per_session: tuple[int, int] = DEFAULT_MESSAGES_PER_SESSION
     """(MIN, MAX): each lead's session starts with a seeded number of chat messages in this range."""
     quirks: bool = False
-    """Serve leads and chats the way a sloppy real API might (see `data.py`, `chats.py`)."""
+    """Serve leads and chats the way a sloppy real API might (see `data.py`)."""
     faults: Sequence[FaultRule] = ()
     """The fault plan at start and after every reset."""
     validate_responses: bool = False

@@ -1,56 +1,200 @@
-"""Seeded lead generation: a pure function of (seed, bot id, index range, quirks).
+"""Seeded data for both streams: a bot's leads (Get Leads) and its sessions' messages (Get Chat
+History), each a pure function of its inputs.
 
-The randomness for lead `i` of a bot comes from SHAKE-256 over (seed, bot id, i // CHUNK_SIZE), so
-the same inputs give byte-identical JSON on every run, machine and Python version, any index range
-can be generated without generating what precedes it, and a body of a million leads is produced
-chunk by chunk without ever being held in memory.
-
-The fast path (`lead_chunks`) writes JSON text with f-strings from precomputed tables; everything
-else (`leads_for_bot`, the store's materialized views) parses that text, so there is exactly one
-definition of what a lead looks like.
+Randomness comes from SHAKE-256 over (seed, bot id, label): the same on every machine and Python
+version, and prefix-stable, so any run of records can be generated without those before it and a
+body of a million records is written chunk by chunk, never held whole. Records are written as JSON
+text from precomputed tables (the hot loops); with quirks on, one function, `quirk`, bends the
+parsed records of either stream into what a loose API may send, so both forms hold the same
+records at the same instants. Timestamps are exact integer milliseconds throughout: no float
+ever carries an instant.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
-from mock_server.seeded import (
-    ALNUM3,
-    ALNUM4,
-    DAY_MS,
-    DAY_PREFIX,
-    MINUTE_OF_DAY,
-    MS_OF_MINUTE,
-    day_prefix,
-    digest,
-    locally_shuffled,
-    quirk_timestamp,
-    stretch,
-)
+T = TypeVar("T")
+
+# --- Randomness and ids ----------------------------------------------------------------------
+
+ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def digest(seed: int, bot_id: str, label: str, size: int) -> bytes:
+    """Stable random bytes for (seed, bot, label); asking for fewer gives the same first ones."""
+    return hashlib.shake_256(f"{seed}\x1f{bot_id}\x1f{label}".encode()).digest(size)
+
+
+def alnum_table(width: int, multiplier: int) -> list[str]:
+    """65,536 lowercase alphanumeric strings of `width`, so a random 16-bit number picks one;
+    with a multiplier coprime with 36**width they are distinct, or (width 3, 46,656 strings)
+    cover every string evenly."""
+    space, table = len(ALNUM) ** width, []
+    for i in range(65536):
+        n, chars = (i * multiplier) % space, []
+        for _ in range(width):
+            n, digit = divmod(n, len(ALNUM))
+            chars.append(ALNUM[digit])
+        table.append("".join(chars))
+    return table
+
+
+ALNUM4 = alnum_table(4, 25_717)
+ALNUM3 = alnum_table(3, 7_919)
+
+
+def stretch(table: list[T], size: int = 256) -> list[T]:
+    """Repeat a table to `size` entries so a random byte indexes it without a modulo."""
+    return [table[i % len(table)] for i in range(size)]
+
+
+def uuid_text(raw: bytes) -> str:
+    """A version-4 UUID in its usual text form from 16 random bytes (the form of the ids in
+    Send Message's example, `d0135d64-2f4b-4a79-9b29-af76e4ea93a7`)."""
+    h = raw[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[raw[8] & 3]}{h[17:20]}-{h[20:32]}"
+
+
+# --- Timestamps: the spec's example form `2024-06-30T17:32:53.518+00:00`, in exact integers ----
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DAY_MS = 86_400_000
+MINUTE_OF_DAY = [f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
+MS_OF_MINUTE = [f"{ms // 1000:02d}.{ms % 1000:03d}" for ms in range(60_000)]
+DAY_PREFIX: dict[int, str] = {}
+"""`YYYY-MM-DDT` by day number since the epoch, filled by `day_prefix`; hot loops read it
+directly and call `day_prefix` on a miss (a million records span a year)."""
+
+
+def day_prefix(day: int) -> str:
+    prefix = DAY_PREFIX.get(day)
+    if prefix is None:
+        prefix = DAY_PREFIX[day] = (EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
+    return prefix
+
+
+def spec_timestamp(ms: int) -> str:
+    """Epoch milliseconds in the spec's example form, as the hot loops write it."""
+    day, rest = divmod(ms, DAY_MS)
+    minute, ms_of_minute = divmod(rest, 60_000)
+    return f"{DAY_PREFIX.get(day) or day_prefix(day)}{MINUTE_OF_DAY[minute]}{MS_OF_MINUTE[ms_of_minute]}+00:00"
+
+
+def parse_ms(text: str) -> int:
+    """Epoch milliseconds (floored) of an ISO 8601 timestamp with an offset or `Z`; ValueError
+    when it is not one."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no offset")
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+QUIRK_OFFSETS_MIN = [0, 0, 120, -300, 330, 60, -420, 540]
+"""UTC offsets (minutes) a quirky API may render timestamps in; 0 appears as `Z` or `+00:00`."""
+
+
+def quirk_timestamp(ms: int, micro: int, digits: int, offset_pick: int) -> str:
+    """`ms` (+ `micro` µs when more than 3 digits show) with 0-6 fraction digits and a `Z`,
+    `+00:00` or non-UTC offset; the wall clock moves with the offset so the instant holds."""
+    offset_min = QUIRK_OFFSETS_MIN[offset_pick & 7]
+    total_us = ms * 1000 + (micro if digits > 3 else 0) + offset_min * 60_000_000
+    wall = (EPOCH + timedelta(microseconds=total_us)).strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f".{total_us % 1_000_000:06d}"[: digits + 1] if digits else ""
+    if offset_min == 0:
+        suffix = "Z" if offset_pick & 8 else "+00:00"
+    else:
+        sign = "+" if offset_min > 0 else "-"
+        suffix = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
+    return f"{wall}{fraction}{suffix}"
+
+
+# --- Quirks: the same records, as a loose API may send them -----------------------------------
+
+QUIRK_CHOICE = struct.Struct("<BBBBBHB")
+"""Per record, from bytes of its own (so quirks never change the record underneath): fraction
+digits, offset, nulls (a bit per optional field), extra field, order key, microseconds, odd
+value."""
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """What a loose API does to one stream's records; rates are out of 256."""
+
+    optional: tuple[str, ...]
+    """Optional fields: when absent, a record may carry them as null instead."""
+    extras: tuple[tuple[str, tuple[Any, ...]], ...]
+    """Fields the spec does not know, and the values they take."""
+    extra_rate: int
+    window: int
+    """Records are shuffled within windows of this many: out of order, but only locally."""
+    odd: tuple[tuple[str, Any], ...] = ()
+    """A field and a value the spec's example never shows, rarely put in its place."""
+    odd_rate: int = 0
+
+
+def quirk(record: dict[str, Any], choice: tuple[int, ...], kinds: Quirks) -> dict[str, Any]:
+    """The one quirk function of both streams: `record` (conforming) with its `created_at` in
+    another form at the same instant, absent optional fields as null, an unknown field, an odd
+    value, each as `choice` (a `QUIRK_CHOICE`) picks."""
+    digits, offset_pick, nulls, extra, _, micro, odd = choice
+    at_ms = parse_ms(record["created_at"])
+    record["created_at"] = quirk_timestamp(at_ms, micro % 1000, digits % 7, offset_pick)
+    for bit, key in enumerate(kinds.optional):
+        if key not in record and nulls >> bit & 1:
+            record[key] = None
+    if extra < kinds.extra_rate:
+        name, values = kinds.extras[extra % len(kinds.extras)]
+        record[name] = copy.deepcopy(values[extra // len(kinds.extras) % len(values)])
+    if odd < kinds.odd_rate:
+        name, value = kinds.odd[odd % len(kinds.odd)]
+        record[name] = copy.deepcopy(value)
+    return record
+
+
+def quirky_chunk(texts: list[str], choices: bytes, kinds: Quirks) -> bytes:
+    """Conforming records (JSON texts) as a chunk of their quirk forms, locally shuffled by each
+    one's order key; `choices` holds a `QUIRK_CHOICE` per record."""
+    records = orjson.loads("[" + ",".join(texts) + "]")
+    keyed = [
+        (choice[4], k, quirk(record, choice, kinds))
+        for k, (record, choice) in enumerate(
+            zip(records, QUIRK_CHOICE.iter_unpack(choices), strict=True)
+        )
+    ]
+    shuffled = []
+    for lo in range(0, len(keyed), kinds.window):
+        shuffled.extend(r for _, _, r in sorted(keyed[lo : lo + kinds.window], key=lambda e: e[:2]))
+    return orjson.dumps(shuffled)[1:-1]
+
+
+def parse_chunks(chunks: Iterable[bytes]) -> list[Any]:
+    """Records from chunks of JSON text `{...},{...}` (empty ones skipped)."""
+    return orjson.loads(b"[" + b",".join(c for c in chunks if c) + b"]")
+
+
+# --- Leads -----------------------------------------------------------------------------------
 
 CHUNK_SIZE = 1024
 """Leads per generated chunk: big enough to amortise per-chunk work, small enough to stream."""
-
-_BASE_START_MS = int(datetime(2024, 1, 1, tzinfo=UTC).timestamp() * 1000)
-_BASE_SPAN_MS = 365 * DAY_MS
-"""Base leads of a bot spread over one year, whatever their number."""
+BASE_START_MS = (datetime(2024, 1, 1, tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1)
+BASE_SPAN_MS = 365 * DAY_MS
+"""A bot's base leads spread over one year from 2024, whatever their number."""
 APPEND_GAP_MS = 90_000
 """Mean spacing of leads appended at runtime (they arrive after everything already stored)."""
 
-# Random bytes per lead, unpacked in C by struct.iter_unpack: created_at jitter, session prefix
-# (two parts), session lag, person, phone head, phone digits (two parts), has phone, for_agent.
-_RECORD = struct.Struct("<IHHHHBHHBB")
-# Quirk choices per lead, from their own bytes so quirks never change the underlying lead:
-# fraction digits, offset, null-or-missing, extra field, order key, microseconds.
-_QUIRK_RECORD = struct.Struct("<BBBBBH")
+_LEAD = struct.Struct("<IHHHHBHHBB")
+"""Random bytes per lead: created_at jitter, session prefix (two parts), session lag, person,
+phone head, phone digits (two parts), has phone, for_agent."""
 
 # (display name, ascii form for email addresses)
 _FIRST_NAMES = [
@@ -122,12 +266,17 @@ _PHONE_HEADS = [
     "+91981", "+91987", "+8190", "+8180", "+55119", "+55219", "+5255", "+3161",
 ]  # fmt: skip
 
-_EXTRA_FIELDS = [
-    ("visitor_country", ["US", "DE", "FR", "IN", "BR", "JP"]),
-    ("utm_source", ["google", "newsletter", "linkedin", "direct"]),
-    ("page_url", ["https://example.com/pricing", "https://example.com/", "https://example.com/demo"]),
-    ("rating", [1, 2, 3, 4, 5]),
-]  # fmt: skip
+LEAD_QUIRKS = Quirks(
+    optional=("enduser_name", "enduser_email", "enduser_phone", "for_agent"),
+    extras=(
+        ("visitor_country", ("US", "DE", "FR", "IN", "BR", "JP")),
+        ("utm_source", ("google", "newsletter", "linkedin", "direct")),
+        ("page_url", ("https://example.com/pricing", "https://example.com/", "https://example.com/demo")),
+        ("rating", (1, 2, 3, 4, 5)),
+    ),
+    extra_rate=90,
+    window=8,
+)  # fmt: skip
 
 _FIRST = stretch(_FIRST_NAMES)
 _LAST = stretch(_LAST_NAMES)
@@ -135,24 +284,18 @@ _DOMAIN = stretch(_DOMAINS)
 _PHONE_HEAD = stretch(_PHONE_HEADS)
 _DIGITS4 = [f"{i % 10_000:04d}" for i in range(65536)]
 _DIGITS3 = [f"{i % 1_000:03d}" for i in range(65536)]
+_AGENT = [',"for_agent":true'] * 45 + [',"for_agent":false'] * 190 + [""] * 21
+"""for_agent by random byte: mostly false, sometimes true, sometimes absent."""
 
-
-def _check_tables_need_no_escaping() -> None:
-    """The fast path splices table strings into JSON unescaped; fail at import if one needs it."""
-    for text in [s for pair in _FIRST_NAMES + _LAST_NAMES for s in pair] + _DOMAINS:
-        if orjson.dumps(text) != b'"' + text.encode() + b'"':
-            raise ValueError(f"table entry {text!r} needs JSON escaping")
-
-
-_check_tables_need_no_escaping()
+for _text in [s for pair in _FIRST_NAMES + _LAST_NAMES for s in pair] + _DOMAINS:
+    if orjson.dumps(_text) != f'"{_text}"'.encode():  # the hot loop splices them unescaped
+        raise ValueError(f"table entry {_text!r} needs JSON escaping")
 
 
 @dataclass(frozen=True)
 class Timeline:
-    """When generated leads happened: lead k (k = 0, 1, ...) at start + k * gap + (jitter < gap).
-
-    Strictly ascending by construction, and computable for any k without the leads before it.
-    """
+    """When generated leads happened: lead k (k = 0, 1, ...) at start + k * gap + (jitter < gap),
+    so strictly ascending, and computable for any k without the leads before it."""
 
     start_ms: int
     gap_ms: int
@@ -165,14 +308,12 @@ class Timeline:
 def base_timeline(seed: int, bot_id: str, count: int) -> Timeline:
     """The timeline of a bot's initial leads: one year from 2024 plus a per-bot offset of days."""
     offset = int.from_bytes(digest(seed, bot_id, "start", 4), "little") % (30 * DAY_MS)
-    return Timeline(_BASE_START_MS + offset, max(1, _BASE_SPAN_MS // max(count, 1)))
+    return Timeline(BASE_START_MS + offset, max(1, BASE_SPAN_MS // max(count, 1)))
 
 
-def _render_chunk(records: Iterator[tuple[int, ...]], start_ms: int, gap_ms: int) -> list[str]:
-    """Conforming leads as JSON text, key order and spacing exactly as orjson writes them.
-
-    The hot loop of a million-lead body: table lookups and f-strings only, locals bound once.
-    """
+def _render_leads(records: Iterator[tuple[int, ...]], start_ms: int, gap_ms: int) -> list[str]:
+    """Conforming leads as JSON text, keys and spacing exactly as orjson writes them: the hot
+    loop of a million-lead body, table lookups and f-strings only, locals bound once."""
     persons, agents, heads, d4, d3 = _person_fragments(), _AGENT, _PHONE_HEAD, _DIGITS4, _DIGITS3
     p4, p3, minutes, seconds, days = ALNUM4, ALNUM3, MINUTE_OF_DAY, MS_OF_MINUTE, DAY_PREFIX
     out = []
@@ -189,10 +330,6 @@ def _render_chunk(records: Iterator[tuple[int, ...]], start_ms: int, gap_ms: int
             f"{persons[person]}{phone}{agents[agent]}}}"
         )
     return out
-
-
-_AGENT = [',"for_agent":true'] * 45 + [',"for_agent":false'] * 190 + [""] * 21
-"""for_agent by random byte: mostly false, sometimes true, sometimes absent."""
 
 
 @cache
@@ -215,28 +352,8 @@ def _email(first: int, last: int, style: int, number: int) -> str:
     kind = style & 7
     if kind < 3:
         return f"{f}.{la}@{domain}"
-    if kind == 3:
-        return f"{f[0]}{la}@{domain}"
-    if kind == 4:
-        return f"{f}{la}{number}@{domain}"
-    if kind == 5:
-        return f"{f}_{la}@{domain}"
-    if kind == 6:
-        return f"{la}.{f}@{domain}"
-    return f"{f}{number % 100:02d}@{domain}"
-
-
-def _apply_quirks(lead: dict[str, Any], created_ms: int, quirk: tuple[int, ...]) -> None:
-    """Turn a conforming lead into what a real API might send: loose timestamps, nulls for
-    absent fields, an unknown field. The instant stays the same (up to the precision shown)."""
-    digits, offset_pick, nulls, extra, _, micro = quirk
-    lead["created_at"] = quirk_timestamp(created_ms, micro % 1000, digits % 7, offset_pick)
-    for bit, key in enumerate(("enduser_name", "enduser_email", "enduser_phone", "for_agent")):
-        if key not in lead and nulls >> bit & 1:
-            lead[key] = None
-    if extra < 90:
-        name, values = _EXTRA_FIELDS[extra % len(_EXTRA_FIELDS)]
-        lead[name] = values[extra // len(_EXTRA_FIELDS) % len(values)]
+    local = {3: f"{f[0]}{la}", 4: f"{f}{la}{number}", 5: f"{f}_{la}", 6: f"{la}.{f}"}
+    return f"{local.get(kind, f'{f}{number % 100:02d}')}@{domain}"
 
 
 def lead_chunks(
@@ -248,102 +365,240 @@ def lead_chunks(
     start_index: int = 0,
     timeline: Timeline | None = None,
 ) -> Iterator[bytes]:
-    """Leads `start_index .. start_index + count` of a bot as JSON text chunks.
-
-    Each chunk is `{...},{...}` (objects joined by commas, no brackets), so a body is `[` + the
-    chunks joined by `,` + `]`. The timeline defaults to `base_timeline(seed, bot_id, count)`.
-    With quirks the same leads come in the loose forms a real API may send, locally shuffled.
-    """
-    if count <= 0:
-        return
+    """Leads `start_index .. start_index + count` of a bot as chunks of JSON text `{...},{...}`
+    (no brackets; see `responses.json_array`). The timeline defaults to `base_timeline(seed,
+    bot_id, count)`. With quirks the same leads come in their quirk forms, locally shuffled."""
     timeline = timeline or base_timeline(seed, bot_id, count)
-    size = _RECORD.size
-    stop = start_index + count
-    index = start_index
+    stop, index = start_index + count, start_index
     while index < stop:
         chunk_number, offset = divmod(index, CHUNK_SIZE)
         take = min(CHUNK_SIZE - offset, stop - index)
-        # SHAKE output is a prefix-stable stream: asking for fewer bytes gives the same first ones.
-        raw = digest(seed, bot_id, f"leads:{chunk_number}", (offset + take) * size)
-        records = _RECORD.iter_unpack(raw[offset * size :])
-        chunk_start_ms = timeline.start_ms + (index - start_index) * timeline.gap_ms
-        texts = _render_chunk(records, chunk_start_ms, timeline.gap_ms)
+        raw = digest(seed, bot_id, f"leads:{chunk_number}", (offset + take) * _LEAD.size)
+        start_ms = timeline.start_ms + (index - start_index) * timeline.gap_ms
+        texts = _render_leads(
+            _LEAD.iter_unpack(raw[offset * _LEAD.size :]), start_ms, timeline.gap_ms
+        )
         if quirks:
-            yield orjson.dumps(
-                _quirky(seed, bot_id, texts, chunk_number, offset, chunk_start_ms, timeline.gap_ms)
-            )[1:-1]
+            size = QUIRK_CHOICE.size
+            choices = digest(seed, bot_id, f"quirks:{chunk_number}", (offset + take) * size)
+            yield quirky_chunk(texts, choices[offset * size :], LEAD_QUIRKS)
         else:
             yield ",".join(texts).encode()
         index += take
 
 
-def _quirky(
-    seed: int,
-    bot_id: str,
-    texts: list[str],
-    chunk_number: int,
-    offset: int,
-    start_ms: int,
-    gap_ms: int,
-) -> list[dict[str, Any]]:
-    """The quirk forms of one chunk's leads, shuffled within small windows."""
-    size = _QUIRK_RECORD.size
-    raw = digest(seed, bot_id, f"quirks:{chunk_number}", (offset + len(texts)) * size)
-    quirks = _QUIRK_RECORD.iter_unpack(raw[offset * size :])
-    leads = orjson.loads("[" + ",".join(texts) + "]")
-    keyed = []
-    for k, (lead, quirk) in enumerate(zip(leads, quirks, strict=True)):
-        # Recover the exact instant from the conforming text, which has millisecond precision.
-        created_ms = _parse_conforming_ms(lead["created_at"])
-        _apply_quirks(lead, created_ms, quirk)
-        keyed.append((quirk[4], k, lead))
-    return locally_shuffled(keyed)
-
-
-def _parse_conforming_ms(text: str) -> int:
-    """Epoch milliseconds of a timestamp in the spec's example form (as `_render_chunk` writes)."""
-    return int(datetime.fromisoformat(text).timestamp() * 1000 + 0.5)
-
-
-def json_array(elements: Iterable[bytes]) -> Iterator[bytes]:
-    """A JSON array streamed from element chunks (each `{...},{...}`, empty ones skipped): the one
-    writer of every lead body, generated, stored or faulted."""
-    yield b"["
-    separator = b""
-    for chunk in elements:
-        if chunk:
-            yield separator + chunk
-            separator = b","
-    yield b"]"
-
-
-def lead_body_chunks(
-    seed: int,
-    bot_id: str,
-    count: int,
-    *,
-    quirks: bool = False,
-    start_index: int = 0,
-    timeline: Timeline | None = None,
-) -> Iterator[bytes]:
-    """The complete JSON array body for these leads, as chunks to stream."""
-    chunks = lead_chunks(
-        seed, bot_id, count, quirks=quirks, start_index=start_index, timeline=timeline
-    )
-    return json_array(chunks)
-
-
-def leads_for_bot(
-    seed: int,
-    bot_id: str,
-    count: int,
-    *,
-    quirks: bool = False,
-    start_index: int = 0,
-    timeline: Timeline | None = None,
-) -> Iterator[dict[str, Any]]:
-    """The same leads as dicts (parsed from the fast path, so both can never disagree)."""
-    for chunk in lead_chunks(
-        seed, bot_id, count, quirks=quirks, start_index=start_index, timeline=timeline
-    ):
+def leads_for_bot(seed: int, bot_id: str, count: int, **options: Any) -> Iterator[dict[str, Any]]:
+    """The same leads as dicts, a chunk at a time (parsed from the fast path, so both can never
+    disagree); options as `lead_chunks` takes them."""
+    for chunk in lead_chunks(seed, bot_id, count, **options):
         yield from orjson.loads(b"[" + chunk + b"]")
+
+
+# --- Chats: each lead's session has a conversation -------------------------------------------
+
+DEFAULT_MESSAGES_PER_SESSION = (0, 8)
+MAX_MESSAGES_PER_SESSION = 10_000
+DEFAULT_RECENT_SESSIONS = 10
+"""How many of a bot's most recent sessions an empty request body (`[]`) returns without `k`."""
+MAX_GAP_MS = 180_000
+"""A message comes at most this long after the one before it (or after the lead, for the first)."""
+_AI_GAP_MS = 15_000
+"""The agent answers faster than people type."""
+
+_MESSAGE = struct.Struct("<HHHHBH")
+"""Random bytes per message: id (four 16-bit parts), exchange, gap."""
+
+EXCHANGES = [
+    ("Hi! How much does the Pro plan cost?",
+     "Hello there! The Pro plan is $49/month, or $470/year with annual billing (two months free)."),
+    ("Do you offer a discount for annual billing?",
+     "Yes! Annual billing saves you about 17% compared with paying monthly."),
+    ("Can I book a demo for my team next week?",
+     "I'd be happy to set up a demo. Could you share your email and a time that suits you?"),
+    ("Is there a free trial?", "We offer a 14-day free trial, no credit card required. 🚀"),
+    ("How do I reset my password?",
+     "You can reset it from the login page: click “Forgot password?” and follow the email."),
+    ("My widget stopped loading on our website since this morning.",
+     "I'm sorry to hear that. Could you tell me the URL of the page where the widget is missing?"),
+    ("Can I talk to a human, please?",
+     "Of course, I'm transferring you to a member of our team now."),
+    ("What integrations do you support? Slack, HubSpot, Zapier?",
+     "We integrate with Slack, HubSpot, Zapier, WordPress and Shopify, and there is a REST API."),
+    ("Does it work with WordPress?",
+     "Yes: install our WordPress plugin, paste your bot id, and the widget appears on every page."),
+    ("How many messages are included per month?",
+     "Pro includes 10,000 messages per month; extra messages are billed in packs of 1,000."),
+    ("Quelle est la différence entre Starter et Pro ?",
+     "Starter couvre un agent et 2 000 messages par mois ; Pro en couvre cinq et 10 000 messages."),
+    ("¿Tienen soporte en español?", "¡Sí! Respondo en más de 50 idiomas, incluido el español."),
+    ("Gibt es einen Rabatt für gemeinnützige Organisationen?",
+     "Ja, gemeinnützige Organisationen erhalten 30 % Rabatt. Schreiben Sie uns an support@example.com."),
+    ("料金プランについて教えてください。", "料金プランは Starter、Pro、Enterprise の3つです。"),
+    ("Thanks! 🙏", "You're welcome! Is there anything else I can help with? 😊"),
+    ("ok", "Great! Let me know if you have any other questions."),
+    ("Can you send me the invoice for March?\nOur VAT number is EU123456789.",
+     "Sure. Invoices are under Billing → Invoices; I've also asked our team to email it to you."),
+    ("We're a team of 40 — what would that cost per seat?",
+     "For 40 seats we'd suggest Enterprise; I can put you in touch with sales for a quote."),
+    ("Is my data stored in the EU? 🇪🇺",
+     "Yes, all data is stored in the EU (Frankfurt) and encrypted at rest."),
+    ("How do I train the bot on our help center articles?",
+     "Here are the steps:\n1. Open Settings → Data sources\n2. Add your help center URL\n3. Click “Retrain”"),
+    ("The bot answered in English but our site is in Portuguese 🤔",
+     "Olá! Posso responder em português: ative o idioma em Settings → Language. 🇧🇷"),
+    ("Can I cancel anytime?",
+     "You can cancel anytime from Billing; you keep access until the end of the period."),
+    ("What's your uptime SLA?", "Our uptime SLA is 99.9% on Pro and 99.95% on Enterprise."),
+    ("Demo please! Thursday 3pm CET works for me.",
+     "I've noted Thursday at 15:00 CET. You'll receive a calendar invite shortly. 📅"),
+    ("Do you have an API for exporting leads?",
+     "Yes: POST /v1/get-conversation-ids/{bot_id} lists your leads, and /v1/get-chats/{bot_id} their chats."),
+    ("hello??", "Hello there! How can I assist you today?"),
+    ("I was charged twice this month.",
+     "I'm sorry about the double charge. I've flagged it for our billing team; expect a refund within a week."),
+    ("Can the bot hand over to our support team during office hours?",
+     "Yes: turn on live handover in Settings → Agents and set your office hours."),
+    ("Where do I find my API key?", "Your API key is under Settings → API. Keep it secret!"),
+    ("👍", "Glad I could help! 👋"),
+    ("", "Could you rephrase that? I want to be sure I understand."),
+]  # fmt: skip
+"""(visitor question, agent answer): an ai message answers the human message before it."""
+_SYSTEM_TEXTS = (
+    "Conversation transferred to a live agent.",
+    "The visitor left the chat.",
+    "Lead form submitted.",
+    "",
+)
+CHAT_QUIRKS = Quirks(
+    optional=(),
+    extras=(
+        ("feedback", ("thumbs_up", "thumbs_down", None)),
+        ("sources", ([], ["https://example.com/pricing"], ["https://example.com/docs/api"])),
+        ("tokens", (12, 87, 403)),
+        ("model", ("gpt-4o-mini", "gpt-4o")),
+    ),
+    extra_rate=60,
+    window=4,
+    odd=tuple(("message", {"data": {"type": "system", "content": t}, "type": "system"})
+              for t in _SYSTEM_TEXTS),
+    odd_rate=12,
+)  # fmt: skip
+"""Besides the timestamps: now and then an unknown field, rarely a message type (`system`) the
+spec's example does not show. The `Chat` schema has no optional field to null."""
+
+
+def _message_fragment(kind: str, text: str) -> str:
+    """`"message":{...}` as orjson writes it, for one type and text."""
+    return f'"message":{{"data":{{"type":"{kind}","content":{orjson.dumps(text).decode()}}},"type":"{kind}"}}'
+
+
+_EXCHANGE = stretch(list(range(len(EXCHANGES))))
+"""A random byte picks an exchange."""
+_HUMAN = [_message_fragment("human", question) for question, _ in EXCHANGES]
+_AI = [_message_fragment("ai", answer) for _, answer in EXCHANGES]
+_TEXTS_BY_TYPE = {"human": [q for q, _ in EXCHANGES], "ai": [a for _, a in EXCHANGES]}
+
+
+def message(message_id: str, kind: str, content: str, session_id: str, at: str) -> dict[str, Any]:
+    """One message in the shape the spec's `Chat` example shows, keys in the spec's order."""
+    return {
+        "id": message_id,
+        "message": {"data": {"type": kind, "content": content}, "type": kind},
+        "session_id": session_id,
+        "created_at": at,
+    }
+
+
+@dataclass(frozen=True)
+class Conversations:
+    """How a store's conversations are generated: a session's is a pure function of (seed, bot,
+    session, its lead's created_at, the per-session range, quirks). A conversation alternates
+    human and ai, human first, each message 1 s to 3 min after the one before and the first
+    after the lead, so every message is later than its lead."""
+
+    seed: int = 0
+    per_session: tuple[int, int] = DEFAULT_MESSAGES_PER_SESSION
+    """Each session has between these many messages (inclusive), drawn per session."""
+    quirks: bool = False
+
+    def __post_init__(self) -> None:
+        low, high = self.per_session
+        object.__setattr__(self, "per_session", (low, high))
+        if not 0 <= low <= high <= MAX_MESSAGES_PER_SESSION:
+            raise ValueError(
+                f"messages per session {low}-{high}: need 0 <= MIN <= MAX <= "
+                f"{MAX_MESSAGES_PER_SESSION}"
+            )
+
+    @property
+    def span_ms(self) -> int:
+        """Every generated message of a session lies within this long after its lead."""
+        return self.per_session[1] * MAX_GAP_MS
+
+    def count(self, bot_id: str, session_id: str) -> int:
+        """How many messages a session starts with."""
+        low, high = self.per_session
+        raw = digest(self.seed, bot_id, f"chat-count:{session_id}", 4)
+        return low + int.from_bytes(raw, "little") % (high - low + 1)
+
+    def session_chunk(self, bot_id: str, session_id: str, lead_ms: int) -> bytes:
+        """A session's generated messages as JSON text `{...},{...}` (no brackets; empty when it
+        has none), in time order, or locally shuffled in their quirk forms."""
+        count = self.count(bot_id, session_id)
+        if count == 0:
+            return b""
+        texts = self._render(bot_id, session_id, lead_ms, count)
+        if self.quirks:
+            choices = digest(
+                self.seed, bot_id, f"chat-quirks:{session_id}", count * QUIRK_CHOICE.size
+            )
+            return quirky_chunk(texts, choices, CHAT_QUIRKS)
+        return ",".join(texts).encode()
+
+    def session_messages(self, bot_id: str, session_id: str, lead_ms: int) -> list[dict[str, Any]]:
+        """The same messages as dicts (parsed from the fast path, so both can never disagree)."""
+        return parse_chunks([self.session_chunk(bot_id, session_id, lead_ms)])
+
+    def _render(self, bot_id: str, session_id: str, lead_ms: int, count: int) -> list[str]:
+        """The hot loop of a million-message body: table lookups and f-strings only."""
+        raw = digest(self.seed, bot_id, f"chat:{session_id}", count * _MESSAGE.size)
+        sid = orjson.dumps(session_id).decode()
+        a4, a3, minutes, seconds, days = ALNUM4, ALNUM3, MINUTE_OF_DAY, MS_OF_MINUTE, DAY_PREFIX
+        human, ai, exchange, max_gap = _HUMAN, _AI, _EXCHANGE, MAX_GAP_MS - 1000
+        out = []
+        at = topic = lead_ms
+        for j, (a, b, c, d, pick, gap) in enumerate(_MESSAGE.iter_unpack(raw)):
+            if j & 1:
+                fragment, at = ai[topic], at + 1000 + gap % _AI_GAP_MS
+            else:
+                topic = exchange[pick]
+                fragment, at = human[topic], at + 1000 + gap % max_gap
+            day, rest = divmod(at, DAY_MS)
+            minute, ms_of_minute = divmod(rest, 60_000)
+            out.append(
+                f'{{"id":"{a4[a]}{a4[b]}{a4[c]}{a3[d]}",{fragment},"session_id":{sid},'
+                f'"created_at":"{days.get(day) or day_prefix(day)}{minutes[minute]}'
+                f'{seconds[ms_of_minute]}+00:00"}}'
+            )
+        return out
+
+    def appended(
+        self, bot_id: str, session_id: str, number: int, at_ms: int, content: str | None, kind: str
+    ) -> dict[str, Any]:
+        """The `number`th message appended to a bot at runtime: a seeded id, and a seeded text of
+        its type unless `content` is given; in its quirk form when quirks are on."""
+        raw = digest(
+            self.seed,
+            bot_id,
+            f"chat-append:{number}:{session_id}",
+            _MESSAGE.size + QUIRK_CHOICE.size,
+        )
+        a, b, c, d, pick, _ = _MESSAGE.unpack(raw[: _MESSAGE.size])
+        if content is None:
+            texts = _TEXTS_BY_TYPE.get(kind, _SYSTEM_TEXTS)
+            content = texts[pick % len(texts)]
+        message_id = f"{ALNUM4[a]}{ALNUM4[b]}{ALNUM4[c]}{ALNUM3[d]}"
+        item = message(message_id, kind, content, session_id, spec_timestamp(at_ms))
+        if self.quirks:
+            quirk(item, QUIRK_CHOICE.unpack(raw[_MESSAGE.size :]), CHAT_QUIRKS)
+        return item

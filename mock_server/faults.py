@@ -22,8 +22,7 @@ from enum import StrEnum
 from itertools import chain
 from typing import Any
 
-from mock_server.data import json_array
-from mock_server.responses import MockResponse, error_response
+from mock_server.responses import MockResponse, error_response, json_array
 
 ROUTES = ("leads", "chats", "send", "auth")
 """The API routes a rule can be scoped to: `leads` is POST /get-conversation-ids/{bot_id},

@@ -1,7 +1,7 @@
 """What the mock's agent answers to a Send Message: a pure function of (seed, bot, session, turn
 number, question), so a seeded sandbox replays byte for byte.
 
-The answer is the one of the conversation table (`chats.EXCHANGES`) whose question shares the most
+The answer is the one of the conversation table (`data.EXCHANGES`) whose question shares the most
 words with what was asked (a visitor asking about "price" gets the pricing answer, not an echo),
 else one of a few generic answers; `urls` and `docs` (links the answer draws on) are seeded picks,
 often empty, as the spec's example shows.
@@ -13,8 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from mock_server.chats import EXCHANGES
-from mock_server.seeded import digest, uuid_text
+from mock_server.data import EXCHANGES, digest, uuid_text
 
 _WORD = re.compile(r"\w{3,}")
 _COMMON = frozenset(

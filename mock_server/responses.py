@@ -6,13 +6,17 @@ same `MockService` for a `MockResponse`, and write that back; so they cannot dri
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
+from itertools import chain
 
 import orjson
 
 JSON = "application/json"
+PIECE_BYTES = 1 << 16
+"""A listed body is written in pieces of about this size; one that fits in one piece is sent
+whole, with a Content-Length."""
 
 _ERROR_CODES = {
     400: "bad_request",
@@ -45,7 +49,7 @@ class MockRequest:
 
 @dataclass
 class MockResponse:
-    """A response to write: a whole body, or chunks to stream (a big lead list)."""
+    """A response to write: a whole body, or chunks to stream (a big list of records)."""
 
     status: int
     body: bytes = b""
@@ -68,13 +72,47 @@ class MockResponse:
             yield from self.chunks
 
     def materialized(self) -> MockResponse:
-        """The same response with the body in memory (for validation, or a client in-process)."""
-        if self.chunks is None:
-            return self
-        body = b"".join(self.chunks)
-        self.chunks = None
-        self.body = body
-        return self
+        """A copy with the body in memory (for validation, or a client in-process); a streamed
+        body is read, so send the copy, not this one."""
+        return replace(self, body=b"".join(self.iter_body()), chunks=None)
+
+
+def json_array(elements: Iterable[bytes]) -> Iterator[bytes]:
+    """A JSON array streamed from element chunks (each `{...},{...}`, empty ones skipped): the one
+    writer of every list body, leads or messages, generated, stored or faulted."""
+    yield b"["
+    separator = b""
+    for chunk in elements:
+        if chunk:
+            yield separator + chunk
+            separator = b","
+    yield b"]"
+
+
+def json_array_response(elements: Iterable[bytes], *, conforming: bool) -> MockResponse:
+    """The 200 of a list endpoint (leads or messages alike), written in pieces of about
+    `PIECE_BYTES` while holding no more than one: whole, with a Content-Length, when the body
+    fits in one piece, else streamed. Deciding reads at most two pieces."""
+    pieces = _pieces(json_array(elements))
+    first = next(pieces)
+    second = next(pieces, None)
+    if second is None:
+        return MockResponse(200, first, conforming=conforming)
+    return MockResponse(200, chunks=chain((first, second), pieces), conforming=conforming)
+
+
+def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks joined into pieces of at least `PIECE_BYTES` (the last may be smaller)."""
+    buffer: list[bytes] = []
+    held = 0
+    for chunk in chunks:
+        buffer.append(chunk)
+        held += len(chunk)
+        if held >= PIECE_BYTES:
+            yield b"".join(buffer)
+            buffer, held = [], 0
+    if buffer:
+        yield b"".join(buffer)
 
 
 def error_code(status: int) -> str:

@@ -24,8 +24,8 @@ import uvicorn
 
 import chatnode_spec
 from mock_server.app import create_app
-from mock_server.chats import DEFAULT_RECENT_SESSIONS
 from mock_server.config import MockConfig
+from mock_server.data import DEFAULT_RECENT_SESSIONS
 from mock_server.faults import FaultPlan, FaultRule, parse_fault
 from mock_server.service import MockService
 from mock_server.store import Exchange

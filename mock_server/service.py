@@ -25,7 +25,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from itertools import chain
 from typing import TypeVar
 from urllib.parse import parse_qs
 
@@ -35,25 +34,19 @@ import chatnode_spec
 from chatnode_spec import Operation
 from chatnode_spec.documents import specificity
 from mock_server.auth import AuthOutcome, KeyRing, bearer_token, team
-from mock_server.chats import DEFAULT_RECENT_SESSIONS
 from mock_server.config import MockConfig
-from mock_server.data import json_array
+from mock_server.data import DEFAULT_RECENT_SESSIONS
 from mock_server.faults import FaultPlan, fault_response
 from mock_server.journal import Journal
 from mock_server.responses import (
     MockRequest,
     MockResponse,
     error_response,
+    json_array_response,
     spec_error_response,
 )
-from mock_server.store import BotChats, BotLeads, Exchange, LeadStore
+from mock_server.store import Exchange, LeadStore
 from mock_server.validation import SpecValidator
-
-WHOLE_BODY_LEADS = 2048
-"""Bodies up to this many leads are sent in one piece with a Content-Length; bigger ones stream."""
-STREAM_PIECE_BYTES = 1 << 16
-"""A chats body is written in pieces of about this size; one that fits in one piece is sent
-whole, with a Content-Length."""
 
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
 
@@ -268,13 +261,12 @@ class MockService:
         leads = self.store.snapshot(call.bot_id)
         if leads is None:
             return self._bot_answer(call, None, _no_elements)
-        return self._bot_answer(call, lambda: self._leads_response(leads), leads.element_chunks)
-
-    def _leads_response(self, leads: BotLeads) -> MockResponse:
         conforming = not (self.config.quirks or leads.has_raw)
-        if leads.count <= WHOLE_BODY_LEADS:
-            return MockResponse(200, leads.whole_body, conforming=conforming)
-        return MockResponse(200, chunks=leads.body_chunks(), conforming=conforming)
+
+        def answer() -> MockResponse:
+            return json_array_response(leads.element_chunks(), conforming=conforming)
+
+        return self._bot_answer(call, answer, leads.element_chunks)
 
     def _list_chats(self, call: _Call) -> MockResponse:
         """POST /get-chats/{bot_id}: the messages of the sessions in the body (a JSON array of
@@ -292,17 +284,11 @@ class MockService:
 
         return self._bot_answer(
             call,
-            lambda: self._chats_response(chats, sessions()),
+            lambda: json_array_response(
+                chats.element_chunks(sessions()), conforming=chats.conforming
+            ),
             lambda: chats.element_chunks(sessions()),
         )
-
-    def _chats_response(self, chats: BotChats, sessions: Sequence[str]) -> MockResponse:
-        pieces = _pieces(json_array(chats.element_chunks(sessions)), STREAM_PIECE_BYTES)
-        first = next(pieces)
-        second = next(pieces, None)
-        if second is None:
-            return MockResponse(200, first, conforming=chats.conforming)
-        return MockResponse(200, chunks=chain((first, second), pieces), conforming=chats.conforming)
 
     def _send_message(self, call: _Call) -> MockResponse:
         """POST /{bot_id}: the visitor's message and the agent's reply, recorded in the session
@@ -361,9 +347,10 @@ class MockService:
 
     def _checked(self, request: MockRequest, response: MockResponse) -> MockResponse:
         """The response if the spec allows it, else a 500 that names the violation."""
-        errors = self.validator.response_errors(request, response.materialized())
+        whole = response.materialized()
+        errors = self.validator.response_errors(request, whole)
         if not errors:
-            return response
+            return whole
         return error_response(
             500, f"The mock's response violates the spec: {'; '.join(errors)}", "invalid_response"
         )
@@ -403,18 +390,3 @@ def _recent_sessions_k(query: str) -> int:
     counts as 0."""
     values = parse_qs(query).get("k")
     return max(int(values[-1]), 0) if values else DEFAULT_RECENT_SESSIONS
-
-
-def _pieces(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """The chunks joined into pieces of at least `size` bytes (the last may be smaller): fewer,
-    fuller writes, while holding no more than one piece."""
-    buffer: list[bytes] = []
-    held = 0
-    for chunk in chunks:
-        buffer.append(chunk)
-        held += len(chunk)
-        if held >= size:
-            yield b"".join(buffer)
-            buffer, held = [], 0
-    if buffer:
-        yield b"".join(buffer)

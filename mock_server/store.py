@@ -21,13 +21,18 @@ from typing import Any, TypeVar
 import orjson
 
 from mock_server import replies
-from mock_server.chats import (
+from mock_server.data import (
+    APPEND_GAP_MS,
     DEFAULT_MESSAGES_PER_SESSION,
     DEFAULT_RECENT_SESSIONS,
     Conversations,
+    Timeline,
+    base_timeline,
+    lead_chunks,
+    parse_chunks,
+    parse_ms,
+    spec_timestamp,
 )
-from mock_server.data import APPEND_GAP_MS, Timeline, base_timeline, json_array, lead_chunks
-from mock_server.seeded import parse_ms, spec_timestamp
 
 T = TypeVar("T")
 
@@ -61,15 +66,13 @@ class GeneratedSegment:
 @dataclass(frozen=True)
 class RawSegment:
     """Leads given verbatim (by a test: served as given, even when they break the spec on purpose;
-    or made by Send Message for a session it started)."""
+    or made by Send Message for a session it started, `conforming`)."""
 
     body: bytes
     """The leads as JSON, joined by commas without brackets."""
     count: int
     end_ms: int
-
     conforming: bool = False
-    """Made by the mock itself to the spec's shape (a session Send Message started), not given."""
 
     @classmethod
     def of(cls, leads: Sequence[Any], after_ms: int, *, conforming: bool = False) -> RawSegment:
@@ -78,8 +81,7 @@ class RawSegment:
         return cls(orjson.dumps(list(leads))[1:-1], len(leads), end, conforming)
 
     def chunks(self) -> Iterator[bytes]:
-        if self.body:
-            yield self.body
+        yield self.body
 
 
 Segment = GeneratedSegment | RawSegment
@@ -87,10 +89,8 @@ Segment = GeneratedSegment | RawSegment
 
 def _epoch_ms(value: Any) -> int | None:
     """A `created_at` in epoch ms, when it is a parseable timestamp with an offset."""
-    if not isinstance(value, str):
-        return None
     try:
-        return parse_ms(value)
+        return parse_ms(value) if isinstance(value, str) else None
     except ValueError:
         return None
 
@@ -105,7 +105,7 @@ class BotLeads:
     """Where the next generated run starts in the bot's random stream, so no lead repeats."""
     end_ms: int = 0
     """An instant after every lead so far: appended leads are created after it."""
-    has_raw: bool = field(default=False)
+    has_raw: bool = False
 
     @property
     def count(self) -> int:
@@ -116,19 +116,9 @@ class BotLeads:
         for segment in self.segments:
             yield from segment.chunks()
 
-    def body_chunks(self) -> Iterator[bytes]:
-        """The 200 body: a JSON array, streamed."""
-        return json_array(self.element_chunks())
-
-    @cached_property
-    def whole_body(self) -> bytes:
-        """The 200 body in one piece, built once per snapshot (snapshots never change): for
-        small bots that are read again and again."""
-        return b"".join(self.body_chunks())
-
     def materialize(self) -> list[Any]:
         """All leads as Python objects: for tests and admin answers on small bots."""
-        return orjson.loads(b"".join(self.body_chunks()))
+        return parse_chunks(self.element_chunks())
 
     @cached_property
     def sessions(self) -> Mapping[str, int | None]:
@@ -138,8 +128,7 @@ class BotLeads:
         return MappingProxyType(_add_sessions({}, self.element_chunks()))
 
     @cached_property
-    def sessions_by_time(self) -> tuple[str, ...]:
-        """The sessions whose lead names an instant, oldest lead first."""
+    def _sessions_by_time(self) -> tuple[str, ...]:
         timed = [
             (ms, i, sid) for i, (sid, ms) in enumerate(self.sessions.items()) if ms is not None
         ]
@@ -147,7 +136,7 @@ class BotLeads:
 
     def recent_sessions(self, k: int) -> tuple[str, ...]:
         """The `k` most recent sessions (by their lead's created_at), oldest of them first."""
-        return self.sessions_by_time[-k:] if k > 0 else ()
+        return self._sessions_by_time[-k:] if k > 0 else ()
 
     def with_segment(self, segment: Segment) -> BotLeads:
         """These leads and then the segment's. A session index already built is handed down,
@@ -169,10 +158,9 @@ class BotLeads:
 
 
 def _add_sessions(found: dict[str, int | None], chunks: Iterable[bytes]) -> dict[str, int | None]:
-    """`found` plus the sessions of these lead chunks not in it yet (session id -> its lead's
-    created_at in epoch ms, None when it names no instant)."""
+    """`found` plus the sessions of these lead chunks not in it yet."""
     for chunk in chunks:
-        for lead in orjson.loads(b"[" + chunk + b"]"):
+        for lead in parse_chunks([chunk]):
             session_id = lead.get("session_id") if isinstance(lead, dict) else None
             if isinstance(session_id, str) and session_id not in found:
                 found[session_id] = _epoch_ms(lead.get("created_at"))
@@ -289,7 +277,7 @@ class BotChats:
                 yield b",".join(appended[session_id])
 
     def materialize(self, session_ids: Sequence[str]) -> list[Any]:
-        return orjson.loads(b"".join(json_array(self.element_chunks(session_ids))))
+        return parse_chunks(self.element_chunks(session_ids))
 
 
 class LeadStore:

@@ -11,12 +11,11 @@ import orjson
 import pytest
 
 import chatnode_spec
-from mock_server import auth
+from mock_server import auth, service
 from mock_server.app import MAX_BODY_BYTES
 from mock_server.config import MockConfig
-from mock_server.responses import MockResponse
+from mock_server.responses import PIECE_BYTES, MockResponse
 from mock_server.server import MockServer
-from mock_server.service import WHOLE_BODY_LEADS, MockService
 
 from .conftest import admin, assert_matches_spec, bearer, fetch, leads_url
 
@@ -166,7 +165,7 @@ class TestResponseValidationMode:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         broken = MockResponse(200, b'[{"session_id":"x"}]', conforming=True)
-        monkeypatch.setattr(MockService, "_leads_response", lambda self, leads: broken)
+        monkeypatch.setattr(service, "json_array_response", lambda elements, conforming: broken)
         with MockServer(validate_responses=True, leads_per_bot=1) as server:
             response = fetch(server, "bot-alpha")
         assert response.status_code == 500
@@ -196,9 +195,9 @@ class TestStreaming:
             assert len({lead["session_id"] for lead in leads}) == 200_000
 
     def test_small_bodies_come_whole_with_a_length(self, server: MockServer) -> None:
-        server.set_leads("bot-alpha", count=WHOLE_BODY_LEADS)
+        server.set_leads("bot-alpha", count=200)
         response = fetch(server, "bot-alpha")
-        assert int(response.headers["content-length"]) == len(response.content)
+        assert int(response.headers["content-length"]) == len(response.content) < PIECE_BYTES
 
     def test_small_requests_are_answered_while_a_big_body_streams(self) -> None:
         async def scenario(server: MockServer) -> int:

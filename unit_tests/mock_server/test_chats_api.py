@@ -11,12 +11,11 @@ import pytest
 
 import chatnode_spec
 from mock_server import faults
-from mock_server.chats import DEFAULT_RECENT_SESSIONS
 from mock_server.config import MockConfig
-from mock_server.responses import MockRequest
-from mock_server.seeded import parse_ms
+from mock_server.data import DEFAULT_RECENT_SESSIONS, parse_ms
+from mock_server.responses import PIECE_BYTES, MockRequest
 from mock_server.server import MockServer
-from mock_server.service import STREAM_PIECE_BYTES, MockService
+from mock_server.service import MockService
 
 from .conftest import (
     admin,
@@ -271,12 +270,12 @@ class TestStreaming:
         )
         # Deciding whether the body fits one piece reads at most two pieces of it.
         assert response.status == 200 and response.chunks is not None
-        assert 0 < len(generated) <= 2 * STREAM_PIECE_BYTES // 20_000 + 2
+        assert 0 < len(generated) <= 2 * PIECE_BYTES // 20_000 + 2
         pieces = response.iter_body()
         for _ in range(3):
-            assert len(next(pieces)) >= STREAM_PIECE_BYTES
-        assert len(generated) <= 4 * STREAM_PIECE_BYTES // 20_000 + 2
-        assert sum(len(p) for p in pieces) > 100 * STREAM_PIECE_BYTES
+            assert len(next(pieces)) >= PIECE_BYTES
+        assert len(generated) <= 4 * PIECE_BYTES // 20_000 + 2
+        assert sum(len(p) for p in pieces) > 100 * PIECE_BYTES
         assert generated == ids
 
     def test_memory_while_writing_a_response_does_not_grow_with_its_size(self) -> None:
@@ -301,7 +300,7 @@ class TestStreaming:
         big_total, big_peak = written(ids)
         assert big_total > 4 * small_total * 0.95 and big_total > 15_000_000
         assert big_peak < small_peak * 1.3 + 100_000, (small_peak, big_peak)
-        assert big_peak < 20 * STREAM_PIECE_BYTES, f"peak {big_peak:,} bytes writing {big_total:,}"
+        assert big_peak < 20 * PIECE_BYTES, f"peak {big_peak:,} bytes writing {big_total:,}"
 
 
 class TestResponseValidationMode:

@@ -14,7 +14,7 @@ import pytest
 import chatnode_spec
 from mock_server import faults
 from mock_server.config import MockConfig
-from mock_server.seeded import parse_ms
+from mock_server.data import parse_ms
 from mock_server.server import MockServer
 
 from .conftest import admin, assert_matches_spec, bearer, fetch, fetch_chats, session_ids

@@ -7,8 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from mock_server.data import leads_for_bot
-from mock_server.seeded import parse_ms
+from mock_server.data import leads_for_bot, parse_ms
 from mock_server.store import BotLeads, LeadStore
 
 
