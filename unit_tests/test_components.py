@@ -53,7 +53,7 @@ lead_objects = conversations() | st.dictionaries(
 
 
 def parse_in_chunks(body: bytes, chunk_sizes: list[int]) -> list[dict]:
-    parser = ObjectArrayParser()
+    parser = ObjectArrayParser(url=None, record="lead")
     leads: list[dict] = []
     position = 0
     for size in chunk_sizes:
@@ -120,7 +120,7 @@ def test_decoder_streams_batches_that_flatten_to_the_leads() -> None:
         {"session_id": str(index), "created_at": "2024-06-30T17:32:53.518+00:00"}
         for index in range(5000)
     ]
-    decoder = ObjectArrayDecoder(parameters={})
+    decoder = ObjectArrayDecoder(parameters={}, record="lead")
     batches = list(decoder.decode(_response(orjson.dumps(leads))))
     assert decoder.is_stream_response()
     assert [lead for batch in batches for lead in batch] == leads
@@ -129,7 +129,7 @@ def test_decoder_streams_batches_that_flatten_to_the_leads() -> None:
 def test_decoder_error_names_the_url_and_never_the_body_beyond_a_snippet() -> None:
     html = b"<html>" + b"x" * 10_000 + b"</html>"
     with pytest.raises(MalformedResponse, match="malformed leads response") as raised:
-        list(ObjectArrayDecoder(parameters={}).decode(_response(html)))
+        list(ObjectArrayDecoder(parameters={}, record="lead").decode(_response(html)))
     message = raised.value.message
     assert "get-conversation-ids/bot-x" in message
     assert len(message) < 600
