@@ -47,7 +47,8 @@ class _RecordedSleep:
         self._waits = waits
 
     def sleep(self, seconds: float) -> None:
-        self._waits.append(seconds)
+        if seconds:  # `backoff` sleeps 0 around the CDK's own Retry-After wait: no wait at all
+            self._waits.append(seconds)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)

@@ -30,7 +30,7 @@ die after any checkpoint and restart from it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
@@ -58,7 +58,6 @@ from integration_tests.oracle import (
     newest,
     worker_counts,
 )
-from mock_server.config import MockConfig
 from mock_server.server import MockServer
 from source_chatnode.run import load_manifest
 from unit_tests.strategies import (
@@ -85,14 +84,12 @@ DEFAULT_BATCH_SIZE: int = load_manifest()["spec"]["connection_specification"]["p
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[MockServer]:
+def server(chatnode_mock_factory: Callable[..., MockServer]) -> MockServer:
     """One mock for the module; each example resets it. A session whose lead is dated starts
     with 0-2 seeded messages (realistic text, just after the lead), beside those appended."""
-    config = MockConfig(
+    return chatnode_mock_factory(
         api_keys={API_KEY: None}, bots=(), leads_per_bot=0, messages_per_session=(0, 2), seed=11
     )
-    with MockServer(config) as mock:
-        yield mock
 
 
 # What happens to the mock between syncs

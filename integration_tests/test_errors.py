@@ -204,7 +204,7 @@ def test_chats_route_errors_follow_the_same_table_and_the_other_bots_and_leads_c
 
 
 def test_a_body_the_cdk_would_drop_stops_the_sync_before_any_chats_request(
-    mock_api: MockServer,
+    chatnode_mock: MockServer,
 ) -> None:
     """Without its leading whitespace the body template renders a Python list literal, which the
     CDK's requester would send as no body at all (answered with recent conversations, not these):
@@ -213,7 +213,7 @@ def test_a_body_the_cdk_would_drop_stops_the_sync_before_any_chats_request(
     body = manifest["definitions"]["chats_requester"]["request_body"]
     assert body["value"].startswith(" \n ")
     body["value"] = body["value"].lstrip()
-    config = {"api_key": API_KEY, "bot_ids": ["bot-alpha"], "base_url": mock_api.base_url}
+    config = {"api_key": API_KEY, "bot_ids": ["bot-alpha"], "base_url": chatnode_mock.base_url}
     catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog("full_refresh", ["chats"]))
     source = declarative_source(config=config, catalog=catalog, manifest=manifest)
     output = read_in_process(source, config, catalog, expecting_exception=True)
@@ -221,7 +221,9 @@ def test_a_body_the_cdk_would_drop_stops_the_sync_before_any_chats_request(
     assert not output.records
     messages = [error.trace.error.message for error in output.errors]
     assert any("could not build the Get Chat History request body" in m for m in messages), messages
-    assert not chats_requests(mock_api, "bot-alpha"), "a request without its session ids was sent"
+    assert not chats_requests(chatnode_mock, "bot-alpha"), (
+        "a request without its session ids was sent"
+    )
 
 
 MALFORMED_BODIES: dict[str, tuple[Callable[..., FaultRule], str]] = {
