@@ -29,7 +29,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     modules = {item.getparent(pytest.Module) for item in items if here in item.path.parents}
     for module in modules:
         if module is not None:
-            module.add_marker(pytest.mark.chatnode_mock(**MOCK_DEFAULTS), append=False)
+            # Last in the module's own markers: the plugin applies markers farthest first, and
+            # reads a node's own markers from the last, so this one comes before them all.
+            module.add_marker(pytest.mark.chatnode_mock(**MOCK_DEFAULTS))
 
 
 class Connector:
