@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +12,26 @@ import orjson
 import pytest
 
 from integration_tests.connector_runner import ROOT, ConnectorRun, connector_config, run_cli
-from mock_server.config import MockConfig
 from mock_server.server import MockServer
 
 BOTS = ("bot-alpha", "bot-beta")
 API_KEY = "cn-live-9f8e7d6c5b4a"
 """A key that looks real, so a leak into any output would be caught by `assert_no_secret`."""
+MOCK_DEFAULTS = {"api_keys": {API_KEY: None}, "bots": BOTS, "leads_per_bot": 40, "seed": 7}
+"""The mock every integration test gets from the shipped plugin's `chatnode_mock` fixture unless
+its own `@pytest.mark.chatnode_mock(...)` says otherwise: two bots of 40 leads each."""
 
 
-@pytest.fixture
-def mock_api() -> Iterator[MockServer]:
-    """A fresh mock with two bots of 40 leads each, for one test."""
-    with MockServer(
-        MockConfig(api_keys={API_KEY: None}, bots=BOTS, leads_per_bot=40, seed=7)
-    ) as server:
-        yield server
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each integration module `MOCK_DEFAULTS` as its outermost `chatnode_mock` marker, so
+    the module's and the test's own markers override it key by key."""
+    here = Path(__file__).resolve().parent
+    modules = {item.getparent(pytest.Module) for item in items if here in item.path.parents}
+    for module in modules:
+        if module is not None:
+            # Last in the module's own markers: the plugin applies markers farthest first, and
+            # reads a node's own markers from the last, so this one comes before them all.
+            module.add_marker(pytest.mark.chatnode_mock(**MOCK_DEFAULTS))
 
 
 class Connector:
@@ -105,8 +110,8 @@ def assert_no_secret(run: ConnectorRun) -> None:
 
 
 @pytest.fixture
-def connector(mock_api: MockServer, tmp_path: Path) -> Connector:
-    return Connector(mock_api, tmp_path)
+def connector(chatnode_mock: MockServer, tmp_path: Path) -> Connector:
+    return Connector(chatnode_mock, tmp_path)
 
 
 SDM = (str(Path(sys.executable).with_name("source-declarative-manifest")),)

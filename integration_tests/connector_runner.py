@@ -15,6 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
+
+from source_chatnode.in_process import configured_catalog as shared_catalog
+from source_chatnode.in_process import stream_definitions
+
 INTEGRATION_DIR = Path(__file__).resolve().parent
 ROOT = INTEGRATION_DIR.parent
 CONFIGURED_CATALOG = INTEGRATION_DIR / "configured_catalog.json"
@@ -127,33 +132,22 @@ def bot_cursors_of(state: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def _committed_catalog() -> dict[str, Any]:
-    return json.loads(CONFIGURED_CATALOG.read_text(encoding="utf-8"))
-
-
 def primary_key(stream: str) -> tuple[str, ...]:
-    """The stream's primary key fields, as the committed catalog declares them."""
-    for configured in _committed_catalog()["streams"]:
-        if configured["stream"]["name"] == stream:
-            return tuple(part[0] for part in configured["primary_key"])
-    raise KeyError(f"configured_catalog.json has no stream {stream!r}")
+    """The stream's primary key fields, as the connector declares them."""
+    for definition in stream_definitions():
+        if definition.name == stream:
+            return definition.primary_key
+    raise KeyError(f"the connector has no stream {stream!r}")
 
 
 def configured_catalog(
     sync_mode: str = "incremental", streams: Sequence[str] = ("leads",)
 ) -> dict[str, Any]:
-    """The committed configured catalog reduced to `streams` (in that order), switched to full
-    refresh when asked. Leads alone by default: most tests are about one stream."""
-    by_name = {entry["stream"]["name"]: entry for entry in _committed_catalog()["streams"]}
-    unknown = set(streams) - set(by_name)
-    if unknown:
-        raise KeyError(f"configured_catalog.json has no stream {sorted(unknown)}")
-    catalog = {"streams": [by_name[name] for name in streams]}
-    if sync_mode == "full_refresh":
-        for stream in catalog["streams"]:
-            stream["sync_mode"] = "full_refresh"
-            stream["destination_sync_mode"] = "overwrite"
-    return catalog
+    """The catalog file for a CLI run, selecting `streams` in that order (the CDK's
+    `CatalogBuilder`, through `source_chatnode.in_process`). Leads alone by default: most tests
+    are about one stream."""
+    catalog = shared_catalog(streams, incremental=sync_mode == "incremental")
+    return ConfiguredAirbyteCatalogSerializer.dump(catalog)
 
 
 def connector_config(

@@ -9,8 +9,9 @@ messages, in order.
 `source_chatnode/manifest.yaml` (with the same custom components): the mutation check uses it
 to show that each property fails against a deliberately broken connector.
 
-Each sync reads one stream (`leads` or `chats`) with its entry of the committed configured
-catalog, and keys its records by that entry's primary key.
+`run_sync` reads one stream (`leads` or `chats`) and keys its records by the stream's primary
+key; `read_streams` reads several at once, for the tests about how one stream's failure leaves
+another.
 """
 
 from __future__ import annotations
@@ -23,21 +24,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airbyte_cdk.models import (
-    AirbyteMessage,
-    AirbyteStateMessageSerializer,
-    ConfiguredAirbyteCatalogSerializer,
-    Type,
-)
+from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessageSerializer, Type
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
     ConcurrentDeclarativeSource,
 )
-from airbyte_cdk.test.entrypoint_wrapper import read
+from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
-from integration_tests.connector_runner import configured_catalog, connector_config, primary_key
+from integration_tests.connector_runner import connector_config, primary_key
 from mock_server.server import MockServer
+from source_chatnode.in_process import configured_catalog
 from source_chatnode.run import declarative_source
 
 MANIFEST_UNDER_TEST_ENV = "CHATNODE_MANIFEST_UNDER_TEST"
@@ -120,6 +117,29 @@ def build_source(
     return declarative_source(config=config, catalog=catalog, state=state, manifest=manifest)
 
 
+def read_streams(
+    server: MockServer,
+    bot_ids: Sequence[str],
+    streams: Sequence[str],
+    *,
+    sync_mode: str = "incremental",
+    state: Sequence[Mapping[str, Any]] | None = None,
+    **options: Any,
+) -> EntrypointOutput:
+    """One `read` of `streams` against `server`, as the CDK's test entrypoint reports it: every
+    message, errors with the stream they belong to."""
+    config = connector_config(server.base_url, server.api_key, bot_ids, **options)
+    catalog = configured_catalog(streams, incremental=sync_mode == "incremental")
+    state_messages = [AirbyteStateMessageSerializer.load(dict(m)) for m in state or []]
+    return read(
+        build_source(config, catalog, state_messages),
+        config,
+        catalog,
+        state_messages,
+        expected_outcome=ExpectedOutcome.ALLOW_ANY,
+    )
+
+
 def run_sync(
     server: MockServer,
     bot_ids: Sequence[str],
@@ -131,16 +151,7 @@ def run_sync(
 ) -> SyncResult:
     """One `read` of `stream` against `server`, starting from `state` when given; `options` go
     into the config (`start_date`, `chats_batch_size`)."""
-    config = connector_config(server.base_url, server.api_key, bot_ids, **options)
-    catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog(sync_mode, (stream,)))
-    state_messages = [AirbyteStateMessageSerializer.load(dict(m)) for m in state or []]
-    output = read(
-        build_source(config, catalog, state_messages),
-        config,
-        catalog,
-        state_messages,
-        expected_outcome=ExpectedOutcome.ALLOW_ANY,
-    )
+    output = read_streams(server, bot_ids, (stream,), sync_mode=sync_mode, state=state, **options)
     key = primary_key(stream)
     if len(key) != 2:
         raise ValueError(f"stream {stream!r} has primary key {key}, not (bot_id, its own id)")

@@ -30,7 +30,7 @@ die after any checkpoint and restart from it.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
@@ -58,7 +58,6 @@ from integration_tests.oracle import (
     newest,
     worker_counts,
 )
-from mock_server.config import MockConfig
 from mock_server.server import MockServer
 from source_chatnode.run import load_manifest
 from unit_tests.strategies import (
@@ -85,14 +84,12 @@ DEFAULT_BATCH_SIZE: int = load_manifest()["spec"]["connection_specification"]["p
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[MockServer]:
+def server(chatnode_mock_factory: Callable[..., MockServer]) -> MockServer:
     """One mock for the module; each example resets it. A session whose lead is dated starts
     with 0-2 seeded messages (realistic text, just after the lead), beside those appended."""
-    config = MockConfig(
+    return chatnode_mock_factory(
         api_keys={API_KEY: None}, bots=(), leads_per_bot=0, messages_per_session=(0, 2), seed=11
     )
-    with MockServer(config) as mock:
-        yield mock
 
 
 # What happens to the mock between syncs
@@ -744,3 +741,42 @@ def test_no_message_is_lost_as_conversations_continue_and_syncs_restart(
         lambda: ChatSyncMachine(server),
         settings=settings(at_most(8), stateful_step_count=15),
     )
+
+
+@pytest.mark.chatnode_mock(bots=(), leads_per_bot=0, messages_per_session=(0, 0))
+def test_start_date_reads_new_messages_of_a_conversation_whose_lead_is_older(
+    chatnode_mock: MockServer,
+) -> None:
+    """`start_date` filters messages by their own `created_at`, not their lead's: a conversation
+    begun before it still gives the messages written after it (a filter on the leads, or on the
+    lead's date, would lose them)."""
+    lead = {"session_id": "old-conversation", "created_at": "2023-01-01T00:00:00Z"}
+    chatnode_mock.add_bot("bot-a", leads=[lead])
+    messages = {
+        name: {
+            "id": name,
+            "session_id": lead["session_id"],
+            "created_at": created_at,
+            "message": {"type": "human", "content": name},
+        }
+        for name, created_at in (
+            ("before", "2023-06-30T23:59:59.999999Z"),
+            ("on", "2023-07-01T02:00:00+02:00"),
+            ("after", "2024-03-01T10:00:00Z"),
+        )
+    }
+    for message in messages.values():
+        chatnode_mock.append_message("bot-a", lead["session_id"], raw=message)
+    for sync_mode in ("incremental", "full_refresh"):
+        result = run_sync(
+            chatnode_mock,
+            ["bot-a"],
+            stream="chats",
+            sync_mode=sync_mode,
+            start_date="2023-07-01T00:00:00Z",
+        )
+        assert not result.errors, result.errors
+        assert sorted(result.records, key=lambda r: r["id"]) == [
+            as_record("bot-a", messages["after"]),
+            as_record("bot-a", messages["on"]),
+        ], sync_mode

@@ -2,15 +2,15 @@
 state format the connector always wrote, and the wrapped retriever (`CachedSliceHashRetriever`)
 changes nothing but the time it takes.
 
-Against the mock API over HTTP, through the CLI as users run it, or in process through the same
-entrypoint (`integration_tests.in_process`) where a test needs many syncs or compares manifests.
+Against the mock API over HTTP, in process through the CLI's entrypoint
+(`integration_tests.in_process`); what a second sync emits is `test_properties.py`'s business.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,9 @@ import pytest
 import yaml
 from airbyte_cdk.utils.slice_hasher import SliceHasher
 
-from integration_tests.conftest import API_KEY, Connector
-from integration_tests.connector_runner import configured_catalog, state_messages
+from integration_tests.conftest import API_KEY
 from integration_tests.in_process import MANIFEST_UNDER_TEST_ENV, SyncResult, run_sync
 from mock_server import faults
-from mock_server.config import MockConfig
 from mock_server.server import MockServer
 from source_chatnode.run import load_manifest
 from unit_tests.strategies import instant_of
@@ -47,15 +45,14 @@ MIXED_NEWEST = datetime(2024, 6, 30, 17, 32, 53, 518000, tzinfo=UTC)
 
 
 @pytest.fixture
-def quirky() -> Iterator[MockServer]:
+def quirky(chatnode_mock: MockServer) -> MockServer:
     """Three seeded bots served the sloppy way (any offset, 0-6 digits, locally shuffled), and a
     fourth whose newest lead is in the middle."""
-    config = MockConfig(
-        api_keys={API_KEY: None}, bots=QUIRKY_BOTS, leads_per_bot=60, seed=11, quirks=True
-    )
-    with MockServer(config) as server:
-        server.add_bot("bot-mixed", leads=MIXED_LEADS)
-        yield server
+    chatnode_mock.add_bot("bot-mixed", leads=MIXED_LEADS)
+    return chatnode_mock
+
+
+pytestmark = pytest.mark.chatnode_mock(bots=QUIRKY_BOTS, leads_per_bot=60, seed=11, quirks=True)
 
 
 def saved_instant(text: str) -> datetime:
@@ -73,45 +70,24 @@ def newest_emitted(records: Sequence[Mapping[str, Any]], bot: str) -> datetime:
 
 
 def test_each_bots_saved_cursor_is_its_newest_emitted_lead_not_the_sync_start(
-    quirky: MockServer, tmp_path: Path
+    quirky: MockServer,
 ) -> None:
-    connector = Connector(quirky, tmp_path)
     bots = [*QUIRKY_BOTS, "bot-mixed"]
     started = datetime.now(UTC)
-    run = connector.run(
-        "read", config=connector.config(bots), catalog=configured_catalog("incremental")
-    )
-    assert run.returncode == 0, run.error_messages
-    alpha = [instant_of(r["created_at"]) for r in run.records if r["bot_id"] == "bot-alpha"]
+    result = run_sync(quirky, bots)
+    assert not result.errors, result.errors
+    alpha = [instant_of(r["created_at"]) for r in result.records if r["bot_id"] == "bot-alpha"]
     assert alpha != sorted(alpha), "the quirky mock was expected to serve leads out of order"
 
-    cursors = {bot: saved_instant(text) for bot, text in run.bot_cursors().items()}
+    saved = {
+        e["partition"]["bot_id"]: e["cursor"]["created_at"] for e in stream_state(result)["states"]
+    }
+    cursors = {bot: saved_instant(text) for bot, text in saved.items()}
     assert set(cursors) == set(bots)
     for bot in bots:
-        assert cursors[bot] == newest_emitted(run.records, bot), f"{bot}: not its newest lead"
+        assert cursors[bot] == newest_emitted(result.records, bot), f"{bot}: not its newest lead"
         assert cursors[bot] < started, f"{bot}: saved the sync's start, not a lead"
     assert cursors["bot-mixed"] == MIXED_NEWEST
-
-
-def test_a_second_sync_emits_only_each_bots_boundary_and_undated_leads(
-    quirky: MockServer, tmp_path: Path
-) -> None:
-    connector = Connector(quirky, tmp_path)
-    bots = [*QUIRKY_BOTS, "bot-mixed"]
-    catalog = configured_catalog("incremental")
-    first = connector.run("read", config=connector.config(bots), catalog=catalog)
-    second = connector.run(
-        "read", config=connector.config(bots), catalog=catalog, state=state_messages(first)
-    )
-    assert second.returncode == 0, second.error_messages
-    cursors = {bot: saved_instant(text) for bot, text in first.bot_cursors().items()}
-    repeated = {(r["bot_id"], r["session_id"]): r.get("created_at") for r in second.records}
-    assert ("bot-mixed", "newest") in repeated
-    assert ("bot-mixed", "undated") in repeated
-    for (bot, session_id), created_at in repeated.items():
-        moment = instant_of(created_at)
-        assert moment in (None, cursors[bot]), f"{bot}/{session_id} re-emitted off the boundary"
-    assert second.bot_cursors() == first.bot_cursors()
 
 
 # In process: the shipped manifest against the same one without the wrapper.
@@ -233,10 +209,10 @@ LEADS_PER_BOT = 300
 
 
 @pytest.fixture
-def many_leads() -> Iterator[MockServer]:
-    config = MockConfig(api_keys={API_KEY: None}, bots=QUIRKY_BOTS[:2], leads_per_bot=LEADS_PER_BOT)
-    with MockServer(config) as server:
-        yield server
+def many_leads(chatnode_mock_factory: Callable[..., MockServer]) -> MockServer:
+    return chatnode_mock_factory(
+        api_keys={API_KEY: None}, bots=QUIRKY_BOTS[:2], leads_per_bot=LEADS_PER_BOT
+    )
 
 
 def test_the_per_bot_cursor_hashes_each_slice_a_few_times_not_each_lead(

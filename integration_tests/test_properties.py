@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +48,6 @@ from integration_tests.oracle import (
     worker_counts,
 )
 from mock_server import faults
-from mock_server.config import MockConfig
 from mock_server.faults import FaultRule
 from mock_server.server import MockServer
 from unit_tests.strategies import (
@@ -70,10 +69,9 @@ API_KEY = "cn-prop-0a1b2c3d4e5f"
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[MockServer]:
+def server(chatnode_mock_factory: Callable[..., MockServer]) -> MockServer:
     """One mock for the module; each example resets it and serves its own bots."""
-    with MockServer(MockConfig(api_keys={API_KEY: None}, bots=(), leads_per_bot=0)) as mock:
-        yield mock
+    return chatnode_mock_factory(api_keys={API_KEY: None}, bots=(), leads_per_bot=0)
 
 
 def serve(server: MockServer, leads_by_bot: Mapping[str, Sequence[Lead]]) -> None:

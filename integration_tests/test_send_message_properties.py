@@ -17,7 +17,7 @@ retries: the mock injects no faults here).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -39,7 +39,6 @@ from hypothesis.stateful import (
 
 from integration_tests.in_process import SyncResult, run_sync
 from integration_tests.oracle import EPOCH, at_most
-from mock_server.config import MockConfig
 from mock_server.server import MockServer
 from mock_server.store import Exchange, LeadStore
 from unit_tests.strategies import instant_of, message_contents
@@ -49,14 +48,12 @@ BOTS = ("bot-a", "bot-b", "bot-c")
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[MockServer]:
+def server(chatnode_mock_factory: Callable[..., MockServer]) -> MockServer:
     """One mock for the module, reset per example: three bots with two seeded leads each and
     0-2 seeded messages per session."""
-    config = MockConfig(
+    return chatnode_mock_factory(
         api_keys={API_KEY: None}, bots=BOTS, leads_per_bot=2, messages_per_session=(0, 2), seed=5
     )
-    with MockServer(config) as mock:
-        yield mock
 
 
 @dataclass

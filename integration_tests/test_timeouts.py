@@ -31,15 +31,15 @@ def impatient_source(config: dict) -> ConcurrentDeclarativeSource:
 
 
 def test_a_server_that_stops_answering_fails_the_sync_clearly(
-    mock_api: MockServer, tmp_path: Path
+    chatnode_mock: MockServer, tmp_path: Path
 ) -> None:
     # bot-beta stops answering on both routes; bot-alpha on the chats route only.
-    mock_api.inject(faults.latency(4, bot="bot-beta"))
-    mock_api.inject(faults.latency(4, bot="bot-alpha", route="chats"))
+    chatnode_mock.inject(faults.latency(4, bot="bot-beta"))
+    chatnode_mock.inject(faults.latency(4, bot="bot-alpha", route="chats"))
     config = {
         "api_key": API_KEY,
         "bot_ids": ["bot-alpha", "bot-beta"],
-        "base_url": mock_api.base_url,
+        "base_url": chatnode_mock.base_url,
     }
     catalog = ConfiguredAirbyteCatalogSerializer.load(
         configured_catalog("full_refresh", ["leads", "chats"])

@@ -10,17 +10,13 @@ seconds costs none.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime
-from types import SimpleNamespace
 
 import pytest
-from airbyte_cdk.sources.streams.http import rate_limiting
 
 from integration_tests.in_process import SyncResult, run_sync
 from integration_tests.oracle import as_record
 from mock_server import faults
-from mock_server.config import MockConfig
 from mock_server.server import MockServer
 
 RETRY_AFTER = 7
@@ -32,18 +28,13 @@ WORKERS = 10
 
 
 @pytest.fixture
-def retry_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The waits the CDK's Retry-After handler asks for, recorded instead of slept."""
-    waits: list[float] = []
-    monkeypatch.setattr(rate_limiting, "time", SimpleNamespace(sleep=waits.append))
-    return waits
+def server(chatnode_mock: MockServer) -> MockServer:
+    return chatnode_mock
 
 
-@pytest.fixture
-def server() -> Iterator[MockServer]:
-    config = MockConfig(bots=(), leads_per_bot=0, messages_per_session=(1, 1), seed=5)
-    with MockServer(config) as mock:
-        yield mock
+pytestmark = pytest.mark.chatnode_mock(
+    bots=(), leads_per_bot=0, messages_per_session=(1, 1), seed=5
+)
 
 
 def route_statuses(server: MockServer, endpoint: str) -> Counter[int]:
@@ -67,7 +58,7 @@ LOADS = {
 @pytest.mark.parametrize("status", [429, 503])
 @pytest.mark.parametrize("load", sorted(LOADS))
 def test_an_overloaded_api_gets_one_retry_per_refused_request_after_its_retry_after(
-    server: MockServer, retry_waits: list[float], status: int, load: str
+    server: MockServer, backoff_waits: list[float], status: int, load: str
 ) -> None:
     """The first `REFUSED` requests, sent `WORKERS` at a time, are refused; every other request is
     slow, so many are in flight together. Each refused request is retried once, after waiting for
@@ -94,7 +85,7 @@ def test_an_overloaded_api_gets_one_retry_per_refused_request_after_its_retry_af
     assert sorted(result.keys) == sorted(expected), "a record lost or repeated"
     requests_of_the_read = bots if stream == "leads" else -(-leads // batch_size)
     assert route_statuses(server, endpoint) == {200: requests_of_the_read, status: REFUSED}
-    assert retry_waits == [WAIT_FOR_RETRY_AFTER] * REFUSED, "a retry did not wait for Retry-After"
+    assert backoff_waits == [WAIT_FOR_RETRY_AFTER] * REFUSED, "a retry did not wait for Retry-After"
 
 
 def newest_by_bot(result: SyncResult, upto: int) -> dict[str, datetime]:

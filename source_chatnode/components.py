@@ -55,7 +55,7 @@ class MalformedResponse(AirbyteTracedException):
     source that promises every record, that is silent data loss, so this fails the sync instead.
     """
 
-    def __init__(self, problem: str, url: str | None, record: str = "lead") -> None:
+    def __init__(self, problem: str, url: str | None, record: str) -> None:
         where = f" from {url}" if url else ""
         super().__init__(
             message=(
@@ -82,7 +82,7 @@ class ObjectArrayParser:
     string or a nested object cannot parse, so only real element boundaries are accepted.
     """
 
-    def __init__(self, url: str | None = None, record: str = "lead") -> None:
+    def __init__(self, url: str | None, record: str) -> None:
         self._url = url
         self._record = record
         self._pending = b""
@@ -168,11 +168,12 @@ class ObjectArrayDecoder(Decoder):
 
     Yields one list of records per parsed batch; the record extractor (`field_path: []`) flattens
     lists, which keeps even an empty object `{}` as a record rather than dropping it. `record`
-    names what the array holds (`lead`, `message`) in the error a malformed body raises.
+    names what the array holds (`lead`, `message`) in the error a malformed body raises; the
+    manifest sets it on every decoder, as no stream's word is the right default for another.
     """
 
     parameters: InitVar[dict[str, Any]]
-    record: str = "lead"
+    record: str
 
     def is_stream_response(self) -> bool:
         return True
@@ -202,9 +203,9 @@ class PerBotStateMigration(StateMigration):
     """Drops the all-bots fallback cursor from incoming per-bot state.
 
     The CDK's per-partition cursor saves, beside each bot's cursor, the newest cursor of all bots
-    and starts any bot missing from the state there. For leads that means a bot added to
-    `bot_ids` later would skip all of its history older than the other bots' newest lead. Without
-    the fallback a new bot starts at `start_date`, and each bot's state depends on its own leads.
+    and starts any bot missing from the state there. That means a bot added to `bot_ids` later
+    would skip all of its history older than the other bots' newest record. Without the fallback
+    a new bot starts at `start_date`, and each bot's state depends on its own records.
     """
 
     parameters: InitVar[Mapping[str, Any] | None] = None
@@ -226,10 +227,10 @@ class PerBotStateMigration(StateMigration):
 
 @dataclass
 class AddBotId(RecordTransformation):
-    """Stamps each lead with the bot it was read for (part of the primary key).
+    """Stamps each record (lead or message) with the bot it was read for (part of the primary key).
 
     Does what `AddFields` with `{{ stream_partition.bot_id }}` would, without rendering a Jinja
-    template per lead: that rendering was a quarter of the connector's time per record.
+    template per record: that rendering was a quarter of the connector's time per record.
     """
 
     parameters: InitVar[Mapping[str, Any] | None] = None
@@ -251,7 +252,7 @@ def epoch_microseconds(value: str) -> int | None:
 
     Takes every form real servers send: `Z`, `+00:00` or any offset, 0 to 6 (or more, then
     truncated) fractional digits, and RFC 3339's lower-case `t` and `z`. A timestamp without
-    offset is read as UTC (the CDK's `%z` formats would reject it, making the lead undated).
+    offset is read as UTC (the CDK's `%z` formats would reject it, making the record undated).
     """
     if len(value) < 19 or value[10] not in "Tt ":
         return None
@@ -272,7 +273,7 @@ class ParsedInstant(str):
     It is the same string (records are emitted unchanged), but `int()` of it is the instant in
     epoch microseconds, which the manifest's first cursor format (`%epoch_microseconds`) reads in
     constant time. The CDK otherwise runs `strptime` over every cursor format up to three times
-    per lead (filter, per-bot cursor, stream cursor): the connector's measured hot spot.
+    per record (filter, per-bot cursor, stream cursor): the connector's measured hot spot.
     """
 
     instant_us: int | None
@@ -284,7 +285,7 @@ class ParsedInstant(str):
 
     def __int__(self) -> int:
         if self.instant_us is None:
-            # ValueError is what the CDK's cursor reads as "no usable cursor value": the lead
+            # ValueError is what the CDK's cursor reads as "no usable cursor value": the record
             # is emitted (never dropped) and does not move the state.
             raise ValueError(f"created_at {str(self)!r} is not an RFC 3339 date-time")
         return self.instant_us
@@ -292,10 +293,10 @@ class ParsedInstant(str):
 
 @dataclass
 class ParseCreatedAtOnce(RecordTransformation):
-    """Turns each lead's `created_at` into a `ParsedInstant` before the cursor filters it.
+    """Turns each record's `created_at` into a `ParsedInstant` before the cursor filters it.
 
     A `created_at` that is not a string at all (a number, a list) is emitted as its JSON text:
-    that fits the stream's declared string type, keeps the information, and makes the lead an
+    that fits the stream's declared string type, keeps the information, and makes the record an
     undated one (always emitted) instead of being misread as an epoch number.
     """
 
@@ -318,13 +319,13 @@ class ParseCreatedAtOnce(RecordTransformation):
 
 @dataclass
 class CreatedAtWindowFilter(RecordFilter):
-    """Keeps the leads whose `created_at` falls in the bot's cursor window, and every undated one.
+    """Keeps the records whose `created_at` falls in the bot's cursor window, and every undated one.
 
     The window is the slice the per-bot cursor hands out: from the saved state (or `start_date`)
-    up to the sync's start, both inclusive, so a lead at the boundary instant is re-emitted
+    up to the sync's start, both inclusive, so a record at the boundary instant is re-emitted
     rather than risked. It replaces the CDK's client-side filter, which re-parses the timestamp
-    and re-serialises the bot partition for every lead; here the window is parsed once per slice
-    and each lead costs one integer comparison. A lead with no usable `created_at` cannot be
+    and re-serialises the bot partition for every record; here the window is parsed once per
+    slice and each record costs one integer comparison. A record with no usable `created_at` cannot be
     placed in time, so it is kept: emitted on every sync, never lost.
     """
 
@@ -349,7 +350,7 @@ class CreatedAtWindowFilter(RecordFilter):
         end = epoch_microseconds(str(cursor_slice.get("end_time", "")))
         if start is None or end is None:
             raise ValueError(
-                f"the leads cursor gave no time window for slice {stream_slice!r}; "
+                f"the per-bot cursor gave no time window for slice {stream_slice!r}; "
                 "CreatedAtWindowFilter needs the DatetimeBasedCursor's start_time/end_time"
             )
         return start, end
@@ -358,12 +359,12 @@ class CreatedAtWindowFilter(RecordFilter):
 class SliceWithCachedHash(StreamSlice):
     """One bot's slice, equal to and hashing like the CDK's own, but hashed only once.
 
-    The CDK's per-bot cursor keys a bot's newest lead by `hash(record.associated_slice)`, twice
-    per lead, and a StreamSlice recomputes that hash every time (JSON plus SHA-256): a fifth of
-    the connector's time per lead. A slice never changes once made, so this copy asks the original
+    The CDK's per-bot cursor keys a bot's newest record by `hash(record.associated_slice)`, twice
+    per record, and a StreamSlice recomputes that hash every time (JSON plus SHA-256): a fifth of
+    the connector's time per record. A slice never changes once made, so this copy asks the original
     for its hash once and keeps it. Being equal to the original and hashing the same, it is the
-    same dictionary key: the cursor still finds the bot's newest lead when it closes the slice
-    under the original, and saves that lead's instant as the bot's cursor.
+    same dictionary key: the cursor still finds the bot's newest record when it closes the slice
+    under the original, and saves that record's instant as the bot's cursor.
     """
 
     def __init__(self, original: StreamSlice, known_hash: int | None = None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
@@ -23,11 +23,14 @@ from airbyte_cdk.models import (
     AirbyteMessage,
     AirbyteStateMessageSerializer,
     AirbyteStream,
-    ConfiguredAirbyteCatalogSerializer,
+    ConfiguredAirbyteCatalog,
     Level,
+    SyncMode,
     TraceType,
     Type,
 )
+from airbyte_cdk.test.catalog_builder import CatalogBuilder, ConfiguredAirbyteStreamBuilder
+from airbyte_cdk.test.state_builder import StateBuilder
 from airbyte_cdk.utils.airbyte_secrets_utils import filter_secrets, get_secrets, update_secrets
 
 from source_chatnode.run import declarative_source, load_manifest
@@ -118,6 +121,27 @@ def _definition(stream: AirbyteStream) -> StreamDefinition:
     )
 
 
+def configured_catalog(streams: Sequence[str], *, incremental: bool) -> ConfiguredAirbyteCatalog:
+    """A catalog selecting `streams`, in that order, as the connector declares them (schema and
+    primary key), built with the CDK's own `CatalogBuilder`: the one catalog builder of the
+    adapters and the tests."""
+    by_name = {definition.name: definition for definition in stream_definitions()}
+    unknown = [name for name in streams if name not in by_name]
+    if unknown:
+        raise KeyError(f"the connector has no stream {unknown}")
+    mode = SyncMode.incremental if incremental else SyncMode.full_refresh
+    builder = CatalogBuilder()
+    for name in streams:
+        builder.with_stream(
+            ConfiguredAirbyteStreamBuilder()
+            .with_name(name)
+            .with_sync_mode(mode)
+            .with_json_schema(by_name[name].schema)
+            .with_primary_key([[part] for part in by_name[name].primary_key])
+        )
+    return builder.build()
+
+
 def read_stream(
     config: Mapping[str, Any],
     stream: StreamDefinition,
@@ -133,35 +157,9 @@ def read_stream(
     `ConnectorError` once the connector has emitted everything it read before failing.
     """
     own = connector_config(config)
-    catalog = ConfiguredAirbyteCatalogSerializer.load(
-        {
-            "streams": [
-                {
-                    "stream": {
-                        "name": stream.name,
-                        "json_schema": stream.schema,
-                        "supported_sync_modes": ["full_refresh", "incremental"],
-                    },
-                    "sync_mode": "incremental" if incremental else "full_refresh",
-                    "destination_sync_mode": "append_dedup" if incremental else "overwrite",
-                    "cursor_field": [stream.cursor_field] if stream.cursor_field else None,
-                    "primary_key": [[part] for part in stream.primary_key],
-                }
-            ]
-        }
-    )
+    catalog = configured_catalog([stream.name], incremental=incremental)
     state = (
-        [
-            AirbyteStateMessageSerializer.load(
-                {
-                    "type": "STREAM",
-                    "stream": {
-                        "stream_descriptor": {"name": stream.name},
-                        "stream_state": dict(stream_state),
-                    },
-                }
-            )
-        ]
+        StateBuilder().with_stream_state(stream.name, dict(stream_state)).build()
         if incremental and stream_state
         else []
     )

@@ -7,9 +7,11 @@ so the very same manifest runs under both.
 
 from __future__ import annotations
 
+import copy
 import sys
 import warnings
 from collections.abc import Mapping, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,15 @@ _SDM_COMPONENTS_MODULE = "source_declarative_manifest.components"
 
 
 def load_manifest() -> dict[str, Any]:
-    """The declarative manifest, as the Airbyte platform would read it."""
+    """The declarative manifest, as the Airbyte platform would read it: a fresh copy each call,
+    for the caller to change (tests build variants) without touching anyone else's."""
+    return copy.deepcopy(_parsed_manifest())
+
+
+@cache
+def _parsed_manifest() -> dict[str, Any]:
+    """`manifest.yaml` parsed once per process: YAML in pure Python costs a tenth of a second,
+    and the adapters (dlt, Singer) and the tests build a source per stream read."""
     with MANIFEST_PATH.open(encoding="utf-8") as manifest_file:
         return safe_load_yaml(manifest_file)
 

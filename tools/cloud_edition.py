@@ -121,9 +121,6 @@ def malformed_body_filter(record: str) -> Component:
     }
 
 
-DECODED_RECORD = "lead"
-"""What an `ObjectArrayDecoder` without `record` decodes (its default in components.py)."""
-
 PARSED_INSTANT_FORMAT = "%epoch_microseconds"
 """The cursor format only `ParseCreatedAtOnce`'s parsed strings satisfy."""
 
@@ -135,7 +132,10 @@ def json_decoder_failing_on_malformed_bodies(component: Component, site: Site) -
     if not isinstance(handler, dict) or handler.get("type") != "DefaultErrorHandler":
         raise StandInError("the malformed-body filter needs the requester's DefaultErrorHandler")
     filters = handler.setdefault("response_filters", [])
-    malformed = malformed_body_filter(str(component.get("record") or DECODED_RECORD))
+    record = component.get("record")
+    if not isinstance(record, str) or not record:
+        raise StandInError("an ObjectArrayDecoder must name what its array holds (`record:`)")
+    malformed = malformed_body_filter(record)
     if malformed not in filters:
         filters.append(malformed)
     return {"type": "JsonDecoder"}

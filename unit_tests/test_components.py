@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -53,7 +53,7 @@ lead_objects = conversations() | st.dictionaries(
 
 
 def parse_in_chunks(body: bytes, chunk_sizes: list[int]) -> list[dict]:
-    parser = ObjectArrayParser()
+    parser = ObjectArrayParser(url=None, record="lead")
     leads: list[dict] = []
     position = 0
     for size in chunk_sizes:
@@ -120,7 +120,7 @@ def test_decoder_streams_batches_that_flatten_to_the_leads() -> None:
         {"session_id": str(index), "created_at": "2024-06-30T17:32:53.518+00:00"}
         for index in range(5000)
     ]
-    decoder = ObjectArrayDecoder(parameters={})
+    decoder = ObjectArrayDecoder(parameters={}, record="lead")
     batches = list(decoder.decode(_response(orjson.dumps(leads))))
     assert decoder.is_stream_response()
     assert [lead for batch in batches for lead in batch] == leads
@@ -129,7 +129,7 @@ def test_decoder_streams_batches_that_flatten_to_the_leads() -> None:
 def test_decoder_error_names_the_url_and_never_the_body_beyond_a_snippet() -> None:
     html = b"<html>" + b"x" * 10_000 + b"</html>"
     with pytest.raises(MalformedResponse, match="malformed leads response") as raised:
-        list(ObjectArrayDecoder(parameters={}).decode(_response(html)))
+        list(ObjectArrayDecoder(parameters={}, record="lead").decode(_response(html)))
     message = raised.value.message
     assert "get-conversation-ids/bot-x" in message
     assert len(message) < 600
@@ -498,3 +498,48 @@ def test_epoch_microseconds_reads_rfc3339_lower_case_t_and_z(text: str) -> None:
     """RFC 3339 allows `t` and `z`; such a lead must move the cursor, not count as undated."""
     assert epoch_microseconds(text) == epoch_microseconds("2024-06-30T17:32:53.518+00:00")
     assert instant_of(text) == datetime(2024, 6, 30, 17, 32, 53, 518000, tzinfo=UTC)
+
+
+class _BodyStillArriving(io.RawIOBase):
+    """A response body served from a generator, one chunk per read, that knows whether it has
+    been read to the end: the stand-in for a large body still coming over the network."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self.finished = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = next(self._chunks, b"")
+        if not chunk:
+            self.finished = True
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_the_decoder_yields_the_first_records_before_the_body_has_arrived() -> None:
+    """Flat memory: records come out while the rest of the body is still unread. A decoder that
+    reads `response.content` (the whole body first) would finish the body before its first
+    record and fail this."""
+
+    def chunks() -> Iterator[bytes]:
+        yield b'[{"session_id": "first"},'
+        for number in range(1000):
+            yield b'{"session_id": "s%d"},' % number
+        yield b'{"session_id": "last"}]'
+
+    body = _BodyStillArriving(chunks())
+    response = requests.Response()
+    response.status_code = 200
+    response.url = "http://127.0.0.1/v1/get-conversation-ids/bot-a"
+    response.raw = body
+    batches = ObjectArrayDecoder(parameters={}, record="lead").decode(response)
+
+    first = next(batches)
+    assert first == [{"session_id": "first"}]
+    assert not body.finished, "the body was read to the end before the first record came out"
+    rest = [record for batch in batches for record in batch]  # type: ignore[union-attr]
+    assert body.finished
+    assert len(rest) == 1001 and rest[-1] == {"session_id": "last"}

@@ -276,7 +276,10 @@ def test_the_connector_wheel_carries_only_the_connector(wheels: dict[str, Wheel]
     connector = wheels[CONNECTOR]
     assert connector.top_level_packages == {"source_chatnode"}
     for shipped in ("manifest.yaml", "components.py", "run.py", "builder/manifest.yaml"):
-        assert f"source_chatnode/{shipped}" in connector.files
+        # The very files of the source tree, not only their names: a stale or empty copy in the
+        # wheel is a broken connector that a listing would not show.
+        expected = (ROOT / "source_chatnode" / shipped).read_text(encoding="utf-8")
+        assert connector.read(f"source_chatnode/{shipped}") == expected, shipped
     assert "source-chatnode = source_chatnode.run:run" in connector.dist_info("entry_points.txt")
 
 
@@ -410,6 +413,16 @@ def test_the_kit_installed_alone_reads_the_spec_documents_it_bundles(kit_venv: V
     )
     assert found.parts[-2:] == ("chatnode_spec", "_bundled")
     assert found.is_relative_to(kit_venv.folder)
+    # What the contract CLI loads from there: every document, merged into the API it checks.
+    loaded = kit_venv.python(
+        "import json, chatnode_spec.documents as d; "
+        "print(json.dumps([sorted(d.api_document()['paths']), "
+        "[str(d.document_path(n)) for n in (*d.DOCUMENT_FILES, *d.ASSUMED_DOCUMENT_FILES)]]))"
+    )
+    paths, documents = json.loads(loaded)
+    assert {"/get-conversation-ids/{bot_id}", "/get-chats/{bot_id}"} <= set(paths)
+    for document in map(Path, documents):  # the published ones bundled, the assumed beside
+        assert document.is_file() and document.is_relative_to(kit_venv.folder), document
 
 
 def test_the_kit_installed_alone_runs_the_contract_checker(kit_venv: Venv) -> None:
