@@ -57,7 +57,7 @@ def test_answers_exactly_like_the_live_server() -> None:
     def untimed(entries: list[dict]) -> list[dict]:
         return [{k: v for k, v in e.items() if k != "timestamp"} for e in entries]
 
-    assert untimed(router.chatnode.journal.entries()) == untimed(real_journal)  # type: ignore[attr-defined]
+    assert untimed(router.chatnode.journal()) == untimed(real_journal)  # type: ignore[attr-defined]
 
 
 def test_chats_answer_exactly_like_the_live_server() -> None:
@@ -104,7 +104,7 @@ def test_faults_and_journal_through_the_service() -> None:
         assert httpx.post(f"{BASE}/get-conversation-ids/bot-alpha", headers=KEY).status_code == 200
         with pytest.raises(httpx.RemoteProtocolError, match="drop fault"):
             httpx.post(f"{BASE}/get-conversation-ids/bot-beta", headers=KEY)
-    assert [e["status"] for e in service.journal.entries()] == [429, 200, 200]
+    assert [e["status"] for e in service.journal()] == [429, 200, 200]
 
 
 def test_other_hosts_are_not_mocked() -> None:

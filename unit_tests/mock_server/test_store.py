@@ -9,7 +9,8 @@ import pytest
 
 from mock_server.data import leads_for_bot
 from mock_server.seeded import parse_ms
-from mock_server.store import BotLeads, LeadStore
+from mock_server.store import BotLeads
+from mock_server.store import Store as LeadStore
 
 
 def stamp(lead: dict) -> datetime:
