@@ -13,48 +13,36 @@ from collections.abc import Sequence
 import chatnode_spec
 from mock_server.chats import DEFAULT_MESSAGES_PER_SESSION, DEFAULT_RECENT_SESSIONS
 from mock_server.config import (
+    ADMIN_TOKEN_ENV,
     DEFAULT_API_KEY,
     DEFAULT_BOTS,
     MockConfig,
-    is_loopback,
+    argument_type,
     parse_api_keys,
     parse_messages_per_session,
 )
 from mock_server.faults import parse_fault
+from mock_server.reference import admin_summary, fault_syntax
 from mock_server.server import bind_socket, url_of, uvicorn_server
 from mock_server.service import MockService
 
-ADMIN_TOKEN_ENV = "CHATNODE_MOCK_ADMIN_TOKEN"
-
 EPILOG = f"""\
 fault syntax (--fault, repeatable; the first matching rule decides a request):
-  WHAT[:OPTION=VALUE]...
-  WHAT     an HTTP status (429, 500, 502, 503, 404, ...) answered with
-           {{"message": ..., "error": ...}}; latency=SECONDS (then a normal answer);
-           drop (connection broken mid-body); truncated (200, JSON cut off);
-           html (200, text/html page); non_object (200, one array element not an object)
-  OPTIONS  retry_after=SECONDS and message=TEXT (status only); route=leads|chats|send|auth (only
-           that endpoint); bot=BOT_ID (only that bot); times=N (only the next N requests);
-           p=FRACTION and seed=S (a seeded fraction)
+{fault_syntax()}
 
-chats (POST /v1/get-chats/{{bot_id}}, body: a JSON array of session ids):
-  Each lead's session has a seeded conversation (--messages per session), human and ai turns
-  alternating, every message after its lead. The messages of the sessions named in the body
-  come back session by session; ids that are not sessions of the bot's leads add nothing. An
-  empty array (or no body) returns the {DEFAULT_RECENT_SESSIONS} most recent sessions (by lead created_at), or
-  ?k=N of them; k is ignored when ids are given. A body that is not a JSON array of strings is a
-  400. Append messages with POST /_admin/bots/BOT/sessions/SESSION/messages.
+chats (POST /v1/get-chats/{{bot_id}}, body: a JSON array of session ids): each lead's session has a
+  seeded conversation (--messages per session), every message after its lead, served session by
+  session; ids that are not sessions of the bot's leads add nothing. An empty array (or no body)
+  returns the {DEFAULT_RECENT_SESSIONS} most recent sessions, or ?k=N of them.
 
-send message (POST /v1/{{bot_id}}, body {{"message": TEXT, "chat_session_id": ID}}):
-  The agent answers from a seeded table (deterministic for --seed), and both turns join the
-  session's chat history, after every message the bot had. Without chat_session_id (or with an
-  id the bot has no session for) a session starts, `BOT_ID-EPOCH_MS` unless given, listed in Get
-  Leads without contact fields (--no-list-sent-sessions: not listed). streaming: true is a 400
-  (ChatNode publishes no streaming format). Send as an end user from outside with
-  POST /_admin/bots/BOT/messages.
+send message (POST /v1/{{bot_id}}, {{"message": TEXT, "chat_session_id": ID}}): a seeded answer; both
+  turns join the session's history. A new session is listed in Get Leads without contact fields
+  (--no-list-sent-sessions: not listed). streaming: true is a 400.
 
-authenticate me (GET /v1/auth_me): the key's team, {{"id", "name", "slug"}}. ChatNode publishes
-  no schema for it: this shape is ASSUMED (chatnode_spec/assumed/), unverified.
+authenticate me (GET /v1/auth_me): the key's team, {{"id", "name", "slug"}}: an ASSUMED shape.
+
+admin API (JSON; with an admin token every call needs `Authorization: Bearer TOKEN`):
+{admin_summary()}
 
 examples:
   chatnode-mock-server --port 8080
@@ -66,12 +54,10 @@ examples:
   chatnode-mock-server --leads 10000 --messages 100 --fault 500:route=chats:times=1
   {ADMIN_TOKEN_ENV}=s3cret chatnode-mock-server --host 0.0.0.0 --port 8080
 
-defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}.
-On start it prints one line, `ChatNode mock server listening on http://HOST:PORT/v1`.
-Admin endpoints live under http://HOST:PORT/_admin/ (see docs/sandbox.md); with an
-admin token every admin call needs `Authorization: Bearer TOKEN`, else it gets 401. Binding to
-anything but loopback (127.0.0.0/8, ::1, localhost) without an admin token is refused (exit 2).
-Ctrl-C or SIGTERM stops it.
+defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}. On start it prints
+one line, `ChatNode mock server listening on http://HOST:PORT/v1`. Binding to anything but
+loopback (127.0.0.0/8, ::1, localhost) without an admin token is refused (exit 2). Ctrl-C or
+SIGTERM stops it. Reference: docs/sandbox.md.
 """
 
 
@@ -108,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     low, high = DEFAULT_MESSAGES_PER_SESSION
     parser.add_argument(
         "--messages",
-        type=_messages_per_session,
+        type=argument_type(parse_messages_per_session),
         default=DEFAULT_MESSAGES_PER_SESSION,
         metavar="N|MIN-MAX",
         help=f"chat messages per lead's session: exactly N, or a seeded number from MIN to MAX "
@@ -123,7 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         "other than human/ai (not spec-conforming)",
     )
     parser.add_argument(
-        "--fault", action="append", metavar="SPEC", help="a fault rule, repeatable (see below)"
+        "--fault",
+        action="append",
+        type=argument_type(parse_fault),
+        metavar="SPEC",
+        help="a fault rule, repeatable (syntax below)",
     )
     parser.add_argument(
         "--allow-request-body",
@@ -176,7 +166,7 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         messages_per_session=args.messages,
         seed=args.seed,
         quirks=args.quirks,
-        faults=tuple(parse_fault(f) for f in args.fault or ()),
+        faults=tuple(args.fault or ()),
         validate_responses=args.validate_responses,
         allow_request_body=args.allow_request_body,
         allow_unknown_fields=args.allow_unknown_fields,
@@ -184,15 +174,6 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
         log_level=args.log_level,
         admin_token=args.admin_token,
     )
-
-
-def _messages_per_session(text: str) -> tuple[int, int]:
-    try:
-        per_session = parse_messages_per_session(text)
-        MockConfig(messages_per_session=per_session)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return per_session
 
 
 async def _serve(config: MockConfig) -> None:
@@ -223,11 +204,6 @@ def _on_sigterm(signum: int, frame: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.admin_token and not is_loopback(args.host):
-        parser.error(
-            f"refusing to serve the unlocked /_admin/ API on non-loopback --host {args.host}: "
-            f"pass --admin-token TOKEN (or set {ADMIN_TOKEN_ENV}), or bind to 127.0.0.1"
-        )
     try:
         config = config_from_args(args)
     except ValueError as exc:
