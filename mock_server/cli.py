@@ -62,6 +62,7 @@ SIGTERM stops it. Reference: docs/sandbox.md.
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The flags, each named after the `MockConfig` field it sets (`dest`)."""
     parser = argparse.ArgumentParser(
         prog="chatnode-mock-server",
         description="A spec-driven mock of the ChatNode API, a sandbox for its clients: leads "
@@ -71,109 +72,49 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument(
-        "--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)"
-    )
-    parser.add_argument(
-        "--api-key",
-        action="append",
-        metavar="KEY[:BOT,...]",
-        help=f"accepted bearer key, repeatable; KEY:bot1,bot2 limits it to those bots "
-        f"(default {DEFAULT_API_KEY!r})",
-    )
-    parser.add_argument(
-        "--bot",
-        action="append",
-        metavar="BOT_ID",
-        help=f"a bot to serve, repeatable (default {' '.join(DEFAULT_BOTS)})",
-    )
-    parser.add_argument(
-        "--leads", type=int, default=100, metavar="N", help="leads per bot (default 100)"
-    )
-    low, high = DEFAULT_MESSAGES_PER_SESSION
-    parser.add_argument(
-        "--messages",
-        type=argument_type(parse_messages_per_session),
-        default=DEFAULT_MESSAGES_PER_SESSION,
-        metavar="N|MIN-MAX",
-        help=f"chat messages per lead's session: exactly N, or a seeded number from MIN to MAX "
-        f"(default {low}-{high})",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
-    parser.add_argument(
-        "--quirks",
-        action="store_true",
-        help="serve leads and chats as a sloppy real API might: 0-6 fraction digits, Z or other "
-        "offsets, nulls, unknown fields, slightly out of order, now and then a message type "
-        "other than human/ai (not spec-conforming)",
-    )
-    parser.add_argument(
-        "--fault",
-        action="append",
-        type=argument_type(parse_fault),
-        metavar="SPEC",
-        help="a fault rule, repeatable (syntax below)",
-    )
-    parser.add_argument(
-        "--allow-request-body",
-        action="store_true",
-        help="ignore request bodies instead of answering 400 unexpected_body",
-    )
-    parser.add_argument(
-        "--allow-unknown-fields",
-        action="store_true",
-        help="ignore request body fields the spec does not declare instead of answering 400 "
-        "unknown_field",
-    )
-    parser.add_argument(
-        "--no-list-sent-sessions",
-        dest="list_sent_sessions",
-        action="store_false",
-        help="keep sessions that Send Message starts out of Get Leads (by default they are "
-        "listed, without contact fields; ChatNode does not publish which it does)",
-    )
-    parser.add_argument(
-        "--validate-responses",
-        action="store_true",
-        help="check each documented response against the spec before sending it (slow)",
-    )
-    parser.add_argument(
-        "--admin-token",
-        metavar="TOKEN",
-        default=os.environ.get(ADMIN_TOKEN_ENV) or None,
-        help="lock the /_admin/ API: every call needs `Authorization: Bearer TOKEN`; required "
-        f"with a non-loopback --host (default: ${ADMIN_TOKEN_ENV}, which keeps it out of `ps`; "
-        "unset: admin open, loopback only)",
-    )
-    parser.add_argument(
-        "--log-level",
-        default="warning",
-        choices=["critical", "error", "warning", "info", "debug", "trace"],
-        help="uvicorn log level (default warning)",
-    )
+    add, low, high = parser.add_argument, *DEFAULT_MESSAGES_PER_SESSION
+    # fmt: off
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    add("--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)")
+    add("--api-key", dest="api_keys", action="append", metavar="KEY[:BOT,...]",
+        help=f"accepted bearer key, repeatable; KEY:bot1,bot2 limits it to those bots (default {DEFAULT_API_KEY!r})")
+    add("--bot", dest="bots", action="append", metavar="BOT_ID",
+        help=f"a bot to serve, repeatable (default {' '.join(DEFAULT_BOTS)})")
+    add("--leads", dest="leads_per_bot", type=int, default=100, metavar="N", help="leads per bot (default 100)")
+    add("--messages", dest="messages_per_session", type=argument_type(parse_messages_per_session),
+        default=DEFAULT_MESSAGES_PER_SESSION, metavar="N|MIN-MAX",
+        help=f"chat messages per lead's session: exactly N, or a seeded number from MIN to MAX (default {low}-{high})")
+    add("--seed", type=int, default=0, help="data seed (default 0)")
+    add("--quirks", action="store_true",
+        help="serve leads and chats as a sloppy real API might: 0-6 fraction digits, Z or other offsets, nulls, "
+        "unknown fields, slightly out of order, now and then a message type other than human/ai (not spec-conforming)")
+    add("--fault", dest="faults", action="append", type=argument_type(parse_fault), metavar="SPEC",
+        help="a fault rule, repeatable (syntax below)")
+    add("--allow-request-body", action="store_true",
+        help="ignore request bodies instead of answering 400 unexpected_body")
+    add("--allow-unknown-fields", action="store_true",
+        help="ignore request body fields the spec does not declare instead of answering 400 unknown_field")
+    add("--no-list-sent-sessions", dest="list_sent_sessions", action="store_false",
+        help="keep sessions that Send Message starts out of Get Leads (by default they are listed, without "
+        "contact fields; ChatNode does not publish which it does)")
+    add("--validate-responses", action="store_true",
+        help="check each documented response against the spec before sending it (slow)")
+    add("--admin-token", metavar="TOKEN", default=os.environ.get(ADMIN_TOKEN_ENV) or None,
+        help="lock the /_admin/ API: every call needs `Authorization: Bearer TOKEN`; required with a "
+        f"non-loopback --host (default: ${ADMIN_TOKEN_ENV}, which keeps it out of `ps`; unset: admin open, loopback only)")
+    add("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="uvicorn log level (default warning)")
+    # fmt: on
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> MockConfig:
     """The MockConfig the flags describe; ValueError with a readable message on a bad flag."""
-    return MockConfig(
-        host=args.host,
-        port=args.port,
-        api_keys=parse_api_keys(args.api_key or [DEFAULT_API_KEY]),
-        bots=tuple(args.bot or DEFAULT_BOTS),
-        leads_per_bot=args.leads,
-        messages_per_session=args.messages,
-        seed=args.seed,
-        quirks=args.quirks,
-        faults=tuple(args.fault or ()),
-        validate_responses=args.validate_responses,
-        allow_request_body=args.allow_request_body,
-        allow_unknown_fields=args.allow_unknown_fields,
-        list_sent_sessions=args.list_sent_sessions,
-        log_level=args.log_level,
-        admin_token=args.admin_token,
-    )
+    fields = vars(args) | {
+        "faults": tuple(args.faults or ()),
+        "bots": tuple(args.bots or DEFAULT_BOTS),
+    }
+    return MockConfig(**fields | {"api_keys": parse_api_keys(args.api_keys or [DEFAULT_API_KEY])})
 
 
 async def _serve(config: MockConfig) -> None:

@@ -213,9 +213,9 @@ class FaultPlan:
 
     def remove(self, rule_id: int) -> bool:
         with self._lock:
-            before = len(self._rules)
-            self._rules = [r for r in self._rules if r.id != rule_id]
-            return len(self._rules) != before
+            kept = [r for r in self._rules if r.id != rule_id]
+            removed, self._rules = len(kept) != len(self._rules), kept
+            return removed
 
     def replace(self, rules: Iterable[FaultRule]) -> None:
         """Start over with these rules (fresh countdowns and draw sequences); none clears."""
@@ -237,9 +237,9 @@ class FaultPlan:
         with self._lock:
             for active in self._rules:
                 rule = active.rule
-                if not rule.matches(bot_id, route) or active.remaining == 0:
-                    continue
-                if rule.p is not None and active.draws.random() >= rule.p:
+                if not rule.matches(bot_id, route) or (
+                    rule.p is not None and active.draws.random() >= rule.p
+                ):
                     continue
                 if active.remaining is not None:
                     active.remaining -= 1
@@ -296,38 +296,18 @@ def _non_object(rule: FaultRule, normal: NormalResponse, elements: Iterator[byte
 
 
 KINDS: dict[FaultKind, Kind] = {
-    FaultKind.STATUS: Kind(
-        "`429`, `500`, `503`, ... any status",
-        "that status with the generic error body",
-        ("status", "retry_after", "message"),
-        _status,
-    ),
-    FaultKind.LATENCY: Kind(
-        "`latency=SECONDS`",
-        "waits, then answers normally",
-        ("seconds",),
-        lambda rule, normal, _: replace(normal(), delay=rule.seconds or 0.0),
-    ),
-    FaultKind.DROP: Kind(
-        "`drop`",
-        "sends headers and part of the body, then closes the connection",
-        (),
-        lambda rule, normal, _: replace(normal(), abort=True, conforming=False),
-    ),
+    FaultKind.STATUS: Kind("`429`, `500`, `503`, ... any status", "that status with the generic error body",
+                           ("status", "retry_after", "message"), _status),
+    FaultKind.LATENCY: Kind("`latency=SECONDS`", "waits, then answers normally", ("seconds",),
+                            lambda rule, normal, _: replace(normal(), delay=rule.seconds or 0.0)),
+    FaultKind.DROP: Kind("`drop`", "sends headers and part of the body, then closes the connection", (),
+                         lambda rule, normal, _: replace(normal(), abort=True, conforming=False)),
     FaultKind.TRUNCATED: Kind("`truncated`", "200, the JSON array cut off mid-way", (), _truncated),
-    FaultKind.HTML: Kind(
-        "`html`",
-        "200, an HTML error page as `text/html`, as a proxy or CDN sends",
-        (),
-        lambda *_: MockResponse(200, _HTML_PAGE, content_type="text/html; charset=utf-8"),
-    ),
-    FaultKind.NON_OBJECT: Kind(
-        "`non_object`",
-        f"200, an array with one string element, {NON_OBJECT_ELEMENT.decode()}, among the records",
-        (),
-        _non_object,
-    ),
-}
+    FaultKind.HTML: Kind("`html`", "200, an HTML error page as `text/html`, as a proxy or CDN sends", (),
+                         lambda *_: MockResponse(200, _HTML_PAGE, content_type="text/html; charset=utf-8")),
+    FaultKind.NON_OBJECT: Kind("`non_object`", f"200, an array with one string element, "
+                               f"{NON_OBJECT_ELEMENT.decode()}, among the records", (), _non_object),
+}  # fmt: skip
 """Each kind of fault, how it is written, and the one response it produces."""
 
 

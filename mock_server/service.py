@@ -149,8 +149,10 @@ class MockService:
         base = chatnode_spec.server_base_path()
         self.routes = route_table((op.method, base + op.path_template, op) for op in self._handlers)
 
-    # The one set of changes to a running mock (see the module docstring). Errors are ValueError
-    # for bad arguments, KeyError for an unknown bot or session (BotExistsError: a known bot).
+    # The one set of changes to a running mock (see the module docstring); the store's methods
+    # say what each does. Errors: ValueError for bad arguments, KeyError for an unknown bot or
+    # session (its subclass BotExistsError for adding a known bot).
+    # fmt: off
 
     def bots(self) -> dict[str, int]:
         """Each bot and how many leads it serves now."""
@@ -158,69 +160,41 @@ class MockService:
         return {s.bot_id: s.count for s in snapshots if s is not None}
 
     def leads(self, bot_id: str) -> list[Any]:
-        """What Get Leads serves for the bot now, as Python objects (for small bots)."""
         return self.store.leads(bot_id)
 
-    def chats(
-        self,
-        bot_id: str,
-        session_ids: Sequence[str] | None = None,
-        k: int = DEFAULT_RECENT_SESSIONS,
-    ) -> list[Any]:
-        """What Get Chat History serves now for these sessions (without ids: the `k` most
-        recent sessions, as for a `[]` body), as Python objects."""
+    def chats(self, bot_id: str, session_ids: Sequence[str] | None = None, k: int = DEFAULT_RECENT_SESSIONS) -> list[Any]:
         return self.store.chats(bot_id, session_ids, k)
 
-    def add_bot(self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None) -> None:  # fmt: skip
-        """A new bot, with `count` seeded leads (default 0) or the given `leads`."""
+    def add_bot(self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None) -> None:
         self.store.add_bot(bot_id, count, leads)
 
-    def append(self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None) -> list[Any]:  # fmt: skip
-        """Add `count` seeded leads created after everything the bot has, or `leads` verbatim
-        (even if they break the spec); returns the added leads."""
+    def append(self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None) -> list[Any]:
         return self.store.append(bot_id, count, leads)
 
-    def set_leads(self, bot_id: str, leads: Sequence[Any] | None = None, *, count: int | None = None) -> None:  # fmt: skip
-        """Replace the bot's leads with `leads` verbatim or `count` freshly seeded ones."""
+    def set_leads(self, bot_id: str, leads: Sequence[Any] | None = None, *, count: int | None = None) -> None:
         self.store.set_leads(bot_id, leads, count=count)
 
-    def append_message(
-        self,
-        bot_id: str,
-        session_id: str,
-        *,
-        content: str | None = None,
-        type: str = "human",
-        raw: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Add a message to a session of the bot's leads, created after every message the bot
-        has (so an incremental sync must pick it up); `content` None draws a seeded text of the
-        type, `raw` is served verbatim instead. Returns the message."""
+    def append_message(self, bot_id: str, session_id: str, *, content: str | None = None, type: str = "human",
+                       raw: Mapping[str, Any] | None = None) -> Any:
         return self.store.append_message(bot_id, session_id, content=content, type=type, raw=raw)
 
     def send_message(self, bot_id: str, message: str, session_id: str | None = None) -> Exchange:
-        """An end user chats: `message` and the agent's reply join the session (a new one without
-        `session_id`), exactly as `POST /v1/{bot_id}` records them, without a key, faults or a
-        journal entry. `.response()` of the result is what Send Message answers."""
-        return self.store.send_message(
-            bot_id, message, session_id, list_lead=self.config.list_sent_sessions
-        )
+        """An end user chats, as `POST /v1/{bot_id}` records it, without a key, faults or a
+        journal entry; `.response()` of the result is what Send Message answers."""
+        return self.store.send_message(bot_id, message, session_id, list_lead=self.config.list_sent_sessions)
 
     def inject(self, rule: FaultRule | str | Mapping[str, Any]) -> InjectedFault:
-        """Add a fault rule (a `FaultRule`, its CLI text `"429:retry_after=0:times=3"` or its
-        JSON fields) after the existing ones; the handle removes it, or use it in a `with`."""
+        """Add a fault rule (a `FaultRule`, its CLI text or its JSON fields) after the others;
+        the handle removes it, or use it in a `with`."""
         if isinstance(rule, str):
             rule = parse_fault(rule)
-        elif not isinstance(rule, FaultRule):
-            rule = FaultRule.from_json(dict(rule))
-        return InjectedFault(self.faults, rule)
+        return InjectedFault(self.faults, rule if isinstance(rule, FaultRule) else FaultRule.from_json(dict(rule)))
 
     def fault_rules(self) -> list[dict[str, Any]]:
         """The rules in force, in order, with their ids and the requests each has left."""
         return self.faults.describe()
 
     def remove_fault(self, rule_id: int) -> bool:
-        """Take one rule out; False if it was already gone (spent or cleared)."""
         return self.faults.remove(rule_id)
 
     def clear_faults(self) -> None:
@@ -233,6 +207,7 @@ class MockService:
     def clear_journal(self) -> None:
         self.requests.clear()
 
+    # fmt: on
     def reset(self) -> None:
         """Back to the configuration: its bots, leads and chats, its fault plan, no journal."""
         self.store.reset()
@@ -246,86 +221,49 @@ class MockService:
         if isinstance(routed, MockResponse):
             self.requests.record(request.method, request.path, None, routed.status, None, "n/a")
             return routed
-        return self._handle(*routed, request)
-
-    def _handle(
-        self, operation: Operation, path_params: Mapping[str, str], request: MockRequest
-    ) -> MockResponse:
-        """The response to a request routed to `operation`, recorded in the journal."""
+        operation, path_params = routed
         outcome = _Outcome()
         response = self._decide(operation, path_params, request, outcome)
         if self.config.validate_responses and response.conforming and not response.abort:
             response = self._checked(request, response)
-        self.requests.record(
-            request.method,
-            request.path,
-            path_params.get("bot_id"),
-            response.status,
-            outcome.fault,
-            outcome.auth.value,
-            outcome.prefer,
-        )
+        bot_id, auth = path_params.get("bot_id"), outcome.auth.value
+        args = (request.method, request.path, bot_id, response.status, outcome.fault, auth)
+        self.requests.record(*args, outcome.prefer)
         return response
 
     def _decide(
-        self,
-        operation: Operation,
-        path_params: Mapping[str, str],
-        request: MockRequest,
-        outcome: _Outcome,
-    ) -> MockResponse:
-        if request.body.strip() and not (
-            operation.has_request_body or self.config.allow_request_body
-        ):
+        self, operation: Operation, path_params: Mapping[str, str], request: MockRequest, outcome: _Outcome
+    ) -> MockResponse:  # fmt: skip
+        """Steps 2 to 5 of the module docstring, then the route's handler."""
+        if request.body.strip() and not (operation.has_request_body or self.config.allow_request_body):  # fmt: skip
             return error_response(
                 400,
                 f"{operation.method} {operation.path_template} takes no request body; send none",
                 "unexpected_body",
             )
-        unknown = sorted(
-            set(parse_qs(request.query, keep_blank_values=True)) - operation.query_params
-        )
-        if unknown:
-            allowed = ", ".join(sorted(operation.query_params)) or "none"
-            return error_response(
-                400,
-                f"{operation.method} {operation.path_template} has no query parameter "
-                f"{', '.join(map(repr, unknown))}; the spec declares {allowed}",
-                "unknown_parameter",
-            )
+        query = parse_qs(request.query, keep_blank_values=True)
+        rejected = _undeclared(operation, "query parameter", query, operation.query_params)
+        if rejected:
+            return rejected
         verdict = self.validator.check_request(request, operation)
         if verdict.status == 401:
             outcome.auth = AuthOutcome.MISSING
             return self._documented(operation, 401)
         if verdict.status is not None:
             return error_response(verdict.status, verdict.detail, verdict.error)
-        undeclared = self._undeclared_fields(operation, request)
-        if undeclared:
-            return undeclared
+        # Strict as for query parameters: `{"chatSessionId": ...}` would otherwise start a new
+        # session unnoticed. The body is a valid object by now.
+        if operation.body_fields is not None and not self.config.allow_unknown_fields:
+            body = orjson.loads(request.body)
+            rejected = _undeclared(operation, "body field", body, operation.body_fields)
+            if rejected:
+                return rejected
         prefer = request.headers.get("prefer")
-        if prefer:
-            forced = self._preferred(operation, prefer, outcome)
-            if forced is not None:
-                return forced
+        forced = self._preferred(operation, prefer, outcome) if prefer else None
+        if forced is not None:
+            return forced
         route, handler = self._handlers[operation]
         return handler(_Call(operation, route, path_params.get("bot_id"), request, outcome))
-
-    def _undeclared_fields(self, operation: Operation, request: MockRequest) -> MockResponse | None:
-        """400 `unknown_field` for a body field the spec does not declare (strict, as for query
-        parameters: `{"chatSessionId": ...}` would otherwise start a new session unnoticed),
-        unless `allow_unknown_fields`. The body is already a valid object by then."""
-        declared = operation.body_fields
-        if declared is None or self.config.allow_unknown_fields:
-            return None
-        unknown = sorted(set(orjson.loads(request.body)) - declared)
-        if not unknown:
-            return None
-        return error_response(
-            400,
-            f"{operation.method} {operation.path_template} has no body field "
-            f"{', '.join(map(repr, unknown))}; the spec declares {', '.join(sorted(declared))}",
-            "unknown_field",
-        )
 
     def _preferred(
         self, operation: Operation, prefer: str, outcome: _Outcome
@@ -472,6 +410,21 @@ class _Call:
 
 
 Handler = Callable[[_Call], MockResponse]
+
+
+def _undeclared(
+    operation: Operation, what: str, names: Iterable[str], declared: Iterable[str]
+) -> MockResponse | None:
+    """400 `unknown_parameter` / `unknown_field` for names the spec does not declare."""
+    unknown = sorted(set(names) - set(declared))
+    if not unknown:
+        return None
+    return error_response(
+        400,
+        f"{operation.method} {operation.path_template} has no {what} "
+        f"{', '.join(map(repr, unknown))}; the spec declares {', '.join(sorted(declared)) or 'none'}",
+        "unknown_parameter" if what == "query parameter" else "unknown_field",
+    )
 
 
 def _no_elements() -> Iterator[bytes]:
