@@ -4,13 +4,12 @@ flags and serves the same app as the Python API and the pytest fixture."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
-import chatnode_spec
 from mock_server.chats import DEFAULT_MESSAGES_PER_SESSION, DEFAULT_RECENT_SESSIONS
 from mock_server.config import (
     ADMIN_TOKEN_ENV,
@@ -23,8 +22,7 @@ from mock_server.config import (
 )
 from mock_server.faults import parse_fault
 from mock_server.reference import admin_summary, fault_syntax
-from mock_server.server import bind_socket, url_of, uvicorn_server
-from mock_server.service import MockService
+from mock_server.server import MockServer
 
 EPILOG = f"""\
 fault syntax (--fault, repeatable; the first matching rule decides a request):
@@ -117,31 +115,6 @@ def config_from_args(args: argparse.Namespace) -> MockConfig:
     return MockConfig(**fields | {"api_keys": parse_api_keys(args.api_keys or [DEFAULT_API_KEY])})
 
 
-async def _serve(config: MockConfig) -> None:
-    sock = bind_socket(config.host, config.port)
-    server = uvicorn_server(MockService(config), config, graceful_seconds=2.0)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not task.done():
-        await asyncio.sleep(0.01)
-    if server.started:
-        print(
-            f"ChatNode mock server listening on {url_of(sock)}{chatnode_spec.server_base_path()}",
-            flush=True,
-        )
-    try:
-        await task
-    finally:
-        sock.close()
-
-
-class _Terminated(Exception):
-    """SIGTERM after uvicorn's graceful shutdown: a normal way to stop, exit status 0."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise _Terminated
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -149,16 +122,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the previous handler: this one.
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())
     try:
-        asyncio.run(_serve(config))
+        server = MockServer(config).start()
     except OSError as exc:
-        print(f"chatnode-mock-server: cannot listen on {config.host}:{config.port}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(f"chatnode-mock-server: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)  # fmt: skip
         return 1
-    except (KeyboardInterrupt, _Terminated):
+    try:
+        print(f"ChatNode mock server listening on {server.base_url}", flush=True)
+        stopped.wait()  # until SIGTERM; Ctrl-C interrupts it with KeyboardInterrupt
+    except KeyboardInterrupt:
         pass
+    finally:
+        server.stop()
     return 0
 
 

@@ -54,23 +54,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_server(
-    service: MockService, config: MockConfig, graceful_seconds: float | None = None
-) -> uvicorn.Server:
-    """A uvicorn server for the mock's app, configured the same for the CLI and MockServer."""
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _DropFaultLogFilter) for f in logger.filters):
-        logger.addFilter(_DropFaultLogFilter())
-    server_config = uvicorn.Config(
-        create_app(config, service),
-        lifespan="off",
-        access_log=False,
-        log_level=config.log_level,
-        timeout_graceful_shutdown=graceful_seconds,
-    )
-    return uvicorn.Server(server_config)
-
-
 def url_of(sock: socket.socket) -> str:
     """`http://HOST:PORT` of a bound socket."""
     host, port = sock.getsockname()[:2]
@@ -115,7 +98,14 @@ class MockServer(MockService):
             raise RuntimeError("MockServer is already running")
         try:
             self._socket = bind_socket(self.config.host, self.config.port)
-            self._server = uvicorn_server(self, self.config, graceful_seconds=1.0)
+            logger = logging.getLogger("uvicorn.error")
+            if not any(isinstance(f, _DropFaultLogFilter) for f in logger.filters):
+                logger.addFilter(_DropFaultLogFilter())
+            app = create_app(self.config, self)
+            self._server = uvicorn.Server(
+                uvicorn.Config(app, lifespan="off", access_log=False, log_level=self.config.log_level,
+                               timeout_graceful_shutdown=1.0)
+            )  # fmt: skip
             port = self._socket.getsockname()[1]
             thread = threading.Thread(target=self._serve, name=f"chatnode-mock:{port}", daemon=True)
             thread.start()
