@@ -41,7 +41,8 @@ from integration_tests.in_process import SyncResult, run_sync
 from integration_tests.oracle import EPOCH, at_most
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
-from mock_server.store import Exchange, LeadStore
+from mock_server.store import Exchange
+from mock_server.store import Store as LeadStore
 from unit_tests.strategies import instant_of, message_contents
 
 API_KEY = "cn-send-prop-7f6e5d4c3b"

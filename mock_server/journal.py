@@ -14,7 +14,8 @@ from typing import Any
 
 
 class Journal:
-    """The newest API requests, bounded; thread-safe."""
+    """The newest API requests, bounded; thread-safe. Calling it gives its entries, so
+    `server.journal()` reads as what it is."""
 
     def __init__(self, limit: int) -> None:
         self._lock = threading.Lock()
@@ -33,6 +34,8 @@ class Journal:
     def entries(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(e) for e in self._entries]
+
+    __call__ = entries
 
     def clear(self) -> None:
         with self._lock:

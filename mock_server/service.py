@@ -133,7 +133,8 @@ class MockService:
             messages_per_session=config.messages_per_session,
         )
         self.faults = FaultPlan(config.faults)
-        self.requests = Journal(config.journal_limit)
+        self.journal = Journal(config.journal_limit)
+        """`journal()`: the API requests served so far (no credentials in it)."""
         self.keys = KeyRing(config.api_keys)
         self.validator = SpecValidator()
         self._handlers: dict[Operation, tuple[str, Handler]] = {}
@@ -200,26 +201,22 @@ class MockService:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def journal(self) -> list[dict[str, Any]]:
-        """The API requests served so far (no credentials in it)."""
-        return self.requests.entries()
-
     def clear_journal(self) -> None:
-        self.requests.clear()
+        self.journal.clear()
 
     # fmt: on
     def reset(self) -> None:
         """Back to the configuration: its bots, leads and chats, its fault plan, no journal."""
         self.store.reset()
         self.faults.replace(self.config.faults)
-        self.requests.clear()
+        self.journal.clear()
 
     def dispatch(self, request: MockRequest) -> MockResponse:
         """Route by the spec's paths, then handle: what every adapter (ASGI, respx) answers with.
         Every request is journaled, 404 and 405 included."""
         routed = match_route(self.routes, request, "API")
         if isinstance(routed, MockResponse):
-            self.requests.record(request.method, request.path, None, routed.status, None, "n/a")
+            self.journal.record(request.method, request.path, None, routed.status, None, "n/a")
             return routed
         operation, path_params = routed
         outcome = _Outcome()
@@ -228,7 +225,7 @@ class MockService:
             response = self._checked(request, response)
         bot_id, auth = path_params.get("bot_id"), outcome.auth.value
         args = (request.method, request.path, bot_id, response.status, outcome.fault, auth)
-        self.requests.record(*args, outcome.prefer)
+        self.journal.record(*args, outcome.prefer)
         return response
 
     def _decide(
