@@ -56,14 +56,14 @@ from mock_server.responses import (
     error_response,
     spec_error_response,
 )
-from mock_server.store import Exchange, Store
+from mock_server.store import BotChats, BotLeads, Exchange, Store
 from mock_server.validation import SpecValidator
 
 WHOLE_BODY_LEADS = 2048
-"""A bot with up to this many leads keeps its body built (`BotLeads.whole_body`)."""
+"""Bodies up to this many leads are sent in one piece with a Content-Length; bigger ones stream."""
 STREAM_PIECE_BYTES = 1 << 16
-"""A body is written in pieces of about this size; one that fits in one piece is sent whole,
-with a Content-Length."""
+"""A chats body is written in pieces of about this size; one that fits in one piece is sent
+whole, with a Content-Length."""
 
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
 
@@ -286,15 +286,17 @@ class MockService:
         return spec_error_response(status, message)
 
     def _serve_leads(self, call: _Call) -> MockResponse:
-        """POST /get-conversation-ids/{bot_id}: every lead of the bot; a small bot's body is
-        built once per snapshot, as it is read again and again."""
+        """POST /get-conversation-ids/{bot_id}: every lead of the bot."""
         leads = self.store.snapshot(call.bot_id)
         if leads is None:
             return self._bot_answer(call, None, _no_elements)
+        return self._bot_answer(call, lambda: self._leads_response(leads), leads.element_chunks)
+
+    def _leads_response(self, leads: BotLeads) -> MockResponse:
         conforming = not (self.config.quirks or leads.has_raw)
-        small = leads.count <= WHOLE_BODY_LEADS
-        body = (lambda: iter((leads.whole_body,))) if small else leads.body_chunks
-        return self._bot_answer(call, lambda: _body(body(), conforming), leads.element_chunks)
+        if leads.count <= WHOLE_BODY_LEADS:
+            return MockResponse(200, leads.whole_body, conforming=conforming)
+        return MockResponse(200, chunks=leads.body_chunks(), conforming=conforming)
 
     def _serve_chats(self, call: _Call) -> MockResponse:
         """POST /get-chats/{bot_id}: the messages of the sessions in the body (a JSON array of
@@ -310,10 +312,19 @@ class MockService:
             asked = orjson.loads(request.body) if request.body.strip() else None
             return chats.select(asked or None, _recent_sessions_k(request.query))
 
-        def answer() -> MockResponse:
-            return _body(json_array(chats.element_chunks(sessions())), chats.conforming)
+        return self._bot_answer(
+            call,
+            lambda: self._chats_response(chats, sessions()),
+            lambda: chats.element_chunks(sessions()),
+        )
 
-        return self._bot_answer(call, answer, lambda: chats.element_chunks(sessions()))
+    def _chats_response(self, chats: BotChats, sessions: Sequence[str]) -> MockResponse:
+        pieces = _pieces(json_array(chats.element_chunks(sessions)), STREAM_PIECE_BYTES)
+        first = next(pieces)
+        second = next(pieces, None)
+        if second is None:
+            return MockResponse(200, first, conforming=chats.conforming)
+        return MockResponse(200, chunks=chain((first, second), pieces), conforming=chats.conforming)
 
     def _serve_send(self, call: _Call) -> MockResponse:
         """POST /{bot_id}: the visitor's message and the agent's reply, recorded in the session
@@ -411,16 +422,6 @@ def _undeclared(
         f"{', '.join(map(repr, unknown))}; the spec declares {', '.join(sorted(declared)) or 'none'}",
         "unknown_parameter" if what == "query parameter" else "unknown_field",
     )
-
-
-def _body(chunks: Iterable[bytes], conforming: bool) -> MockResponse:
-    """A 200 with this body (leads or messages): whole, with a Content-Length, when it fits in
-    one piece of STREAM_PIECE_BYTES; else streamed piece by piece, never held whole."""
-    pieces = _pieces(chunks, STREAM_PIECE_BYTES)
-    first, second = next(pieces, b"[]"), next(pieces, None)
-    if second is None:
-        return MockResponse(200, first, conforming=conforming)
-    return MockResponse(200, chunks=chain((first, second), pieces), conforming=conforming)
 
 
 def _no_elements() -> Iterator[bytes]:

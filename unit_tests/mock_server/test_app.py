@@ -12,12 +12,11 @@ import pytest
 
 import chatnode_spec
 from mock_server import auth
-from mock_server import service as service_module
 from mock_server.app import MAX_BODY_BYTES
 from mock_server.config import MockConfig
 from mock_server.responses import MockResponse
 from mock_server.server import MockServer
-from mock_server.service import WHOLE_BODY_LEADS
+from mock_server.service import WHOLE_BODY_LEADS, MockService
 
 from .conftest import admin, assert_matches_spec, bearer, fetch, leads_url
 
@@ -167,7 +166,7 @@ class TestResponseValidationMode:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         broken = MockResponse(200, b'[{"session_id":"x"}]', conforming=True)
-        monkeypatch.setattr(service_module, "_body", lambda chunks, conforming: broken)
+        monkeypatch.setattr(MockService, "_leads_response", lambda self, leads: broken)
         with MockServer(validate_responses=True, leads_per_bot=1) as server:
             response = fetch(server, "bot-alpha")
         assert response.status_code == 500
