@@ -8,6 +8,7 @@ matches a request decides it. `KINDS` and `OPTIONS` are the one description of t
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -62,7 +63,9 @@ class Option(NamedTuple):
 
 
 OPTIONS: dict[str, Option] = {
-    "retry_after": Option(float, lambda v: v >= 0, "SECONDS: adds `Retry-After` (status only)"),
+    "retry_after": Option(
+        float, lambda v: 0 <= v < math.inf, "SECONDS: adds `Retry-After` (status only)"
+    ),
     "message": Option(str, lambda v: True, "TEXT: the error message (status only)"),
     "route": Option(str, ROUTES.__contains__, f"{'|'.join(ROUTES)}: only that endpoint"),
     "bot": Option(str, bool, "BOT_ID: only that bot"),
@@ -72,7 +75,7 @@ OPTIONS: dict[str, Option] = {
 }
 FIELDS = {
     "status": Option(int, lambda v: 100 <= v <= 599, "an HTTP status"),
-    "seconds": Option(float, lambda v: v >= 0, "latency in seconds"),
+    "seconds": Option(float, lambda v: 0 <= v < math.inf, "latency in seconds"),
     **OPTIONS,
 }
 

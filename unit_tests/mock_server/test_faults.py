@@ -113,6 +113,8 @@ class TestSyntax:
             "drop:retry_after=1",
             "latency",
             "status",
+            "503:retry_after=inf",
+            "latency=nan",
             "99",
             "latency=x",
             "500:route=nowhere",
