@@ -206,7 +206,7 @@ class TestOverHttp:
     def test_latency_holds_the_answer_then_answers_normally(self, server: MockServer) -> None:
         server.inject(faults.latency(30, times=1))
         with pytest.raises(httpx.ReadTimeout, match="timed out"):
-            httpx.post(leads_url(server, "bot-alpha"), headers=bearer(server.api_key), timeout=0.5)
+            httpx.post(leads_url(server, "bot-alpha"), headers=bearer(server.api_key), timeout=0.2)
         server.inject(faults.latency(0.01, times=1))
         response = fetch(server, "bot-alpha")
         assert response.status_code == 200 and len(response.json()) == 20
