@@ -40,7 +40,7 @@ from hypothesis.stateful import (
 from integration_tests.in_process import SyncResult, run_sync
 from integration_tests.oracle import EPOCH, at_most
 from mock_server.server import MockServer
-from mock_server.store import Exchange, LeadStore
+from mock_server.store import Exchange, Store
 from unit_tests.strategies import instant_of, message_contents
 
 API_KEY = "cn-send-prop-7f6e5d4c3b"
@@ -224,7 +224,7 @@ def test_every_sent_message_is_read_once_and_bots_never_mix(server: MockServer) 
 # Mutants: the same machine against a store with one bug each
 
 
-class Mutant(LeadStore):
+class Mutant(Store):
     """A store whose Send Message records the exchange, then `spoil`s it in one way."""
 
     def send_message(
@@ -268,7 +268,7 @@ class SessionUnderAnotherBot(Mutant):
             self.append(other, leads=[exchange.lead])
 
 
-def _rewrite_last_turn(store: LeadStore, bot_id: str, session: str, change: Any) -> None:
+def _rewrite_last_turn(store: Store, bot_id: str, session: str, change: Any) -> None:
     """Replace the session's last two stored messages (a turn) by `change(question, answer)`."""
     with store._lock:
         log = store._chats[bot_id]

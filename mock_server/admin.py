@@ -1,231 +1,154 @@
-"""`/_admin/` endpoints: drive the mock from outside the Python process (a shell script, a
-connector test in another language). JSON in and out, errors in the generic shape, never journaled.
-With `MockConfig.admin_token` set, every call needs `Authorization: Bearer <admin_token>` (else 401).
-
-    GET    /_admin/health                  {"status": "ok", "bots": [...]}
-    GET    /_admin/bots                    {"bots": [{"bot_id": ..., "leads": N}]}
-    POST   /_admin/bots                    {"bot_id": ..., "count": N | "leads": [...]} -> 201
-    GET    /_admin/bots/{bot_id}/leads     [lead, ...]  (what the API serves now)
-    POST   /_admin/bots/{bot_id}/leads     {"count": N | "leads": [...]} -> {"appended": [...]}
-    PUT    /_admin/bots/{bot_id}/leads     {"count": N | "leads": [...]} -> {"total": N}
-    GET    /_admin/bots/{bot_id}/sessions/{session_id}/messages
-                                           [message, ...]  (what the chats API serves for it now)
-    POST   /_admin/bots/{bot_id}/sessions/{session_id}/messages
-                                           {"content": str, "type": "human"} (both optional)
-                                           or {"raw": {...}} -> 201 {"appended": message}
-    POST   /_admin/bots/{bot_id}/messages  {"message": str, "chat_session_id": str (optional)}
-                                           -> 201 {"response": Send Message's answer,
-                                           "lead": the listed lead of a new session or null,
-                                           "messages": [question, answer] as Get Chat History
-                                           serves them}  (an end user chatting)
-    GET    /_admin/faults                  {"faults": [rule, ...]}
-    POST   /_admin/faults                  {"spec": "429:times=3"} or rule fields -> 201 rule
-    DELETE /_admin/faults[/{id}]           clear all, or one rule
-    GET    /_admin/journal                 {"entries": [...]}
-    DELETE /_admin/journal                 clear it
-    POST   /_admin/reset                   back to the configuration
+"""`/_admin/` endpoints: drive the mock from outside the Python process (a shell script, a client
+test in another language) through the same `MockService` methods as `MockServer` and the
+fixtures. JSON in and out, errors in the generic shape, never journaled. With
+`MockConfig.admin_token` set, every call needs `Authorization: Bearer <admin_token>` (else 401).
+`ADMIN_ROUTES` is the one list of them: the router, the CLI help and docs/sandbox.md read it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from mock_server.auth import admin_allowed, bearer_token
-from mock_server.faults import FaultRule
 from mock_server.responses import MockRequest, MockResponse, error_response
 from mock_server.service import MockService, match_route, route_table
+from mock_server.store import BotExistsError
 
 ADMIN_PREFIX = "/_admin"
 
 Params = Mapping[str, str]
-Handler = Callable[[MockService, Params, Any], Any]
 
 
-class AdminError(Exception):
-    """An admin request the mock cannot carry out; becomes the generic error shape."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _json(data: Any, status: int = 200) -> MockResponse:
-    return MockResponse(status, orjson.dumps(data))
-
-
-def _count_or_leads(body: Any) -> tuple[int | None, list[Any] | None]:
-    if not isinstance(body, dict) or ("count" in body) == ("leads" in body):
-        raise AdminError(400, 'Send a JSON object with exactly one of "count" or "leads"')
-    count, leads = body.get("count"), body.get("leads")
-    if count is not None and (not isinstance(count, int) or count < 0):
-        raise AdminError(400, f'"count" must be a non-negative integer, got {count!r}')
-    if leads is not None and not isinstance(leads, list):
-        raise AdminError(400, '"leads" must be a JSON array')
-    return count, leads
+class AdminRoute(NamedTuple):
+    method: str
+    path: str
+    """Under ADMIN_PREFIX."""
+    handler: Callable[[MockService, Params, Any], Any]
+    request: str
+    """The body it takes, for the docs."""
+    answer: str
+    """What it answers, for the docs."""
+    status: int = 200
 
 
-def _known_bot(service: MockService, params: Params) -> str:
-    bot_id = params["bot_id"]
-    if service.store.snapshot(bot_id) is None:
-        raise AdminError(404, f"No bot {bot_id!r}; add it with POST {ADMIN_PREFIX}/bots")
-    return bot_id
-
-
-def health(service: MockService, params: Params, body: Any) -> Any:
-    return {"status": "ok", "bots": service.store.bot_ids()}
-
-
-def list_bots(service: MockService, params: Params, body: Any) -> Any:
-    snapshots = [service.store.snapshot(b) for b in service.store.bot_ids()]
-    return {"bots": [{"bot_id": s.bot_id, "leads": s.count} for s in snapshots if s]}
-
-
-def add_bot(service: MockService, params: Params, body: Any) -> Any:
-    if not isinstance(body, dict) or not isinstance(body.get("bot_id"), str):
-        raise AdminError(400, 'Send {"bot_id": "...", "count": N} or {"bot_id": ..., "leads": []}')
-    bot_id = body["bot_id"]
-    count, leads = _count_or_leads({k: v for k, v in body.items() if k != "bot_id"} or {"count": 0})
-    try:
-        service.store.add_bot(bot_id, count=count, leads=leads)
-    except KeyError as exc:
-        raise AdminError(409, str(exc.args[0])) from exc
-    except ValueError as exc:
-        raise AdminError(400, str(exc)) from exc
-    return _json({"bot_id": bot_id, "leads": service.store.snapshot(bot_id).count}, 201)  # type: ignore[union-attr]
-
-
-def get_leads(service: MockService, params: Params, body: Any) -> Any:
-    return service.store.leads(_known_bot(service, params))
-
-
-def append_leads(service: MockService, params: Params, body: Any) -> Any:
-    bot_id = _known_bot(service, params)
-    count, leads = _count_or_leads(body)
-    appended = service.store.append(bot_id, count=count, leads=leads)
-    total = service.store.snapshot(bot_id).count  # type: ignore[union-attr]
-    return {"bot_id": bot_id, "appended": appended, "total": total}
-
-
-def set_leads(service: MockService, params: Params, body: Any) -> Any:
-    bot_id = _known_bot(service, params)
-    count, leads = _count_or_leads(body)
-    service.store.set_leads(bot_id, leads, count=count)
-    return {"bot_id": bot_id, "total": service.store.snapshot(bot_id).count}  # type: ignore[union-attr]
-
-
-def _session(service: MockService, params: Params) -> tuple[str, str]:
-    bot_id, session_id = _known_bot(service, params), params["session_id"]
-    if session_id not in service.store.snapshot(bot_id).sessions:  # type: ignore[union-attr]
-        raise AdminError(
-            404, f"Bot {bot_id!r} has no lead with session_id {session_id!r}; GET its leads"
-        )
-    return bot_id, session_id
-
-
-def get_messages(service: MockService, params: Params, body: Any) -> Any:
-    bot_id, session_id = _session(service, params)
-    return service.store.chats(bot_id, [session_id])
-
-
-def append_message(service: MockService, params: Params, body: Any) -> Any:
-    bot_id, session_id = _session(service, params)
+def _fields(body: Any, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON body as keyword arguments: an object (none counts as `{}`) with only `allowed`
+    fields and every `required` one."""
     body = {} if body is None else body
-    if not isinstance(body, dict) or set(body) - {"content", "type", "raw"}:
-        raise AdminError(
-            400, 'Send {"content": "...", "type": "human"} (both optional) or {"raw": {...}}'
-        )
-    if ("raw" in body and set(body) != {"raw"}) or not isinstance(body.get("raw", {}), dict):
-        raise AdminError(400, '"raw" must be a JSON object, sent alone')
-    content, kind = body.get("content"), body.get("type", "human")
-    if not isinstance(content, str | None) or not isinstance(kind, str):
-        raise AdminError(400, '"content" and "type" must be strings')
-    appended = service.store.append_message(
-        bot_id, session_id, content=content, type=kind, raw=body.get("raw")
-    )
-    return _json({"bot_id": bot_id, "session_id": session_id, "appended": appended}, 201)
+    if not isinstance(body, dict) or set(body) - set(allowed) or set(required) - set(body):
+        need = f"; {', '.join(required)} required" if required else ""
+        raise ValueError(f"Send a JSON object with fields among {', '.join(allowed)}{need}")
+    return body
 
 
-def send_message(service: MockService, params: Params, body: Any) -> Any:
-    bot_id = _known_bot(service, params)
-    if (
-        not isinstance(body, dict)
-        or not isinstance(body.get("message"), str)
-        or not isinstance(body.get("chat_session_id", ""), str)
-        or set(body) - {"message", "chat_session_id"}
-    ):
-        raise AdminError(400, 'Send {"message": "...", "chat_session_id": "..." (optional)}')
-    exchange = service.send(bot_id, body["message"], body.get("chat_session_id"))
+def _messages(service: MockService, params: Params, body: Any) -> Any:
+    bot_id, session_id = params["bot_id"], params["session_id"]
+    chats = service.store.chat_snapshot(bot_id)
+    if chats is None or not chats.has_session(session_id):
+        raise KeyError(f"Bot {bot_id!r} has no session {session_id!r}; GET its leads")
+    return service.chats(bot_id, [session_id])
+
+
+def _append_leads(service: MockService, params: Params, body: Any) -> Any:
+    bot_id = params["bot_id"]
+    appended = service.append(bot_id, **_fields(body, ("count", "leads")))
+    return {"bot_id": bot_id, "appended": appended, "total": service.bots()[bot_id]}
+
+
+def _set_leads(service: MockService, params: Params, body: Any) -> Any:
+    service.set_leads(params["bot_id"], **_fields(body, ("count", "leads")))
+    return {"bot_id": params["bot_id"], "total": service.bots()[params["bot_id"]]}
+
+
+def _add_bot(service: MockService, params: Params, body: Any) -> Any:
+    fields = _fields(body, ("bot_id", "count", "leads"), ("bot_id",))
+    service.add_bot(**fields)
+    return {"bot_id": fields["bot_id"], "leads": service.bots()[fields["bot_id"]]}
+
+
+def _append_message(service: MockService, params: Params, body: Any) -> Any:
+    bot_id, session_id = params["bot_id"], params["session_id"]
+    fields = _fields(body, ("content", "type", "raw"))
+    appended = service.append_message(bot_id, session_id, **fields)
+    return {"bot_id": bot_id, "session_id": session_id, "appended": appended}
+
+
+def _send_message(service: MockService, params: Params, body: Any) -> Any:
+    fields = _fields(body, ("message", "chat_session_id"), ("message",))
+    exchange = service.send_message(params["bot_id"], fields["message"], fields.get("chat_session_id"))  # fmt: skip
     messages = [exchange.question, exchange.answer]
-    return _json(
-        {"response": exchange.response(), "lead": exchange.lead, "messages": messages}, 201
-    )
+    return {"response": exchange.response(), "lead": exchange.lead, "messages": messages}
 
 
-def list_faults(service: MockService, params: Params, body: Any) -> Any:
-    return {"faults": service.faults.describe()}
-
-
-def add_fault(service: MockService, params: Params, body: Any) -> Any:
+def _add_fault(service: MockService, params: Params, body: Any) -> Any:
     if not isinstance(body, dict):
-        raise AdminError(400, 'Send {"spec": "429:times=3"} or the fields of a fault rule')
-    try:
-        rule = FaultRule.from_json(body)
-    except (ValueError, TypeError) as exc:
-        raise AdminError(400, str(exc)) from exc
-    rule_id = service.faults.add(rule)
-    return _json({"id": rule_id, **rule.to_json()}, 201)
+        raise ValueError('Send {"spec": "429:times=3"} or the fields of a fault rule')
+    injected = service.inject(body)
+    return {"id": injected.id, **injected.rule.to_json()}
 
 
-def clear_faults(service: MockService, params: Params, body: Any) -> Any:
-    service.faults.clear()
-    return {"faults": []}
-
-
-def remove_fault(service: MockService, params: Params, body: Any) -> Any:
+def _remove_fault(service: MockService, params: Params, body: Any) -> Any:
     rule_id = params["fault_id"]
-    if not (rule_id.isdigit() and service.faults.remove(int(rule_id))):
-        raise AdminError(404, f"No fault rule {rule_id}; GET {ADMIN_PREFIX}/faults lists them")
+    if not (rule_id.isdigit() and service.remove_fault(int(rule_id))):
+        raise KeyError(f"No fault rule {rule_id}; GET {ADMIN_PREFIX}/faults lists them")
     return {"removed": rule_id}
 
 
-def journal(service: MockService, params: Params, body: Any) -> Any:
-    return {"entries": service.journal.entries()}
-
-
-def clear_journal(service: MockService, params: Params, body: Any) -> Any:
-    service.journal.clear()
-    return {"entries": []}
-
-
-def reset(service: MockService, params: Params, body: Any) -> Any:
+def _reset(service: MockService, params: Params, body: Any) -> Any:
     service.reset()
-    return {"status": "reset", "bots": service.store.bot_ids()}
+    return {"status": "reset", "bots": list(service.bots())}
 
 
-_ROUTES = route_table(
-    (method, ADMIN_PREFIX + path, handler)
-    for path, method, handler in [
-        ("/health", "GET", health),
-        ("/bots", "GET", list_bots),
-        ("/bots", "POST", add_bot),
-        ("/bots/{bot_id}/leads", "GET", get_leads),
-        ("/bots/{bot_id}/leads", "POST", append_leads),
-        ("/bots/{bot_id}/leads", "PUT", set_leads),
-        ("/bots/{bot_id}/sessions/{session_id}/messages", "GET", get_messages),
-        ("/bots/{bot_id}/sessions/{session_id}/messages", "POST", append_message),
-        ("/bots/{bot_id}/messages", "POST", send_message),
-        ("/faults", "GET", list_faults),
-        ("/faults", "POST", add_fault),
-        ("/faults", "DELETE", clear_faults),
-        ("/faults/{fault_id}", "DELETE", remove_fault),
-        ("/journal", "GET", journal),
-        ("/journal", "DELETE", clear_journal),
-        ("/reset", "POST", reset),
-    ]
-)
+def _then(change: Callable[[MockService], Any], answer: Any) -> Callable[..., Any]:
+    """A handler that makes a change and answers a constant."""
+    return lambda service, params, body: change(service) or answer
+
+
+_BOTS = "/bots/{bot_id}"
+_SESSION = _BOTS + "/sessions/{session_id}/messages"
+COUNT_OR_LEADS = '`{"count": N}` or `{"leads": [...]}`'
+
+ADMIN_ROUTES = [
+    AdminRoute("GET", "/health", lambda s, p, b: {"status": "ok", "bots": list(s.bots())},
+               "", '`{"status": "ok", "bots": ["bot-alpha", "bot-beta"]}`'),
+    AdminRoute("GET", "/bots", lambda s, p, b: {"bots": [{"bot_id": k, "leads": n} for k, n in s.bots().items()]},
+               "", '`{"bots": [{"bot_id": "bot-alpha", "leads": 100}, ...]}`'),
+    AdminRoute("POST", "/bots", _add_bot, '`{"bot_id": "b3", "count": 10}` or `{"bot_id": "b3", "leads": [...]}`',
+               '`{"bot_id": "b3", "leads": 10}`; 409 if it exists', 201),
+    AdminRoute("GET", _BOTS + "/leads", lambda s, p, b: s.leads(p["bot_id"]),
+               "", "the leads Get Leads serves now"),
+    AdminRoute("POST", _BOTS + "/leads", _append_leads, COUNT_OR_LEADS,
+               '`{"bot_id": ..., "appended": [...], "total": 103}`: generated leads are created after '
+               "everything the bot has; raw leads are served verbatim (even non-conforming)"),
+    AdminRoute("PUT", _BOTS + "/leads", _set_leads, COUNT_OR_LEADS, '`{"bot_id": ..., "total": 5}`'),
+    AdminRoute("GET", _SESSION, _messages, "", "the session's messages as Get Chat History serves them"),
+    AdminRoute("POST", _SESSION, _append_message,
+               '`{"content": "...", "type": "human"}` (both optional) or `{"raw": {...}}`',
+               '`{"bot_id", "session_id", "appended": message}`, created after every message the '
+               "bot has; 404 for an unknown bot or session", 201),
+    AdminRoute("POST", _BOTS + "/messages", _send_message,
+               '`{"message": "...", "chat_session_id": "..."}` (the id optional)',
+               '`{"response": <Send Message\'s answer>, "lead": <the lead listed for a new session, or '
+               'null>, "messages": [<question>, <answer>]}`: an end user chatting, without a key, '
+               "faults or journal", 201),
+    AdminRoute("GET", "/faults", lambda s, p, b: {"faults": s.fault_rules()},
+               "", '`{"faults": [{"id": 1, "kind": "status", "status": 429, "times": 3, "remaining": 3}]}`'),
+    AdminRoute("POST", "/faults", _add_fault, '`{"spec": "429:retry_after=0:times=3"}` or `{"kind": "drop", "bot": "b"}`',
+               '`{"id": 1, "kind": "status", ...}`', 201),
+    AdminRoute("DELETE", "/faults", _then(MockService.clear_faults, {"faults": []}), "", "clears every rule"),
+    AdminRoute("DELETE", "/faults/{fault_id}", _remove_fault, "", '`{"removed": "1"}`; 404 if none'),
+    AdminRoute("GET", "/journal", lambda s, p, b: {"entries": s.journal()}, "",
+               '`{"entries": [{"timestamp": ..., "method": "POST", "path": "/v1/get-conversation-ids/bot-alpha", '
+               '"bot": "bot-alpha", "status": 200, "fault": null, "auth": "ok", "prefer": null}]}`'),
+    AdminRoute("DELETE", "/journal", _then(MockService.clear_journal, {"entries": []}), "", "clears it"),
+    AdminRoute("POST", "/reset", _reset, "", "bots, leads, chats and faults back to the configuration; journal emptied"),
+]  # fmt: skip
+"""Every admin endpoint, with what it takes and answers (docs/sandbox.md's table is made of it)."""
+
+_ROUTER = route_table((r.method, ADMIN_PREFIX + r.path, r) for r in ADMIN_ROUTES)
 
 
 def is_admin_path(path: str) -> bool:
@@ -234,7 +157,8 @@ def is_admin_path(path: str) -> bool:
 
 
 def answer(service: MockService, request: MockRequest) -> MockResponse:
-    """The response to a request under `/_admin/`: token check, routing, JSON body, handler."""
+    """The response to a request under `/_admin/`: token check, routing, JSON body, handler;
+    a ValueError is a 400, an unknown bot or session a 404, an existing bot a 409."""
     token = bearer_token(request.headers.get("authorization"))
     if not admin_allowed(token, service.config.admin_token):
         return error_response(
@@ -243,15 +167,19 @@ def answer(service: MockService, request: MockRequest) -> MockResponse:
             "mock was started with (--admin-token, MockConfig.admin_token)",
             headers={"WWW-Authenticate": 'Bearer realm="chatnode-mock-admin"'},
         )
-    routed = match_route(_ROUTES, request, "admin API")
+    routed = match_route(_ROUTER, request, "admin API")
     if isinstance(routed, MockResponse):
         return routed
-    handler, params = routed
+    route, params = routed
     try:
         body = orjson.loads(request.body) if request.body.strip() else None
-        result = handler(service, params, body)
+        result = route.handler(service, params, body)
     except orjson.JSONDecodeError as exc:
         return error_response(400, f"Request body is not JSON: {exc}")
-    except AdminError as exc:
-        return error_response(exc.status, str(exc))
-    return result if isinstance(result, MockResponse) else _json(result)
+    except BotExistsError as exc:
+        return error_response(409, str(exc.args[0]))
+    except KeyError as exc:
+        return error_response(404, str(exc.args[0]))
+    except ValueError as exc:
+        return error_response(400, str(exc))
+    return MockResponse(route.status, orjson.dumps(result))

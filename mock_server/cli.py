@@ -4,57 +4,43 @@ flags and serves the same app as the Python API and the pytest fixture."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
-import chatnode_spec
 from mock_server.config import (
+    ADMIN_TOKEN_ENV,
     DEFAULT_API_KEY,
     DEFAULT_BOTS,
     MockConfig,
-    is_loopback,
+    argument_type,
     parse_api_keys,
     parse_messages_per_session,
 )
 from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, DEFAULT_RECENT_SESSIONS
 from mock_server.faults import parse_fault
-from mock_server.server import bind_socket, url_of, uvicorn_server
-from mock_server.service import MockService
-
-ADMIN_TOKEN_ENV = "CHATNODE_MOCK_ADMIN_TOKEN"
+from mock_server.reference import admin_summary, fault_syntax
+from mock_server.server import MockServer
 
 EPILOG = f"""\
 fault syntax (--fault, repeatable; the first matching rule decides a request):
-  WHAT[:OPTION=VALUE]...
-  WHAT     an HTTP status (429, 500, 502, 503, 404, ...) answered with
-           {{"message": ..., "error": ...}}; latency=SECONDS (then a normal answer);
-           drop (connection broken mid-body); truncated (200, JSON cut off);
-           html (200, text/html page); non_object (200, one array element not an object)
-  OPTIONS  retry_after=SECONDS and message=TEXT (status only); route=leads|chats|send|auth (only
-           that endpoint); bot=BOT_ID (only that bot); times=N (only the next N requests);
-           p=FRACTION and seed=S (a seeded fraction)
+{fault_syntax()}
 
-chats (POST /v1/get-chats/{{bot_id}}, body: a JSON array of session ids):
-  Each lead's session has a seeded conversation (--messages per session), human and ai turns
-  alternating, every message after its lead. The messages of the sessions named in the body
-  come back session by session; ids that are not sessions of the bot's leads add nothing. An
-  empty array (or no body) returns the {DEFAULT_RECENT_SESSIONS} most recent sessions (by lead created_at), or
-  ?k=N of them; k is ignored when ids are given. A body that is not a JSON array of strings is a
-  400. Append messages with POST /_admin/bots/BOT/sessions/SESSION/messages.
+chats (POST /v1/get-chats/{{bot_id}}, body: a JSON array of session ids): each lead's session has a
+  seeded conversation (--messages per session), every message after its lead, served session by
+  session; ids that are not sessions of the bot's leads add nothing. An empty array (or no body)
+  returns the {DEFAULT_RECENT_SESSIONS} most recent sessions, or ?k=N of them.
 
-send message (POST /v1/{{bot_id}}, body {{"message": TEXT, "chat_session_id": ID}}):
-  The agent answers from a seeded table (deterministic for --seed), and both turns join the
-  session's chat history, after every message the bot had. Without chat_session_id (or with an
-  id the bot has no session for) a session starts, `BOT_ID-EPOCH_MS` unless given, listed in Get
-  Leads without contact fields (--no-list-sent-sessions: not listed). streaming: true is a 400
-  (ChatNode publishes no streaming format). Send as an end user from outside with
-  POST /_admin/bots/BOT/messages.
+send message (POST /v1/{{bot_id}}, {{"message": TEXT, "chat_session_id": ID}}): a seeded answer; both
+  turns join the session's history. A new session is listed in Get Leads without contact fields
+  (--no-list-sent-sessions: not listed). streaming: true is a 400.
 
-authenticate me (GET /v1/auth_me): the key's team, {{"id", "name", "slug"}}. ChatNode publishes
-  no schema for it: this shape is ASSUMED (chatnode_spec/assumed/), unverified.
+authenticate me (GET /v1/auth_me): the key's team, {{"id", "name", "slug"}}: an ASSUMED shape.
+
+admin API (JSON; with an admin token every call needs `Authorization: Bearer TOKEN`):
+{admin_summary()}
 
 examples:
   chatnode-mock-server --port 8080
@@ -66,16 +52,15 @@ examples:
   chatnode-mock-server --leads 10000 --messages 100 --fault 500:route=chats:times=1
   {ADMIN_TOKEN_ENV}=s3cret chatnode-mock-server --host 0.0.0.0 --port 8080
 
-defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}.
-On start it prints one line, `ChatNode mock server listening on http://HOST:PORT/v1`.
-Admin endpoints live under http://HOST:PORT/_admin/ (see docs/sandbox.md); with an
-admin token every admin call needs `Authorization: Bearer TOKEN`, else it gets 401. Binding to
-anything but loopback (127.0.0.0/8, ::1, localhost) without an admin token is refused (exit 2).
-Ctrl-C or SIGTERM stops it.
+defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}. On start it prints
+one line, `ChatNode mock server listening on http://HOST:PORT/v1`. Binding to anything but
+loopback (127.0.0.0/8, ::1, localhost) without an admin token is refused (exit 2). Ctrl-C or
+SIGTERM stops it. Reference: docs/sandbox.md.
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The flags, each named after the `MockConfig` field it sets (`dest`)."""
     parser = argparse.ArgumentParser(
         prog="chatnode-mock-server",
         description="A spec-driven mock of the ChatNode API, a sandbox for its clients: leads "
@@ -85,163 +70,72 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument(
-        "--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)"
-    )
-    parser.add_argument(
-        "--api-key",
-        action="append",
-        metavar="KEY[:BOT,...]",
-        help=f"accepted bearer key, repeatable; KEY:bot1,bot2 limits it to those bots "
-        f"(default {DEFAULT_API_KEY!r})",
-    )
-    parser.add_argument(
-        "--bot",
-        action="append",
-        metavar="BOT_ID",
-        help=f"a bot to serve, repeatable (default {' '.join(DEFAULT_BOTS)})",
-    )
-    parser.add_argument(
-        "--leads", type=int, default=100, metavar="N", help="leads per bot (default 100)"
-    )
-    low, high = DEFAULT_MESSAGES_PER_SESSION
-    parser.add_argument(
-        "--messages",
-        type=_messages_per_session,
-        default=DEFAULT_MESSAGES_PER_SESSION,
-        metavar="N|MIN-MAX",
-        help=f"chat messages per lead's session: exactly N, or a seeded number from MIN to MAX "
-        f"(default {low}-{high})",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
-    parser.add_argument(
-        "--quirks",
-        action="store_true",
-        help="serve leads and chats as a sloppy real API might: 0-6 fraction digits, Z or other "
-        "offsets, nulls, unknown fields, slightly out of order, now and then a message type "
-        "other than human/ai (not spec-conforming)",
-    )
-    parser.add_argument(
-        "--fault", action="append", metavar="SPEC", help="a fault rule, repeatable (see below)"
-    )
-    parser.add_argument(
-        "--allow-request-body",
-        action="store_true",
-        help="ignore request bodies instead of answering 400 unexpected_body",
-    )
-    parser.add_argument(
-        "--allow-unknown-fields",
-        action="store_true",
-        help="ignore request body fields the spec does not declare instead of answering 400 "
-        "unknown_field",
-    )
-    parser.add_argument(
-        "--no-list-sent-sessions",
-        dest="list_sent_sessions",
-        action="store_false",
-        help="keep sessions that Send Message starts out of Get Leads (by default they are "
-        "listed, without contact fields; ChatNode does not publish which it does)",
-    )
-    parser.add_argument(
-        "--validate-responses",
-        action="store_true",
-        help="check each documented response against the spec before sending it (slow)",
-    )
-    parser.add_argument(
-        "--admin-token",
-        metavar="TOKEN",
-        default=os.environ.get(ADMIN_TOKEN_ENV) or None,
-        help="lock the /_admin/ API: every call needs `Authorization: Bearer TOKEN`; required "
-        f"with a non-loopback --host (default: ${ADMIN_TOKEN_ENV}, which keeps it out of `ps`; "
-        "unset: admin open, loopback only)",
-    )
-    parser.add_argument(
-        "--log-level",
-        default="warning",
-        choices=["critical", "error", "warning", "info", "debug", "trace"],
-        help="uvicorn log level (default warning)",
-    )
+    add, low, high = parser.add_argument, *DEFAULT_MESSAGES_PER_SESSION
+    # fmt: off
+    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    add("--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)")
+    add("--api-key", dest="api_keys", action="append", metavar="KEY[:BOT,...]",
+        help=f"accepted bearer key, repeatable; KEY:bot1,bot2 limits it to those bots (default {DEFAULT_API_KEY!r})")
+    add("--bot", dest="bots", action="append", metavar="BOT_ID",
+        help=f"a bot to serve, repeatable (default {' '.join(DEFAULT_BOTS)})")
+    add("--leads", dest="leads_per_bot", type=int, default=100, metavar="N", help="leads per bot (default 100)")
+    add("--messages", dest="messages_per_session", type=argument_type(parse_messages_per_session),
+        default=DEFAULT_MESSAGES_PER_SESSION, metavar="N|MIN-MAX",
+        help=f"chat messages per lead's session: exactly N, or a seeded number from MIN to MAX (default {low}-{high})")
+    add("--seed", type=int, default=0, help="data seed (default 0)")
+    add("--quirks", action="store_true",
+        help="serve leads and chats as a sloppy real API might: 0-6 fraction digits, Z or other offsets, nulls, "
+        "unknown fields, slightly out of order, now and then a message type other than human/ai (not spec-conforming)")
+    add("--fault", dest="faults", action="append", type=argument_type(parse_fault), metavar="SPEC",
+        help="a fault rule, repeatable (syntax below)")
+    add("--allow-request-body", action="store_true",
+        help="ignore request bodies instead of answering 400 unexpected_body")
+    add("--allow-unknown-fields", action="store_true",
+        help="ignore request body fields the spec does not declare instead of answering 400 unknown_field")
+    add("--no-list-sent-sessions", dest="list_sent_sessions", action="store_false",
+        help="keep sessions that Send Message starts out of Get Leads (by default they are listed, without "
+        "contact fields; ChatNode does not publish which it does)")
+    add("--validate-responses", action="store_true",
+        help="check each documented response against the spec before sending it (slow)")
+    add("--admin-token", metavar="TOKEN", default=os.environ.get(ADMIN_TOKEN_ENV) or None,
+        help="lock the /_admin/ API: every call needs `Authorization: Bearer TOKEN`; required with a "
+        f"non-loopback --host (default: ${ADMIN_TOKEN_ENV}, which keeps it out of `ps`; unset: admin open, loopback only)")
+    add("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help="uvicorn log level (default warning)")
+    # fmt: on
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> MockConfig:
     """The MockConfig the flags describe; ValueError with a readable message on a bad flag."""
-    return MockConfig(
-        host=args.host,
-        port=args.port,
-        api_keys=parse_api_keys(args.api_key or [DEFAULT_API_KEY]),
-        bots=tuple(args.bot or DEFAULT_BOTS),
-        leads_per_bot=args.leads,
-        messages_per_session=args.messages,
-        seed=args.seed,
-        quirks=args.quirks,
-        faults=tuple(parse_fault(f) for f in args.fault or ()),
-        validate_responses=args.validate_responses,
-        allow_request_body=args.allow_request_body,
-        allow_unknown_fields=args.allow_unknown_fields,
-        list_sent_sessions=args.list_sent_sessions,
-        log_level=args.log_level,
-        admin_token=args.admin_token,
-    )
-
-
-def _messages_per_session(text: str) -> tuple[int, int]:
-    try:
-        per_session = parse_messages_per_session(text)
-        MockConfig(messages_per_session=per_session)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return per_session
-
-
-async def _serve(config: MockConfig) -> None:
-    sock = bind_socket(config.host, config.port)
-    server = uvicorn_server(MockService(config), config, graceful_seconds=2.0)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started and not task.done():
-        await asyncio.sleep(0.01)
-    if server.started:
-        print(
-            f"ChatNode mock server listening on {url_of(sock)}{chatnode_spec.server_base_path()}",
-            flush=True,
-        )
-    try:
-        await task
-    finally:
-        sock.close()
-
-
-class _Terminated(Exception):
-    """SIGTERM after uvicorn's graceful shutdown: a normal way to stop, exit status 0."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise _Terminated
+    fields = vars(args) | {
+        "faults": tuple(args.faults or ()),
+        "bots": tuple(args.bots or DEFAULT_BOTS),
+    }
+    return MockConfig(**fields | {"api_keys": parse_api_keys(args.api_keys or [DEFAULT_API_KEY])})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not args.admin_token and not is_loopback(args.host):
-        parser.error(
-            f"refusing to serve the unlocked /_admin/ API on non-loopback --host {args.host}: "
-            f"pass --admin-token TOKEN (or set {ADMIN_TOKEN_ENV}), or bind to 127.0.0.1"
-        )
     try:
         config = config_from_args(args)
     except ValueError as exc:
         parser.error(str(exc))
-    # uvicorn shuts down gracefully on SIGTERM, then re-raises it to the previous handler: this one.
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stopped.set())
     try:
-        asyncio.run(_serve(config))
+        server = MockServer(config).start()
     except OSError as exc:
-        print(f"chatnode-mock-server: cannot listen on {config.host}:{config.port}: {exc}",
-              file=sys.stderr)  # fmt: skip
+        print(f"chatnode-mock-server: cannot listen on {config.host}:{config.port}: {exc}", file=sys.stderr)  # fmt: skip
         return 1
-    except (KeyboardInterrupt, _Terminated):
+    try:
+        print(f"ChatNode mock server listening on {server.base_url}", flush=True)
+        stopped.wait()  # until SIGTERM; Ctrl-C interrupts it with KeyboardInterrupt
+    except KeyboardInterrupt:
         pass
+    finally:
+        server.stop()
     return 0
 
 

@@ -1,16 +1,21 @@
 """The one home of the mock server's configuration: the CLI, the fixtures and the Python API all
-build a `MockConfig` and hand it to the same app factory."""
+build a `MockConfig` and hand it to the same app factory. Each rule on it is checked once, here,
+as a ValueError that every caller (CLI, fixtures, demo) reports as it is."""
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import TypeVar
 
-from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, Conversations
+from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, MAX_MESSAGES_PER_SESSION
 from mock_server.faults import FaultRule
 
+T = TypeVar("T")
+ADMIN_TOKEN_ENV = "CHATNODE_MOCK_ADMIN_TOKEN"
 DEFAULT_API_KEY = "mock-secret-key"
 DEFAULT_BOTS = ("bot-alpha", "bot-beta")
 
@@ -61,8 +66,9 @@ class MockConfig:
             raise ValueError("admin_token must not be empty; use None to leave /_admin/ open")
         if self.admin_token is None and not is_loopback(self.host):
             raise ValueError(
-                f"host {self.host!r} is not a loopback address: set admin_token to lock the "
-                "/_admin/ API before serving it to the network"
+                f"host {self.host!r} is not a loopback address: set admin_token (--admin-token "
+                f"or ${ADMIN_TOKEN_ENV}) to lock the /_admin/ API before serving it to the "
+                "network, or bind to 127.0.0.1"
             )
         if not self.api_keys:
             raise ValueError("MockConfig needs at least one API key")
@@ -70,7 +76,7 @@ class MockConfig:
             raise ValueError(f"leads_per_bot must be >= 0, got {self.leads_per_bot}")
         if len(set(self.bots)) != len(self.bots):
             raise ValueError(f"bot ids must be unique, got {list(self.bots)}")
-        per_session = Conversations(per_session=self.messages_per_session).per_session
+        per_session = parse_messages_per_session(self.messages_per_session)
         object.__setattr__(self, "messages_per_session", per_session)
         object.__setattr__(self, "bots", tuple(self.bots))
         object.__setattr__(self, "faults", tuple(self.faults))
@@ -109,15 +115,37 @@ def parse_api_key(text: str) -> tuple[str, BotScope]:
     return key, scope
 
 
-def parse_messages_per_session(text: str) -> tuple[int, int]:
-    """`N` (every session has N messages) or `MIN-MAX`, as the CLI's `--messages` takes it."""
-    low, sep, high = text.strip().partition("-")
-    try:
-        return (int(low), int(high) if sep else int(low))
-    except ValueError:
+def parse_messages_per_session(value: str | Sequence[int]) -> tuple[int, int]:
+    """`N` or `MIN-MAX` (the CLI's `--messages`), or a (MIN, MAX) pair, checked: the one rule
+    for the CLI, `MockConfig`, the fixtures and the demo."""
+    if isinstance(value, str):
+        low, sep, high = value.strip().partition("-")
+        try:
+            value = (int(low), int(high) if sep else int(low))
+        except ValueError:
+            raise ValueError(
+                f"--messages {value!r}: use N or MIN-MAX with whole numbers, e.g. 100 or 0-8"
+            ) from None
+    low, high = value
+    if not 0 <= low <= high <= MAX_MESSAGES_PER_SESSION:
         raise ValueError(
-            f"--messages {text!r}: use N or MIN-MAX with whole numbers, e.g. 100 or 0-8"
-        ) from None
+            f"messages per session {low}-{high}: need 0 <= MIN <= MAX <= {MAX_MESSAGES_PER_SESSION}"
+        )
+    return low, high
+
+
+def argument_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse `type=` from a parser that raises ValueError: argparse then prints the
+    parser's own message (it would replace a plain ValueError's with "invalid value")."""
+
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = getattr(parse, "__name__", "value")
+    return convert
 
 
 def parse_api_keys(texts: Sequence[str]) -> dict[str, BotScope]:

@@ -1,256 +1,199 @@
 """Fault injection: the bad days of a real API, on demand and reproducible.
 
-A `FaultRule` says what goes wrong (a `Fault`) and when (every request, one route, one bot, the
-next N requests, a seeded fraction p). A `FaultPlan` holds rules in order; the first that matches
-a request decides it. `FAULT_RESPONSES` maps each kind of fault to the one response it produces.
-
-CLI / admin syntax, one rule per string: `WHAT[:OPTION=VALUE]...`
-  WHAT:    an HTTP status (`429`, `500`, `502`, `503`, `404`, ...), `latency=SECONDS`, `drop`,
-           `truncated`, `html` or `non_object`
-  OPTIONS: `retry_after=SECONDS` (status only), `message=TEXT` (status only),
-           `route=leads|chats|send|auth`, `bot=BOT_ID`, `times=N`, `p=FRACTION`, `seed=S` (for p; default 0)
-  e.g.     `429:retry_after=2:times=3`, `503:p=0.2:seed=7`, `drop:bot=bot-a`, `500:route=chats`
+A `FaultRule(kind, **fields)` says what goes wrong and when (every request, one route, one bot,
+the next N requests, a seeded fraction p). A `FaultPlan` holds rules in order; the first that
+matches a request decides it. `KINDS` and `OPTIONS` are the one description of the syntax
+(`WHAT[:OPTION=VALUE]...`): the parser, the CLI help and docs/sandbox.md all read them.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from functools import partial
 from itertools import chain
-from typing import Any
+from typing import Any, NamedTuple
 
 from mock_server.responses import MockResponse, error_response, json_array
 
-ROUTES = ("leads", "chats", "send", "auth")
-"""The API routes a rule can be scoped to: `leads` is POST /get-conversation-ids/{bot_id},
-`chats` is POST /get-chats/{bot_id}, `send` is POST /{bot_id} (Send Message), `auth` is
-GET /auth_me (the service names its handlers after these)."""
+ROUTES = {
+    "leads": ("POST", "/get-conversation-ids/{bot_id}"),
+    "chats": ("POST", "/get-chats/{bot_id}"),
+    "send": ("POST", "/{bot_id}"),
+    "auth": ("GET", "/auth_me"),
+}
+"""Each API operation by the name a rule scopes it with (`route=`); the service answers each with
+its method `_serve_<name>`, so the names are written only here."""
 
 
 class FaultKind(StrEnum):
     STATUS = "status"
-    """Answer with any status and the generic error body; 429/503 may carry `Retry-After`."""
     LATENCY = "latency"
-    """Wait, then answer normally."""
     DROP = "drop"
-    """Start the normal response, then break the connection mid-body."""
     TRUNCATED = "truncated"
-    """200 with the array cut off mid-way: invalid JSON."""
     HTML = "html"
-    """200 with an HTML error page, as a misconfigured proxy or CDN sends."""
     NON_OBJECT = "non_object"
-    """200 with an array in which one element is a string, not an object."""
 
 
-@dataclass(frozen=True)
-class Fault:
-    """What goes wrong."""
+NormalResponse = Callable[[], MockResponse]
 
-    kind: FaultKind
-    status: int | None = None
-    retry_after: float | None = None
-    message: str | None = None
-    seconds: float = 0.0
 
-    @property
-    def label(self) -> str:
-        """Short name for the journal: `status:429`, `latency:1.5`, `drop`, ..."""
-        if self.kind is FaultKind.STATUS:
-            return f"status:{self.status}"
-        if self.kind is FaultKind.LATENCY:
-            return f"latency:{self.seconds:g}"
-        return self.kind.value
+class Kind(NamedTuple):
+    """How a kind is written, what it answers, its own fields and its one response, made from
+    the rule, the normal response (built only if needed) and the elements the normal 200 would
+    hold as JSON chunks (none when the caller may not see them)."""
+
+    syntax: str
+    answer: str
+    own: tuple[str, ...]
+    respond: Callable[[FaultRule, NormalResponse, Iterator[bytes]], MockResponse]
+
+
+class Option(NamedTuple):
+    """A `NAME=VALUE` field: its type, the values it takes, and what it means."""
+
+    type: type
+    valid: Callable[[Any], bool]
+    meaning: str
+
+
+OPTIONS: dict[str, Option] = {
+    "retry_after": Option(
+        float, lambda v: 0 <= v < math.inf, "SECONDS: adds `Retry-After` (status only)"
+    ),
+    "message": Option(str, lambda v: True, "TEXT: the error message (status only)"),
+    "route": Option(str, ROUTES.__contains__, f"{'|'.join(ROUTES)}: only that endpoint"),
+    "bot": Option(str, bool, "BOT_ID: only that bot"),
+    "times": Option(int, lambda v: v >= 1, "N: only the next N matching requests, then spent"),
+    "p": Option(float, lambda v: 0 <= v <= 1, "FRACTION: a seeded fraction of matching requests"),
+    "seed": Option(int, lambda v: True, "S: the seed of `p`'s draws (default 0)"),
+}
+FIELDS = {
+    "status": Option(int, lambda v: 100 <= v <= 599, "an HTTP status"),
+    "seconds": Option(float, lambda v: 0 <= v < math.inf, "latency in seconds"),
+    **OPTIONS,
+}
 
 
 @dataclass(frozen=True)
 class FaultRule:
     """A fault and when it applies. All scopes given must hold; none given means every request."""
 
-    fault: Fault
-    bot: str | None = None
-    """Only requests for this bot."""
-    times: int | None = None
-    """Only the next N matching requests, then the rule is spent."""
-    p: float | None = None
-    """Only a fraction of matching requests, drawn from a generator seeded with `seed`."""
-    seed: int = 0
+    kind: FaultKind
+    status: int | None = None
+    retry_after: float | None = None
+    message: str | None = None
+    seconds: float | None = None
     route: str | None = None
-    """Only requests to this route (one of ROUTES)."""
+    bot: str | None = None
+    times: int | None = None
+    p: float | None = None
+    seed: int | None = None
 
     def __post_init__(self) -> None:
-        if self.times is not None and self.times < 1:
-            raise ValueError(f"times must be >= 1, got {self.times}")
-        if self.p is not None and not 0.0 <= self.p <= 1.0:
-            raise ValueError(f"p must be within [0, 1], got {self.p}")
-        if self.route is not None and self.route not in ROUTES:
-            raise ValueError(f"route must be one of {', '.join(ROUTES)}, got {self.route!r}")
+        """The one validator of a rule, whichever way it was made (Python, CLI, admin JSON)."""
+        kind = FaultKind(self.kind)
+        object.__setattr__(self, "kind", kind)
+        own = KINDS[kind].own
+        if own and getattr(self, own[0]) is None:
+            raise ValueError(f"a {kind} fault needs {own[0]}=")
+        for name, value in asdict(self).items():
+            field = FIELDS.get(name)
+            if field is None or value is None:
+                continue
+            if name not in own and any(name in k.own for k in KINDS.values()):
+                raise ValueError(f"{name} does not apply to a {kind} fault")
+            if field.type is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if not isinstance(value, field.type) or isinstance(value, bool):
+                raise ValueError(f"{name} must be a {field.type.__name__}, got {value!r}")
+            if not field.valid(value):
+                raise ValueError(f"{name}={value!r} is not valid; {name}={field.meaning}")
+            object.__setattr__(self, name, value)
+
+    def matches(self, bot_id: str | None, route: str | None) -> bool:
+        """Whether the rule's bot and route scopes admit a request (`times` and `p` are the
+        plan's to count and draw)."""
+        return self.bot in (None, bot_id) and self.route in (None, route)
+
+    @property
+    def label(self) -> str:
+        """Short name for the journal: `status:429`, `latency:1.5`, `drop`, ..."""
+        value = {FaultKind.STATUS: self.status, FaultKind.LATENCY: self.seconds}.get(self.kind)
+        return self.kind.value if value is None else f"{self.kind}:{seconds_text(value)}"
 
     def to_json(self) -> dict[str, Any]:
-        scope = {"route": self.route, "bot": self.bot, "times": self.times, "p": self.p}
-        data: dict[str, Any] = {"kind": self.fault.kind.value}
-        data.update({k: v for k, v in vars(self.fault).items() if k != "kind" and v})
-        data.update({k: v for k, v in scope.items() if v is not None})
-        if self.p is not None:
-            data["seed"] = self.seed
-        return data
+        """Every field that is set, zeros and empty texts included."""
+        return {k: v for k, v in asdict(self).items() if v is not None} | {"kind": self.kind.value}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultRule:
         """`{"spec": "429:times=3"}` or the fields of `to_json`."""
-        if "spec" in data:
+        if set(data) == {"spec"}:
             return parse_fault(str(data["spec"]))
-        known = {"kind", "status", "retry_after", "message", "seconds", "route", "bot", "times", "p", "seed"}  # fmt: skip
-        unknown = set(data) - known
+        unknown = set(data) - {"kind", *FIELDS}
         if unknown:
-            raise ValueError(f"unknown fault fields {sorted(unknown)}; known: {sorted(known)}")
-        fault = Fault(
-            FaultKind(data.get("kind", "status")),
-            data.get("status"),
-            data.get("retry_after"),
-            data.get("message"),
-            float(data.get("seconds", 0.0)),
-        )
-        return cls(
-            fault,
-            data.get("bot"),
-            data.get("times"),
-            data.get("p"),
-            data.get("seed", 0),
-            data.get("route"),
-        )
+            raise ValueError(f"unknown fault fields {sorted(unknown)}; known: kind, {', '.join(FIELDS)}")  # fmt: skip
+        return cls(**data)
 
 
-# Constructors, one per kind; scope keywords are those of FaultRule.
-
-
-def status(
-    code: int,
-    *,
-    retry_after: float | None = None,
-    message: str | None = None,
-    bot: str | None = None,
-    times: int | None = None,
-    p: float | None = None,
-    seed: int = 0,
-    route: str | None = None,
-) -> FaultRule:
-    """Answer `code` with the generic error body (and `Retry-After` when given)."""
-    if not 100 <= code <= 599:
-        raise ValueError(f"status code {code} is not an HTTP status")
-    fault = Fault(FaultKind.STATUS, code, retry_after, message)
-    return FaultRule(fault, bot, times, p, seed, route)
-
-
-def latency(
-    seconds: float, *, bot: str | None = None, times: int | None = None, p: float | None = None,
-    seed: int = 0, route: str | None = None,
-) -> FaultRule:  # fmt: skip
-    """Wait `seconds` before answering normally."""
-    if seconds < 0:
-        raise ValueError(f"latency must be >= 0 seconds, got {seconds}")
-    return FaultRule(Fault(FaultKind.LATENCY, seconds=seconds), bot, times, p, seed, route)
-
-
-def drop(
-    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0,
-    route: str | None = None,
-) -> FaultRule:  # fmt: skip
-    """Break the connection after the headers and part of the body."""
-    return FaultRule(Fault(FaultKind.DROP), bot, times, p, seed, route)
-
-
-def truncated(
-    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0,
-    route: str | None = None,
-) -> FaultRule:  # fmt: skip
-    """200 with a body cut off mid-array."""
-    return FaultRule(Fault(FaultKind.TRUNCATED), bot, times, p, seed, route)
-
-
-def html(
-    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0,
-    route: str | None = None,
-) -> FaultRule:  # fmt: skip
-    """200 with an HTML page instead of JSON."""
-    return FaultRule(Fault(FaultKind.HTML), bot, times, p, seed, route)
-
-
-def non_object(
-    *, bot: str | None = None, times: int | None = None, p: float | None = None, seed: int = 0,
-    route: str | None = None,
-) -> FaultRule:  # fmt: skip
-    """200 with an array in which one element is not an object."""
-    return FaultRule(Fault(FaultKind.NON_OBJECT), bot, times, p, seed, route)
-
-
-_SIMPLE_KINDS = {k.value: k for k in (FaultKind.DROP, FaultKind.TRUNCATED, FaultKind.HTML, FaultKind.NON_OBJECT)}  # fmt: skip
+def seconds_text(value: float) -> str:
+    """`2` for 2.0, `0.125` for 0.125: exact, as a client parsing it back must get the same."""
+    return str(int(value)) if value == int(value) else repr(value)
 
 
 def parse_fault(text: str) -> FaultRule:
-    """A rule from the CLI syntax (see the module docstring)."""
+    """A rule from the CLI syntax, `WHAT[:OPTION=VALUE]...` (see KINDS and OPTIONS)."""
     head, *options = text.strip().split(":")
-    opts: dict[str, str] = {}
-    for option in options:
-        name, sep, value = option.partition("=")
-        if not sep or not name:
-            raise ValueError(f"fault {text!r}: option {option!r} is not NAME=VALUE")
-        opts[name.strip()] = value.strip()
-    allowed = {"route", "bot", "times", "p", "seed"}
+    name, _, value = head.partition("=")
+    data: dict[str, Any] = {"kind": head}
+    if head.isdigit():
+        data = {"kind": FaultKind.STATUS, "status": head}
+    elif name == FaultKind.LATENCY:
+        data = {"kind": FaultKind.LATENCY, "seconds": value}
     try:
-        scope: dict[str, Any] = {
-            "route": opts.get("route"),
-            "bot": opts.get("bot"),
-            "times": int(opts["times"]) if "times" in opts else None,
-            "p": float(opts["p"]) if "p" in opts else None,
-            "seed": int(opts.get("seed", 0)),
-        }
-        if head.isdigit():
-            allowed |= {"retry_after", "message"}
-            retry = float(opts["retry_after"]) if "retry_after" in opts else None
-            rule = status(int(head), retry_after=retry, message=opts.get("message"), **scope)
-        elif head.startswith("latency="):
-            rule = latency(float(head.partition("=")[2]), **scope)
-        elif head in _SIMPLE_KINDS:
-            rule = FaultRule(Fault(_SIMPLE_KINDS[head]), **scope)
-        else:
-            raise ValueError(
-                f"fault {text!r}: unknown kind {head!r}; use a status code, latency=SECONDS, "
-                f"{', '.join(_SIMPLE_KINDS)}"
-            )
-    except (KeyError, ValueError) as exc:
-        if str(exc).startswith("fault "):
-            raise
-        raise ValueError(f"fault {text!r}: {exc}") from exc
-    if set(opts) - allowed:
-        raise ValueError(f"fault {text!r}: unknown options {sorted(set(opts) - allowed)}")
-    return rule
+        for option in options:
+            name, sep, value = option.partition("=")
+            if not sep or name not in OPTIONS:
+                raise ValueError(f"option {option!r} is not one of {', '.join(OPTIONS)}=VALUE")
+            data[name] = FIELDS[name].type(value)
+        for name in ("status", "seconds"):
+            if name in data:
+                data[name] = FIELDS[name].type(data[name])
+        if data["kind"] not in FaultKind.__members__.values():
+            raise ValueError(f"unknown kind {head!r}; use {', '.join(k.syntax for k in KINDS.values())}")  # fmt: skip
+        return FaultRule(**data)
+    except ValueError as exc:
+        raise ValueError(f"fault {text!r}: {exc}") from None
+
+
+# One constructor per kind, for Python callers: `status(429, retry_after=0, times=1)`.
+def status(code: int, **fields: Any) -> FaultRule:
+    return FaultRule(FaultKind.STATUS, status=code, **fields)
+
+
+def latency(seconds: float, **fields: Any) -> FaultRule:
+    return FaultRule(FaultKind.LATENCY, seconds=seconds, **fields)
+
+
+drop = partial(FaultRule, FaultKind.DROP)
+truncated = partial(FaultRule, FaultKind.TRUNCATED)
+html = partial(FaultRule, FaultKind.HTML)
+non_object = partial(FaultRule, FaultKind.NON_OBJECT)
 
 
 @dataclass
-class _ActiveRule:
+class _Active:
     """A rule in a plan, with its countdown and its own seeded draw sequence."""
 
     id: int
     rule: FaultRule
     remaining: int | None
-    draws: random.Random = field(repr=False)
-
-    def fires(self, bot_id: str | None, route: str | None) -> bool:
-        rule = self.rule
-        if rule.bot is not None and rule.bot != bot_id:
-            return False
-        if rule.route is not None and rule.route != route:
-            return False
-        if self.remaining is not None and self.remaining <= 0:
-            return False
-        if rule.p is not None and self.draws.random() >= rule.p:
-            return False
-        if self.remaining is not None:
-            self.remaining -= 1
-        return True
+    draws: random.Random
 
 
 class FaultPlan:
@@ -258,89 +201,84 @@ class FaultPlan:
 
     def __init__(self, rules: Iterable[FaultRule] = ()) -> None:
         self._lock = threading.Lock()
-        self._rules: list[_ActiveRule] = []
+        self._rules: list[_Active] = []
         self._next_id = 1
-        for rule in rules:
-            self.add(rule)
+        self.replace(rules)
 
     def add(self, rule: FaultRule) -> int:
         """Append a rule (it matches after the ones already there); returns its id."""
         with self._lock:
-            rule_id = self._next_id
             self._next_id += 1
-            draws = random.Random(rule.seed)
-            self._rules.append(_ActiveRule(rule_id, rule, rule.times, draws))
-            return rule_id
+            draws = random.Random(rule.seed or 0)
+            self._rules.append(_Active(self._next_id - 1, rule, rule.times, draws))
+            return self._next_id - 1
 
     def remove(self, rule_id: int) -> bool:
         with self._lock:
-            before = len(self._rules)
-            self._rules = [r for r in self._rules if r.id != rule_id]
-            return len(self._rules) != before
-
-    def clear(self) -> None:
-        with self._lock:
-            self._rules = []
+            kept = [r for r in self._rules if r.id != rule_id]
+            removed, self._rules = len(kept) != len(self._rules), kept
+            return removed
 
     def replace(self, rules: Iterable[FaultRule]) -> None:
-        """Start over with these rules (fresh countdowns and draw sequences)."""
-        self.clear()
+        """Start over with these rules (fresh countdowns and draw sequences); none clears."""
+        with self._lock:
+            self._rules = []
         for rule in rules:
             self.add(rule)
+
+    def clear(self) -> None:
+        self.replace(())
 
     def describe(self) -> list[dict[str, Any]]:
         with self._lock:
             return [{"id": r.id, **r.rule.to_json(), "remaining": r.remaining} for r in self._rules]
 
-    def pick(self, bot_id: str | None, route: str | None = None) -> Fault | None:
-        """The fault for a request to `route` for `bot_id`, if any: the first rule that fires;
-        spent rules go."""
+    def pick(self, bot_id: str | None, route: str | None = None) -> FaultRule | None:
+        """The rule for a request to `route` for `bot_id`, if any: the first that matches, has
+        requests left and wins its draw; spent rules go."""
         with self._lock:
-            if not self._rules:
-                return None
             for active in self._rules:
-                if active.fires(bot_id, route):
+                rule = active.rule
+                if not rule.matches(bot_id, route) or (
+                    rule.p is not None and active.draws.random() >= rule.p
+                ):
+                    continue
+                if active.remaining is not None:
+                    active.remaining -= 1
                     if active.remaining == 0:
                         self._rules.remove(active)
-                    return active.rule.fault
+                return rule
             return None
 
 
-NormalResponse = Callable[[], MockResponse]
-FaultResponse = Callable[[Fault, NormalResponse, Iterator[bytes]], MockResponse]
-"""A fault's response from: the fault, the normal response (built only if needed), and the
-elements the normal 200 would hold (leads or messages) as JSON chunks (none when the caller may
-not see them)."""
+class InjectedFault:
+    """A rule added to a running plan: `remove()` it, or use it as a context manager."""
+
+    def __init__(self, plan: FaultPlan, rule: FaultRule) -> None:
+        self.rule, self._plan, self.id = rule, plan, plan.add(rule)
+
+    def remove(self) -> bool:
+        """Take the rule out of the plan; False if it was already gone (spent or cleared)."""
+        return self._plan.remove(self.id)
+
+    def __enter__(self) -> InjectedFault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
-def _status_response(
-    fault: Fault, normal: NormalResponse, elements: Iterator[bytes]
-) -> MockResponse:
-    code = fault.status or 500
-    headers = {}
-    if fault.retry_after is not None:
-        headers["Retry-After"] = f"{fault.retry_after:g}"
-    message = fault.message or f"Injected fault: the API answers {code}; retry or check the plan"
+def _status(rule: FaultRule, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
+    code = rule.status or 500
+    headers = {} if rule.retry_after is None else {"Retry-After": seconds_text(rule.retry_after)}
+    message = rule.message or f"Injected fault: the API answers {code}; retry or check the plan"
     return error_response(code, message, headers=headers)
 
 
-def _latency_response(
-    fault: Fault, normal: NormalResponse, elements: Iterator[bytes]
-) -> MockResponse:
-    return replace(normal(), delay=fault.seconds)
-
-
-def _drop_response(fault: Fault, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
-    return replace(normal(), abort=True, conforming=False)
-
-
-def _truncated_response(
-    fault: Fault, normal: NormalResponse, elements: Iterator[bytes]
-) -> MockResponse:
+def _truncated(rule: FaultRule, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
     first = next((chunk for chunk in elements if chunk), b"")
     # Cut inside the first chunk, never on a boundary that leaves valid JSON.
-    body = b"[" + first[: max(len(first) // 2, 1)] if first else b'[{"session_id":"'
-    return MockResponse(200, body)
+    return MockResponse(200, b"[" + first[: max(len(first) // 2, 1)] if first else b'[{"id":"')
 
 
 _HTML_PAGE = (
@@ -348,32 +286,33 @@ _HTML_PAGE = (
     b"<body><h1>Bad Gateway</h1><p>The upstream server returned an invalid response.</p>"
     b"</body></html>\n"
 )
+NON_OBJECT_ELEMENT = b'"record-unavailable"'
+"""The string a `non_object` fault puts among the records (leads or messages)."""
 
 
-def _html_response(fault: Fault, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
-    return MockResponse(200, _HTML_PAGE, content_type="text/html; charset=utf-8")
-
-
-def _non_object_response(
-    fault: Fault, normal: NormalResponse, elements: Iterator[bytes]
-) -> MockResponse:
-    # A string where a lead (or message) should be, after the first chunk of them (a whole
-    # generated chunk, an appended batch, a session's messages), or alone in an empty list.
+def _non_object(rule: FaultRule, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
+    # After the first chunk of records (a generated chunk, an appended batch, a session's
+    # messages), or alone in an empty list.
     first = next((chunk for chunk in elements if chunk), b"")
-    return MockResponse(200, chunks=json_array(chain((first, b'"lead-unavailable"'), elements)))
+    return MockResponse(200, chunks=json_array(chain((first, NON_OBJECT_ELEMENT), elements)))
 
 
-FAULT_RESPONSES: dict[FaultKind, FaultResponse] = {
-    FaultKind.STATUS: _status_response,
-    FaultKind.LATENCY: _latency_response,
-    FaultKind.DROP: _drop_response,
-    FaultKind.TRUNCATED: _truncated_response,
-    FaultKind.HTML: _html_response,
-    FaultKind.NON_OBJECT: _non_object_response,
-}
-"""Each kind of fault and the one response it produces."""
+KINDS: dict[FaultKind, Kind] = {
+    FaultKind.STATUS: Kind("`429`, `500`, `503`, ... any status", "that status with the generic error body",
+                           ("status", "retry_after", "message"), _status),
+    FaultKind.LATENCY: Kind("`latency=SECONDS`", "waits, then answers normally", ("seconds",),
+                            lambda rule, normal, _: replace(normal(), delay=rule.seconds or 0.0)),
+    FaultKind.DROP: Kind("`drop`", "sends headers and part of the body, then closes the connection", (),
+                         lambda rule, normal, _: replace(normal(), abort=True, conforming=False)),
+    FaultKind.TRUNCATED: Kind("`truncated`", "200, the JSON array cut off mid-way", (), _truncated),
+    FaultKind.HTML: Kind("`html`", "200, an HTML error page as `text/html`, as a proxy or CDN sends", (),
+                         lambda *_: MockResponse(200, _HTML_PAGE, content_type="text/html; charset=utf-8")),
+    FaultKind.NON_OBJECT: Kind("`non_object`", f"200, an array with one string element, "
+                               f"{NON_OBJECT_ELEMENT.decode()}, among the records", (), _non_object),
+}  # fmt: skip
+"""Each kind of fault, how it is written, and the one response it produces."""
 
 
-def fault_response(fault: Fault, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
+def fault_response(rule: FaultRule, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:  # fmt: skip
     """The response for a request that a fault rule picked."""
-    return FAULT_RESPONSES[fault.kind](fault, normal, elements)
+    return KINDS[rule.kind].respond(rule, normal, elements)

@@ -1,4 +1,5 @@
 """`MockServer`: the mock on a free 127.0.0.1 port in a background thread, for tests and scripts.
+It is a `MockService`, so its control methods (append, inject, journal, ...) are the service's.
 
 with MockServer(MockConfig(leads_per_bot=5)) as mock:
     httpx.post(f"{mock.base_url}/get-conversation-ids/bot-alpha",
@@ -16,7 +17,7 @@ import asyncio
 import logging
 import socket
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -25,10 +26,7 @@ import uvicorn
 import chatnode_spec
 from mock_server.app import create_app
 from mock_server.config import MockConfig
-from mock_server.data import DEFAULT_RECENT_SESSIONS
-from mock_server.faults import FaultPlan, FaultRule, parse_fault
 from mock_server.service import MockService
-from mock_server.store import Exchange
 
 _INCOMPLETE_RESPONSE = "ASGI callable returned without completing response."
 
@@ -56,55 +54,18 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def uvicorn_server(
-    service: MockService, config: MockConfig, graceful_seconds: float | None = None
-) -> uvicorn.Server:
-    """A uvicorn server for the mock's app, configured the same for the CLI and MockServer."""
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _DropFaultLogFilter) for f in logger.filters):
-        logger.addFilter(_DropFaultLogFilter())
-    server_config = uvicorn.Config(
-        create_app(config, service),
-        lifespan="off",
-        access_log=False,
-        log_level=config.log_level,
-        timeout_graceful_shutdown=graceful_seconds,
-    )
-    return uvicorn.Server(server_config)
-
-
 def url_of(sock: socket.socket) -> str:
     """`http://HOST:PORT` of a bound socket."""
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-class InjectedFault:
-    """A fault rule added to a running mock: `remove()` it, or use it as a context manager."""
-
-    def __init__(self, plan: FaultPlan, rule: FaultRule) -> None:
-        self.rule = rule
-        self._plan = plan
-        self.id = plan.add(rule)
-
-    def remove(self) -> bool:
-        """Take the rule out of the plan; False if it was already gone (spent or cleared)."""
-        return self._plan.remove(self.id)
-
-    def __enter__(self) -> InjectedFault:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
-
-
-class MockServer:
-    """The mock API served by uvicorn in a daemon thread; a context manager."""
+class MockServer(MockService):
+    """The mock API served by uvicorn in a daemon thread; a context manager. Being the service,
+    it needs no admin token for its control methods."""
 
     def __init__(self, config: MockConfig | None = None, **overrides: Any) -> None:
-        config = config or MockConfig()
-        self.config = replace(config, **overrides) if overrides else config
-        self.service = MockService(self.config)
+        super().__init__(replace(config or MockConfig(), **overrides))
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -112,6 +73,11 @@ class MockServer:
         """`http://127.0.0.1:PORT`, where `/_admin/` lives."""
         self.base_url = ""
         """`http://127.0.0.1:PORT/v1`, what a ChatNode client takes as its base URL."""
+
+    @property
+    def service(self) -> MockService:
+        """The service behind the server: the server itself (kept for `server.service.store`)."""
+        return self
 
     @property
     def api_key(self) -> str:
@@ -132,7 +98,14 @@ class MockServer:
             raise RuntimeError("MockServer is already running")
         try:
             self._socket = bind_socket(self.config.host, self.config.port)
-            self._server = uvicorn_server(self.service, self.config, graceful_seconds=1.0)
+            logger = logging.getLogger("uvicorn.error")
+            if not any(isinstance(f, _DropFaultLogFilter) for f in logger.filters):
+                logger.addFilter(_DropFaultLogFilter())
+            app = create_app(self.config, self)
+            self._server = uvicorn.Server(
+                uvicorn.Config(app, lifespan="off", access_log=False, log_level=self.config.log_level,
+                               timeout_graceful_shutdown=1.0)
+            )  # fmt: skip
             port = self._socket.getsockname()[1]
             thread = threading.Thread(target=self._serve, name=f"chatnode-mock:{port}", daemon=True)
             thread.start()
@@ -166,81 +139,6 @@ class MockServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    # The Python API mirrors the admin endpoints, in-process: it needs no admin token.
-
-    def leads(self, bot_id: str) -> list[dict[str, Any]]:
-        """What the API serves for the bot now, as dicts (materialised: for small bots)."""
-        return self.service.store.leads(bot_id)
-
-    def append(
-        self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
-    ) -> list[Any]:
-        """Add `count` seeded leads created after every existing one, or `leads` verbatim;
-        returns the added leads."""
-        return self.service.store.append(bot_id, count=count, leads=leads)
-
-    def set_leads(
-        self, bot_id: str, leads: Sequence[Any] | None = None, *, count: int | None = None
-    ) -> None:
-        """Replace the bot's leads with `leads` verbatim or `count` freshly seeded ones."""
-        self.service.store.set_leads(bot_id, leads, count=count)
-
-    def add_bot(
-        self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
-    ) -> None:
-        """A new bot, with `count` seeded leads (default 0) or the given `leads`."""
-        self.service.store.add_bot(bot_id, count=count, leads=leads)
-
-    def chats(
-        self,
-        bot_id: str,
-        session_ids: Sequence[str] | None = None,
-        k: int = DEFAULT_RECENT_SESSIONS,
-    ) -> list[Any]:
-        """What the chats API serves for these sessions now (without ids: the `k` most recent
-        sessions, as for a `[]` body), as dicts."""
-        return self.service.store.chats(bot_id, session_ids, k)
-
-    def append_message(
-        self,
-        bot_id: str,
-        session_id: str,
-        *,
-        content: str | None = None,
-        type: str = "human",
-        raw: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Add a message to a session of the bot's leads, created after every message the bot
-        has (so an incremental sync must pick it up); `content` None draws a seeded text of the
-        type. `raw` is served verbatim instead. Returns the message."""
-        return self.service.store.append_message(
-            bot_id, session_id, content=content, type=type, raw=raw
-        )
-
-    def send_message(self, bot_id: str, message: str, session_id: str | None = None) -> Exchange:
-        """An end user chats: `message` and the agent's reply join the session (a new one without
-        `session_id`), exactly as `POST /v1/{bot_id}` records them, but without a key, faults or
-        a journal entry. `.response()` of the result is what Send Message would have answered."""
-        return self.service.send(bot_id, message, session_id)
-
-    def inject(self, rule: FaultRule | str) -> InjectedFault:
-        """Add a fault rule (or its CLI spec, e.g. `"429:retry_after=2:times=3"`) after the
-        existing ones."""
-        return InjectedFault(
-            self.service.faults, parse_fault(rule) if isinstance(rule, str) else rule
-        )
-
-    def clear_faults(self) -> None:
-        self.service.faults.clear()
-
-    def journal(self) -> list[dict[str, Any]]:
-        """The API requests served so far (no credentials in it)."""
-        return self.service.journal.entries()
-
-    def reset(self) -> None:
-        """Back to the configured bots, leads, chats and faults; empty journal."""
-        self.service.reset()
 
 
 def _wait_for(ready: Callable[[], bool], thread: threading.Thread, timeout: float) -> None:

@@ -2,20 +2,23 @@
 
 The ASGI app and the respx router are thin adapters around `MockService.dispatch`, the one router
 over the spec's paths, so the live server and the in-process router answer every request (404 and
-405 included) identically. The order of decisions is:
+405 included) identically. `MockService`'s public methods are the one set of changes to a running
+mock: the admin API, `MockServer` (a `MockService` on a socket), the fixtures and the respx router
+all go through them. The order of decisions is:
 
 1. routing: the most specific path template wins (`/auth_me` before Send Message's `/{bot_id}`);
 2. body: an operation the spec gives none (leads, auth) takes none, so a non-empty one is a 400
-   (unless allowed); query parameters the spec does not declare are a 400;
-3. openapi-core validates the request (missing/malformed bearer -> 401, bad parameter, a chats
+   (unless allowed);
+3. query parameters the spec does not declare for the operation are a 400 `unknown_parameter`;
+4. openapi-core validates the request (missing/malformed bearer -> 401, bad parameter, a chats
    body that is not a JSON array of strings, a Send Message body without a string `message`
    -> 400); then a body field the spec does not declare is a 400 (unless allowed);
-4. `Prefer: code=NNN` forces a documented response (Prism's convention);
-5. Send Message refuses `streaming: true` (400: its wire format is not published);
-6. the fault plan may pick a fault for the route and bot (after validation, before the key check,
+5. `Prefer: code=NNN` forces a documented response (Prism's convention);
+6. Send Message refuses `streaming: true` (400: its wire format is not published);
+7. the fault plan may pick a fault for the route and bot (after validation, before the key check,
    like a gateway);
-7. the key must be known (401) and may read the bot, which must exist (403);
-8. 200 with the bot's leads, the messages of the sessions asked for (streamed), Send Message's
+8. the key must be known (401) and may read the bot, which must exist (403);
+9. 200 with the bot's leads, the messages of the sessions asked for (streamed), Send Message's
    reply (recorded in the session), or the key's team.
 """
 
@@ -25,7 +28,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import orjson
@@ -36,7 +39,14 @@ from chatnode_spec.documents import specificity
 from mock_server.auth import AuthOutcome, KeyRing, bearer_token, team
 from mock_server.config import MockConfig
 from mock_server.data import DEFAULT_RECENT_SESSIONS
-from mock_server.faults import FaultPlan, fault_response
+from mock_server.faults import (
+    ROUTES,
+    FaultPlan,
+    FaultRule,
+    InjectedFault,
+    fault_response,
+    parse_fault,
+)
 from mock_server.journal import Journal
 from mock_server.responses import (
     MockRequest,
@@ -45,7 +55,7 @@ from mock_server.responses import (
     json_array_response,
     spec_error_response,
 )
-from mock_server.store import Exchange, LeadStore
+from mock_server.store import Exchange, Store
 from mock_server.validation import SpecValidator
 
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
@@ -108,7 +118,7 @@ class MockService:
 
     def __init__(self, config: MockConfig) -> None:
         self.config = config
-        self.store = LeadStore(
+        self.store = Store(
             config.bots,
             config.leads_per_bot,
             seed=config.seed,
@@ -117,33 +127,82 @@ class MockService:
         )
         self.faults = FaultPlan(config.faults)
         self.journal = Journal(config.journal_limit)
+        """`journal()`: the API requests served so far (no credentials in it)."""
         self.keys = KeyRing(config.api_keys)
         self.validator = SpecValidator()
         self._handlers: dict[Operation, tuple[str, Handler]] = {}
+        by_line = {line: route for route, line in ROUTES.items()}
         for op in chatnode_spec.operations():
-            row = OPERATION_HANDLERS.get((op.method, op.path_template))
-            if row is None:
+            route = by_line.get((op.method, op.path_template))
+            if route is None:
                 raise ValueError(
                     f"the spec declares {op.method} {op.path_template}, which the mock has no "
-                    "handler for; add one to OPERATION_HANDLERS"
+                    "handler for; add it to faults.ROUTES and a MockService._serve_<route>"
                 )
-            route, name = row
-            self._handlers[op] = (route, getattr(self, name))
+            self._handlers[op] = (route, getattr(self, f"_serve_{route}"))
         base = chatnode_spec.server_base_path()
         self.routes = route_table((op.method, base + op.path_template, op) for op in self._handlers)
 
+    # The one set of changes to a running mock (see the module docstring); the store's methods
+    # say what each does. Errors: ValueError for bad arguments, KeyError for an unknown bot or
+    # session (its subclass BotExistsError for adding a known bot).
+    # fmt: off
+
+    def bots(self) -> dict[str, int]:
+        """Each bot and how many leads it serves now."""
+        snapshots = [self.store.snapshot(bot) for bot in self.store.bot_ids()]
+        return {s.bot_id: s.count for s in snapshots if s is not None}
+
+    def leads(self, bot_id: str) -> list[Any]:
+        return self.store.leads(bot_id)
+
+    def chats(self, bot_id: str, session_ids: Sequence[str] | None = None, k: int = DEFAULT_RECENT_SESSIONS) -> list[Any]:
+        return self.store.chats(bot_id, session_ids, k)
+
+    def add_bot(self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None) -> None:
+        self.store.add_bot(bot_id, count, leads)
+
+    def append(self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None) -> list[Any]:
+        return self.store.append(bot_id, count, leads)
+
+    def set_leads(self, bot_id: str, leads: Sequence[Any] | None = None, *, count: int | None = None) -> None:
+        self.store.set_leads(bot_id, leads, count=count)
+
+    def append_message(self, bot_id: str, session_id: str, *, content: str | None = None, type: str = "human",
+                       raw: Mapping[str, Any] | None = None) -> Any:
+        return self.store.append_message(bot_id, session_id, content=content, type=type, raw=raw)
+
+    def send_message(self, bot_id: str, message: str, session_id: str | None = None) -> Exchange:
+        """An end user chats, as `POST /v1/{bot_id}` records it, without a key, faults or a
+        journal entry; `.response()` of the result is what Send Message answers."""
+        return self.store.send_message(bot_id, message, session_id, list_lead=self.config.list_sent_sessions)
+
+    def inject(self, rule: FaultRule | str | Mapping[str, Any]) -> InjectedFault:
+        """Add a fault rule (a `FaultRule`, its CLI text or its JSON fields) after the others;
+        the handle removes it, or use it in a `with`."""
+        if isinstance(rule, str):
+            rule = parse_fault(rule)
+        return InjectedFault(self.faults, rule if isinstance(rule, FaultRule) else FaultRule.from_json(dict(rule)))
+
+    def fault_rules(self) -> list[dict[str, Any]]:
+        """The rules in force, in order, with their ids and the requests each has left."""
+        return self.faults.describe()
+
+    def remove_fault(self, rule_id: int) -> bool:
+        return self.faults.remove(rule_id)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def clear_journal(self) -> None:
+        self.journal.clear()
+
+    # fmt: on
     def reset(self) -> None:
-        """Back to the configuration: its bots and leads, its fault plan, an empty journal."""
+        """Back to the configuration: its bots, leads and chats, its fault plan, no journal."""
         self.store.reset()
         self.faults.replace(self.config.faults)
         self.journal.clear()
-
-    def send(self, bot_id: str, message: str, session_id: str | None = None) -> Exchange:
-        """An end user's message to the bot and the agent's reply, as Send Message records them
-        (the admin API and `MockServer.send_message` drive it without a key, faults or journal)."""
-        return self.store.send_message(
-            bot_id, message, session_id, list_lead=self.config.list_sent_sessions
-        )
 
     def dispatch(self, request: MockRequest) -> MockResponse:
         """Route by the spec's paths, then handle: what every adapter (ASGI, respx) answers with.
@@ -152,86 +211,49 @@ class MockService:
         if isinstance(routed, MockResponse):
             self.journal.record(request.method, request.path, None, routed.status, None, "n/a")
             return routed
-        return self._handle(*routed, request)
-
-    def _handle(
-        self, operation: Operation, path_params: Mapping[str, str], request: MockRequest
-    ) -> MockResponse:
-        """The response to a request routed to `operation`, recorded in the journal."""
+        operation, path_params = routed
         outcome = _Outcome()
         response = self._decide(operation, path_params, request, outcome)
         if self.config.validate_responses and response.conforming and not response.abort:
             response = self._checked(request, response)
-        self.journal.record(
-            request.method,
-            request.path,
-            path_params.get("bot_id"),
-            response.status,
-            outcome.fault,
-            outcome.auth.value,
-            outcome.prefer,
-        )
+        bot_id, auth = path_params.get("bot_id"), outcome.auth.value
+        args = (request.method, request.path, bot_id, response.status, outcome.fault, auth)
+        self.journal.record(*args, outcome.prefer)
         return response
 
     def _decide(
-        self,
-        operation: Operation,
-        path_params: Mapping[str, str],
-        request: MockRequest,
-        outcome: _Outcome,
-    ) -> MockResponse:
-        if request.body.strip() and not (
-            operation.has_request_body or self.config.allow_request_body
-        ):
+        self, operation: Operation, path_params: Mapping[str, str], request: MockRequest, outcome: _Outcome
+    ) -> MockResponse:  # fmt: skip
+        """Steps 2 to 5 of the module docstring, then the route's handler."""
+        if request.body.strip() and not (operation.has_request_body or self.config.allow_request_body):  # fmt: skip
             return error_response(
                 400,
                 f"{operation.method} {operation.path_template} takes no request body; send none",
                 "unexpected_body",
             )
-        unknown = sorted(
-            set(parse_qs(request.query, keep_blank_values=True)) - operation.query_params
-        )
-        if unknown:
-            allowed = ", ".join(sorted(operation.query_params)) or "none"
-            return error_response(
-                400,
-                f"{operation.method} {operation.path_template} has no query parameter "
-                f"{', '.join(map(repr, unknown))}; the spec declares {allowed}",
-                "unknown_parameter",
-            )
+        query = parse_qs(request.query, keep_blank_values=True)
+        rejected = _undeclared(operation, "query parameter", query, operation.query_params)
+        if rejected:
+            return rejected
         verdict = self.validator.check_request(request, operation)
         if verdict.status == 401:
             outcome.auth = AuthOutcome.MISSING
             return self._documented(operation, 401)
         if verdict.status is not None:
             return error_response(verdict.status, verdict.detail, verdict.error)
-        undeclared = self._undeclared_fields(operation, request)
-        if undeclared:
-            return undeclared
+        # Strict as for query parameters: `{"chatSessionId": ...}` would otherwise start a new
+        # session unnoticed. The body is a valid object by now.
+        if operation.body_fields is not None and not self.config.allow_unknown_fields:
+            body = orjson.loads(request.body)
+            rejected = _undeclared(operation, "body field", body, operation.body_fields)
+            if rejected:
+                return rejected
         prefer = request.headers.get("prefer")
-        if prefer:
-            forced = self._preferred(operation, prefer, outcome)
-            if forced is not None:
-                return forced
+        forced = self._preferred(operation, prefer, outcome) if prefer else None
+        if forced is not None:
+            return forced
         route, handler = self._handlers[operation]
         return handler(_Call(operation, route, path_params.get("bot_id"), request, outcome))
-
-    def _undeclared_fields(self, operation: Operation, request: MockRequest) -> MockResponse | None:
-        """400 `unknown_field` for a body field the spec does not declare (strict, as for query
-        parameters: `{"chatSessionId": ...}` would otherwise start a new session unnoticed),
-        unless `allow_unknown_fields`. The body is already a valid object by then."""
-        declared = operation.body_fields
-        if declared is None or self.config.allow_unknown_fields:
-            return None
-        unknown = sorted(set(orjson.loads(request.body)) - declared)
-        if not unknown:
-            return None
-        return error_response(
-            400,
-            f"{operation.method} {operation.path_template} has no body field "
-            f"{', '.join(map(repr, unknown))}; the spec declares {', '.join(sorted(declared))}",
-            "unknown_field",
-        )
 
     def _preferred(
         self, operation: Operation, prefer: str, outcome: _Outcome
@@ -256,7 +278,7 @@ class MockService:
         message = chatnode_spec.documented_error_message(operation, status) or f"HTTP {status}"
         return spec_error_response(status, message)
 
-    def _list_leads(self, call: _Call) -> MockResponse:
+    def _serve_leads(self, call: _Call) -> MockResponse:
         """POST /get-conversation-ids/{bot_id}: every lead of the bot."""
         leads = self.store.snapshot(call.bot_id)
         if leads is None:
@@ -268,7 +290,7 @@ class MockService:
 
         return self._bot_answer(call, answer, leads.element_chunks)
 
-    def _list_chats(self, call: _Call) -> MockResponse:
+    def _serve_chats(self, call: _Call) -> MockResponse:
         """POST /get-chats/{bot_id}: the messages of the sessions in the body (a JSON array of
         session ids, already validated by the spec), or of the `k` most recent sessions when it
         is empty. Ids that are not sessions of the bot's leads contribute nothing."""
@@ -290,7 +312,7 @@ class MockService:
             lambda: chats.element_chunks(sessions()),
         )
 
-    def _send_message(self, call: _Call) -> MockResponse:
+    def _serve_send(self, call: _Call) -> MockResponse:
         """POST /{bot_id}: the visitor's message and the agent's reply, recorded in the session
         (a new one without `chat_session_id`), answered in the spec's `Message` shape. A fault
         that answers instead (a status) records nothing; `latency` and `drop` record first."""
@@ -307,12 +329,14 @@ class MockService:
             return self._bot_answer(call, None, _no_elements)
 
         def answer() -> MockResponse:
-            exchange = self.send(chats.leads.bot_id, body["message"], body.get("chat_session_id"))
+            exchange = self.send_message(
+                chats.leads.bot_id, body["message"], body.get("chat_session_id")
+            )
             return MockResponse(200, orjson.dumps(exchange.response()), conforming=True)
 
         return self._bot_answer(call, answer, _no_elements)
 
-    def _authenticate_me(self, call: _Call) -> MockResponse:
+    def _serve_auth(self, call: _Call) -> MockResponse:
         """GET /auth_me: the key's team (an ASSUMED shape: ChatNode publishes none)."""
         answer = MockResponse(200, orjson.dumps(team(self.config.seed)), conforming=True)
         return self._bot_answer(call, lambda: answer, _no_elements)
@@ -362,7 +386,7 @@ class _Call:
 
     operation: Operation
     route: str
-    """Its name in OPERATION_HANDLERS (and in fault rules' `route=`)."""
+    """Its name in `faults.ROUTES`, as fault rules scope it."""
     bot_id: str | None
     """None for an operation about the key itself (`/auth_me`)."""
     request: MockRequest
@@ -371,14 +395,20 @@ class _Call:
 
 Handler = Callable[[_Call], MockResponse]
 
-OPERATION_HANDLERS: dict[tuple[str, str], tuple[str, str]] = {
-    ("POST", "/get-conversation-ids/{bot_id}"): ("leads", "_list_leads"),
-    ("POST", "/get-chats/{bot_id}"): ("chats", "_list_chats"),
-    ("POST", "/{bot_id}"): ("send", "_send_message"),
-    ("GET", "/auth_me"): ("auth", "_authenticate_me"),
-}
-"""Each spec operation: its route name (as fault rules scope it) and the MockService method that
-answers it."""
+
+def _undeclared(
+    operation: Operation, what: str, names: Iterable[str], declared: Iterable[str]
+) -> MockResponse | None:
+    """400 `unknown_parameter` / `unknown_field` for names the spec does not declare."""
+    unknown = sorted(set(names) - set(declared))
+    if not unknown:
+        return None
+    return error_response(
+        400,
+        f"{operation.method} {operation.path_template} has no {what} "
+        f"{', '.join(map(repr, unknown))}; the spec declares {', '.join(sorted(declared)) or 'none'}",
+        "unknown_parameter" if what == "query parameter" else "unknown_field",
+    )
 
 
 def _no_elements() -> Iterator[bytes]:

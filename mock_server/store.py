@@ -280,9 +280,24 @@ class BotChats:
         return parse_chunks(self.element_chunks(session_ids))
 
 
-class LeadStore:
+class BotExistsError(KeyError):
+    """`add_bot` for a bot id the store already has."""
+
+
+def count_or_leads(count: int | None, leads: Sequence[Any] | None) -> None:
+    """The one check of "`count` new seeded leads, or `leads` verbatim", for every caller
+    (Python, admin, fixtures): exactly one of them, a whole count >= 0, leads in a list."""
+    if (count is None) == (leads is None):
+        raise ValueError("give exactly one of count or leads")
+    if count is not None and (type(count) is not int or count < 0):
+        raise ValueError(f"count must be a whole number >= 0, got {count!r}")
+    if leads is not None and not isinstance(leads, list | tuple):
+        raise ValueError(f"leads must be a list, got {type(leads).__name__}")
+
+
+class Store:
     """The bots, their leads and their chats, shared between the server thread and the test
-    thread."""
+    thread. Every change to a bot goes through `_commit`, so writers never interleave."""
 
     def __init__(
         self,
@@ -303,10 +318,9 @@ class LeadStore:
 
     def reset(self) -> None:
         """Back to the configured bots with their seeded leads and conversations."""
-        bots = {b: self._generated(b, self._leads_per_bot) for b in self._initial_bots}
+        bots = {b: self._fresh(b, self._leads_per_bot, None) for b in self._initial_bots}
         with self._lock:
-            self._bots = bots
-            self._chats = {b: ChatLog() for b in bots}
+            self._bots, self._chats = bots, {b: ChatLog() for b in bots}
 
     def bot_ids(self) -> list[str]:
         with self._lock:
@@ -316,57 +330,14 @@ class LeadStore:
         with self._lock:
             return self._bots.get(bot_id)
 
-    def leads(self, bot_id: str) -> list[dict[str, Any]]:
-        """What the bot serves now, as dicts."""
-        return self._require(bot_id).materialize()
-
-    def append(
-        self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
-    ) -> list[Any]:
-        """Add leads after the existing ones and return them: `count` new seeded leads created
-        later than any lead or message so far (a new conversation starts after all the bot's
-        activity, as it would between two syncs), or `leads` served verbatim."""
-        _one_of(count, leads)
-        with self._lock:
-            current = self._require_locked(bot_id)
-            after_ms = BotChats(current, self._chats[bot_id], self.conversations).end_ms
-            segment = self._segment_after(current, after_ms, count, leads)
-            self._bots[bot_id] = current.with_segment(segment)
-        return BotLeads(bot_id).with_segment(segment).materialize()
-
-    def set_leads(
-        self, bot_id: str, leads: Sequence[Any] | None = None, *, count: int | None = None
-    ) -> None:
-        """Replace a bot's leads with `leads` (verbatim) or `count` freshly seeded leads; the
-        messages appended to its old sessions go with them."""
-        _one_of(count, leads)
-        replacement = self._fresh(bot_id, count, leads)
-        with self._lock:
-            self._require_locked(bot_id)
-            self._bots[bot_id] = replacement
-            self._chats[bot_id] = ChatLog()
-
-    def add_bot(
-        self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
-    ) -> None:
-        """A new bot with `count` seeded leads (default none) or the given `leads`."""
-        if not bot_id or "/" in bot_id:
-            raise ValueError(f"bot id {bot_id!r} must be non-empty and contain no '/'")
-        if count is not None and leads is not None:
-            raise ValueError("give count= or leads=, not both")
-        fresh = self._fresh(bot_id, count, leads)
-        with self._lock:
-            if bot_id in self._bots:
-                raise KeyError(f"bot {bot_id!r} already exists; use set_leads to replace its leads")
-            self._bots[bot_id] = fresh
-            self._chats[bot_id] = ChatLog()
-
     def chat_snapshot(self, bot_id: str) -> BotChats | None:
         with self._lock:
             leads = self._bots.get(bot_id)
-            return (
-                None if leads is None else BotChats(leads, self._chats[bot_id], self.conversations)
-            )
+            return leads and BotChats(leads, self._chats[bot_id], self.conversations)
+
+    def leads(self, bot_id: str) -> list[Any]:
+        """What the bot serves now, as Python objects."""
+        return self._require(bot_id).leads.materialize()
 
     def chats(
         self,
@@ -374,12 +345,53 @@ class LeadStore:
         session_ids: Sequence[str] | None = None,
         k: int = DEFAULT_RECENT_SESSIONS,
     ) -> list[Any]:
-        """What the chats endpoint serves now for these sessions (or, without ids, the `k` most
-        recent ones), as dicts."""
-        snapshot = self.chat_snapshot(bot_id)
-        if snapshot is None:
-            raise KeyError(f"no bot {bot_id!r}; known bots: {self.bot_ids()}")
+        """What Get Chat History serves now for these sessions (or, without ids, the `k` most
+        recent ones), as Python objects."""
+        snapshot = self._require(bot_id)
         return snapshot.materialize(snapshot.select(session_ids, k))
+
+    def add_bot(
+        self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
+    ) -> None:
+        """A new bot with `count` seeded leads (default none) or the given `leads`."""
+        if not isinstance(bot_id, str) or not bot_id or "/" in bot_id:
+            raise ValueError(f"bot id {bot_id!r} must be a non-empty text without '/'")
+        count = 0 if count is None and leads is None else count
+        count_or_leads(count, leads)
+        fresh = self._fresh(bot_id, count, leads)
+        with self._lock:
+            if bot_id in self._bots:
+                raise BotExistsError(f"bot {bot_id!r} already exists; set its leads instead")
+            self._bots[bot_id], self._chats[bot_id] = fresh, ChatLog()
+
+    def append(
+        self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
+    ) -> list[Any]:
+        """Add leads after the existing ones and return them: `count` new seeded leads created
+        later than any lead or message so far (a new conversation starts after all the bot's
+        activity, as it would between two syncs), or `leads` served verbatim."""
+        count_or_leads(count, leads)
+
+        def change(snapshot: BotChats) -> tuple[BotLeads, ChatLog, Segment]:
+            current = snapshot.leads
+            if leads is not None:
+                segment: Segment = RawSegment.of(leads, snapshot.end_ms)
+            else:
+                timeline = Timeline(snapshot.end_ms, APPEND_GAP_MS)
+                args = (self._seed, bot_id, count, self._quirks, current.next_index, timeline)
+                segment = GeneratedSegment(*args)  # type: ignore[arg-type]
+            return current.with_segment(segment), snapshot.log, segment
+
+        return BotLeads(bot_id).with_segment(self._commit(bot_id, change)).materialize()
+
+    def set_leads(
+        self, bot_id: str, leads: Sequence[Any] | None = None, *, count: int | None = None
+    ) -> None:
+        """Replace a bot's leads with `leads` (verbatim) or `count` freshly seeded leads; the
+        messages appended to its old sessions go with them."""
+        count_or_leads(count, leads)
+        fresh = self._fresh(bot_id, count, leads)
+        self._commit(bot_id, lambda _: (fresh, ChatLog(), None))
 
     def append_message(
         self,
@@ -393,8 +405,10 @@ class LeadStore:
         """Add a message to a session of the bot's leads and return it: created after every
         message the bot had, with a seeded id, `type`, and `content` (a seeded text of that type
         when None); or `raw`, served verbatim (to break the spec on purpose)."""
-        if raw is not None and content is not None:
-            raise ValueError("give content= or raw=, not both")
+        if raw is not None and (content is not None or not isinstance(raw, Mapping)):
+            raise ValueError("give content= or raw= (an object), not both")
+        if not isinstance(content, str | None) or not isinstance(type, str):
+            raise ValueError("content and type must be texts")
 
         def change(snapshot: BotChats) -> tuple[BotLeads, ChatLog, Any]:
             if session_id not in snapshot.leads.sessions:
@@ -421,6 +435,8 @@ class LeadStore:
         Without `session_id` (or with one the bot has no session for) a session starts: its id
         is the widget's form, `<bot id>-<epoch ms>` unless one was given, and with `list_lead`
         Get Leads lists it from then on, created when it started, without contact fields."""
+        if not isinstance(text, str) or not isinstance(session_id, str | None):
+            raise ValueError("the message and its session id must be texts")
 
         def change(snapshot: BotChats) -> tuple[BotLeads, ChatLog, Exchange]:
             at_ms = snapshot.end_ms + MESSAGE_APPEND_GAP_MS
@@ -450,50 +466,23 @@ class LeadStore:
         build) and stored only if nothing moved meanwhile, else computed again. Two writers to
         one bot thus never interleave, and each one's messages come after the other's."""
         while True:
-            snapshot = self.chat_snapshot(bot_id)
-            if snapshot is None:
-                raise KeyError(f"no bot {bot_id!r}; known bots: {self.bot_ids()}")
+            snapshot = self._require(bot_id)
             leads, log, result = change(snapshot)
             with self._lock:
                 if self._bots.get(bot_id) is snapshot.leads and self._chats[bot_id] is snapshot.log:
                     self._bots[bot_id], self._chats[bot_id] = leads, log
                     return result
 
+    def _require(self, bot_id: str) -> BotChats:
+        snapshot = self.chat_snapshot(bot_id)
+        if snapshot is None:
+            raise KeyError(f"no bot {bot_id!r}; known bots: {self.bot_ids()}")
+        return snapshot
+
     def _fresh(self, bot_id: str, count: int | None, leads: Sequence[Any] | None) -> BotLeads:
+        """A bot's leads from scratch: `leads` verbatim, or `count` seeded ones."""
         if leads is not None:
             return BotLeads(bot_id).with_segment(RawSegment.of(leads, 0))
-        return self._generated(bot_id, count or 0)
-
-    def _generated(self, bot_id: str, count: int) -> BotLeads:
-        if count < 0:
-            raise ValueError(f"lead count must be >= 0, got {count}")
-        seed, quirks = self._seed, self._quirks
-        timeline = base_timeline(seed, bot_id, count)
-        segment = GeneratedSegment(seed, bot_id, count, quirks, 0, timeline)
+        timeline = base_timeline(self._seed, bot_id, count or 0)
+        segment = GeneratedSegment(self._seed, bot_id, count or 0, self._quirks, 0, timeline)
         return BotLeads(bot_id).with_segment(segment)
-
-    def _segment_after(
-        self, current: BotLeads, after_ms: int, count: int | None, leads: Sequence[Any] | None
-    ) -> Segment:
-        if leads is not None:
-            return RawSegment.of(leads, after_ms)
-        if count is None or count < 0:
-            raise ValueError(f"lead count must be >= 0, got {count}")
-        timeline = Timeline(after_ms, APPEND_GAP_MS)
-        seed, quirks = self._seed, self._quirks
-        return GeneratedSegment(seed, current.bot_id, count, quirks, current.next_index, timeline)
-
-    def _require(self, bot_id: str) -> BotLeads:
-        with self._lock:
-            return self._require_locked(bot_id)
-
-    def _require_locked(self, bot_id: str) -> BotLeads:
-        try:
-            return self._bots[bot_id]
-        except KeyError:
-            raise KeyError(f"no bot {bot_id!r}; known bots: {sorted(self._bots)}") from None
-
-
-def _one_of(count: int | None, leads: Sequence[Any] | None) -> None:
-    if (count is None) == (leads is None):
-        raise ValueError("give exactly one of count= or leads=")

@@ -163,7 +163,7 @@ class TestFaultsPerRoute:
         ids = session_ids(server, "bot-alpha")
         server.inject("non_object:route=chats:times=1")
         body = fetch_chats(server, "bot-alpha", ids).json()
-        assert [x for x in body if not isinstance(x, dict)] == ["lead-unavailable"]
+        assert [x for x in body if not isinstance(x, dict)] == ["record-unavailable"]
         assert len(body) == len(server.chats("bot-alpha", ids)) + 1
         server.inject("truncated:route=chats:times=1")
         truncated = fetch_chats(server, "bot-alpha", ids)
@@ -174,7 +174,7 @@ class TestFaultsPerRoute:
     def test_a_fault_shows_no_messages_to_an_unknown_key(self, server: MockServer) -> None:
         server.inject(faults.non_object(route="chats", times=1))
         ids = session_ids(server, "bot-alpha")
-        assert fetch_chats(server, "bot-alpha", ids, key="wrong").json() == ["lead-unavailable"]
+        assert fetch_chats(server, "bot-alpha", ids, key="wrong").json() == ["record-unavailable"]
 
 
 class TestAppendedMessages:

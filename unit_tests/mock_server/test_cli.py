@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
+from mock_server import reference
 from mock_server.cli import ADMIN_TOKEN_ENV, build_parser, config_from_args, main
+from mock_server.reference import SECTIONS, render
+
+DOCS = Path(__file__).parents[2] / "docs" / "sandbox.md"
 
 LISTENING = re.compile(r"^ChatNode mock server listening on (http://127\.0\.0\.1:\d+/v1)$")
 
@@ -40,15 +44,25 @@ def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
             process.wait(10)
 
 
-def test_serves_then_stops_cleanly_on_sigterm() -> None:
-    with running("--leads", "7", "--bot", "b1", "--api-key", "k:b1", "--seed", "3") as (
-        process,
-        url,
-    ):
-        response = httpx.post(
-            f"{url}/get-conversation-ids/b1", headers={"Authorization": "Bearer k"}
-        )
-        assert response.status_code == 200 and len(response.json()) == 7
+def test_serves_what_the_flags_say_then_stops_cleanly_on_sigterm() -> None:
+    """One process for every flag that shapes what is served: keys and bots, leads, messages per
+    session, faults per route (a zero Retry-After kept), the admin token; then SIGTERM."""
+    flags = ["--leads", "3", "--bot", "b1", "--api-key", "k:b1", "--seed", "3", "--messages", "4",
+             "--fault", "429:retry_after=0:times=1:route=leads", "--fault", "502:route=chats:times=1",
+             "--admin-token", "admin-s3cret"]  # fmt: skip
+    with running(*flags) as (process, url):
+        headers = {"Authorization": "Bearer k"}
+        leads_url, chats = f"{url}/get-conversation-ids/b1", f"{url}/get-chats/b1"
+        limited = httpx.post(leads_url, headers=headers)
+        assert limited.status_code == 429 and limited.headers["retry-after"] == "0"
+        ids = [lead["session_id"] for lead in httpx.post(leads_url, headers=headers).json()]
+        assert len(ids) == 3
+        assert httpx.post(chats, headers=headers, json=ids).status_code == 502
+        messages = httpx.post(chats, headers=headers, json=ids).json()
+        assert [m["session_id"] for m in messages] == [s for s in ids for _ in range(4)]
+        health = url.removesuffix("/v1") + "/_admin/health"
+        assert httpx.get(health).status_code == 401
+        assert httpx.get(health, headers={"Authorization": "Bearer admin-s3cret"}).is_success
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
         _, stderr = process.communicate()
@@ -61,18 +75,6 @@ def test_sigint_stops_it_too() -> None:
         assert process.wait(15) == 0
 
 
-def test_faults_from_flags() -> None:
-    with running("--fault", "429:retry_after=3:times=1", "--leads", "1") as (process, url):
-        headers = {"Authorization": "Bearer mock-secret-key"}
-        first = httpx.post(f"{url}/get-conversation-ids/bot-alpha", headers=headers)
-        assert first.status_code == 429 and first.headers["retry-after"] == "3"
-        assert (
-            httpx.post(f"{url}/get-conversation-ids/bot-alpha", headers=headers).status_code == 200
-        )
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(15) == 0
-
-
 def test_flags_build_the_config() -> None:
     args = build_parser().parse_args(
         ["--api-key", "a", "--api-key", "b:x,y", "--bot", "x", "--bot", "y", "--leads", "5",
@@ -82,7 +84,7 @@ def test_flags_build_the_config() -> None:
     config = config_from_args(args)
     assert dict(config.api_keys) == {"a": None, "b": frozenset({"x", "y"})}
     assert config.bots == ("x", "y") and config.leads_per_bot == 5 and config.seed == 9
-    assert config.quirks and [f.fault.kind.value for f in config.faults] == [
+    assert config.quirks and [f.kind.value for f in config.faults] == [
         "drop",
         "latency",
         "status",
@@ -94,41 +96,6 @@ def test_flags_build_the_config() -> None:
         build_parser().parse_args(["--messages", "100"])
     ).messages_per_session == (100, 100)
     assert config_from_args(build_parser().parse_args([])).messages_per_session == (0, 8)
-
-
-def test_chats_are_served_with_the_messages_asked_for() -> None:
-    with running("--leads", "3", "--messages", "4", "--fault", "502:route=chats:times=1") as (
-        process,
-        url,
-    ):
-        headers = {"Authorization": "Bearer mock-secret-key"}
-        leads = httpx.post(f"{url}/get-conversation-ids/bot-alpha", headers=headers).json()
-        ids = [lead["session_id"] for lead in leads]
-        chats = f"{url}/get-chats/bot-alpha"
-        assert httpx.post(chats, headers=headers, json=ids).status_code == 502
-        messages = httpx.post(chats, headers=headers, json=ids).json()
-        assert [m["session_id"] for m in messages] == [s for s in ids for _ in range(4)]
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(15) == 0
-
-
-def test_admin_token_locks_the_admin_api() -> None:
-    with running("--admin-token", "admin-s3cret") as (process, url):
-        health = url.removesuffix("/v1") + "/_admin/health"
-        assert httpx.get(health).status_code == 401
-        locked = httpx.get(health, headers={"Authorization": "Bearer admin-s3cret"})
-        assert locked.status_code == 200
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(15) == 0
-
-
-def test_a_non_loopback_host_without_an_admin_token_is_refused_with_exit_2() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mock_server", "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True, text=True, timeout=60, env={**os.environ, ADMIN_TOKEN_ENV: ""},
-    )  # fmt: skip
-    assert result.returncode == 2 and result.stdout == ""
-    assert "--admin-token" in result.stderr and "non-loopback" in result.stderr
 
 
 def test_admin_token_from_flag_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -150,7 +117,8 @@ def test_help_documents_every_flag_and_the_fault_syntax(capsys: pytest.CaptureFi
                  "--admin-token", ADMIN_TOKEN_ENV, "retry_after", "times=N", "p=FRACTION",
                  "examples", "--messages N|MIN-MAX", "(default 0-8)", "route=leads|chats",
                  "/v1/get-chats/{bot_id}", "returns the 10 most recent sessions", "?k=N",
-                 "/_admin/bots/BOT/sessions/SESSION/messages"):  # fmt: skip
+                 "/_admin/bots/{bot_id}/sessions/{session_id}/messages", "DELETE /_admin/faults",
+                 "latency=SECONDS", "non_object"):  # fmt: skip
         assert flag in " ".join(text.split()), flag
 
 
@@ -158,8 +126,8 @@ def test_help_documents_every_flag_and_the_fault_syntax(capsys: pytest.CaptureFi
     ("argv", "message"),
     [(["--fault", "teapot"], "unknown kind"), (["--api-key", ":x"], "empty key"),
      (["--leads", "-1"], "leads_per_bot"), (["--admin-token", ""], "admin_token must not be empty"),
-     (["--host", "::"], "--admin-token"), (["--messages", "8-2"], "need 0 <= MIN <= MAX"),
-     (["--messages", "lots"], "use N or MIN-MAX"), (["--fault", "500:route=x"], "route must be")],
+     (["--host", "::", "--port", "0"], "--admin-token"), (["--messages", "8-2"], "need 0 <= MIN <= MAX"),
+     (["--messages", "lots"], "use N or MIN-MAX"), (["--fault", "500:route=x"], "route=leads|chats|send|auth")],
 )  # fmt: skip
 def test_bad_flags_exit_2_with_a_message(
     argv: list[str], message: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
@@ -168,3 +136,18 @@ def test_bad_flags_exit_2_with_a_message(
     with pytest.raises(SystemExit, match="2") as info:
         main(argv)
     assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_sandbox_docs_are_generated_from_the_code_tables() -> None:
+    """docs/sandbox.md's flag, fault and admin tables are what `python -m mock_server.reference`
+    writes from the code: regenerate and compare."""
+    text = DOCS.read_text(encoding="utf-8")
+    assert set(re.findall(r"<!-- generated: ([\w-]+) -->", text)) == set(SECTIONS)
+    assert render(text) == text, "docs/sandbox.md is stale: run python -m mock_server.reference"
+
+
+def test_the_reference_check_fails_on_stale_docs(tmp_path: Path) -> None:
+    stale = tmp_path / "sandbox.md"
+    stale.write_text(DOCS.read_text(encoding="utf-8").replace("| `drop` |", "| `dropped` |"))
+    assert reference.main(["--check", str(stale)]) == 1
+    assert reference.main([str(stale)]) == 0 and reference.main(["--check", str(stale)]) == 0

@@ -57,7 +57,7 @@ def test_answers_exactly_like_the_live_server() -> None:
     def untimed(entries: list[dict]) -> list[dict]:
         return [{k: v for k, v in e.items() if k != "timestamp"} for e in entries]
 
-    assert untimed(router.chatnode.journal.entries()) == untimed(real_journal)  # type: ignore[attr-defined]
+    assert untimed(router.chatnode.journal()) == untimed(real_journal)  # type: ignore[attr-defined]
 
 
 def test_chats_answer_exactly_like_the_live_server() -> None:

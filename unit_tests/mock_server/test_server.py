@@ -14,7 +14,7 @@ from mock_server import server as server_module
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
 
-from .conftest import fetch
+from .conftest import admin, fetch
 
 
 def test_serves_on_a_free_loopback_port_and_stops_cleanly() -> None:
@@ -136,6 +136,26 @@ class TestPythonApi:
         server.inject("html")
         server.clear_faults()
         assert fetch(server, "bot-alpha").status_code == 200
+
+    def test_admin_and_python_change_one_service(self, server: MockServer) -> None:
+        """The admin API and MockServer call the same MockService methods: what one does, the
+        other sees (a zero Retry-After included)."""
+        assert server.service is server
+        created = admin(server, "POST", "/faults", json={"spec": "429:retry_after=0"}).json()
+        assert server.fault_rules() == [created | {"remaining": None}]
+        assert (
+            created["retry_after"] == 0 and fetch(server, "bot-alpha").headers["retry-after"] == "0"
+        )
+        assert server.remove_fault(created["id"]) and admin(server, "GET", "/faults").json() == {
+            "faults": []
+        }
+        server.add_bot("gamma", count=2)
+        assert server.bots() == {"bot-alpha": 20, "bot-beta": 20, "gamma": 2}
+        assert admin(server, "GET", "/bots").json()["bots"][-1] == {"bot_id": "gamma", "leads": 2}
+        with pytest.raises(ValueError, match="exactly one of count or leads"):
+            server.append("gamma", count=1, leads=[])
+        server.clear_journal()
+        assert admin(server, "GET", "/journal").json() == {"entries": []}
 
     def test_reset_and_journal(self, server: MockServer) -> None:
         server.append("bot-alpha", count=1)

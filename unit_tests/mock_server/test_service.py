@@ -9,7 +9,7 @@ import chatnode_spec
 from mock_server.config import MockConfig
 from mock_server.faults import ROUTES
 from mock_server.responses import MockRequest, MockResponse
-from mock_server.service import OPERATION_HANDLERS, MockService, match_route, route_table
+from mock_server.service import MockService, match_route, route_table
 
 KEY = {"Authorization": "Bearer mock-secret-key"}
 
@@ -23,18 +23,14 @@ def test_every_spec_operation_is_served_under_the_server_base_path() -> None:
         ("POST", "/v1/{bot_id}", "/{bot_id}"),
     ]
     assert {(op.method, op.path_template) for op in chatnode_spec.operations()} == set(
-        OPERATION_HANDLERS
+        ROUTES.values()
     )
-
-
-def test_each_operation_has_a_route_name_that_fault_rules_can_scope() -> None:
-    assert sorted(route for route, _ in OPERATION_HANDLERS.values()) == sorted(ROUTES)
 
 
 def test_an_operation_without_a_handler_is_refused_at_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.delitem(OPERATION_HANDLERS, ("POST", "/get-chats/{bot_id}"))
+    monkeypatch.delitem(ROUTES, "chats")
     with pytest.raises(
         ValueError, match=r"POST /get-chats/\{bot_id\}, which the mock has no handler"
     ):
@@ -72,7 +68,7 @@ def test_dispatch_answers_and_journals_unknown_paths_and_methods() -> None:
         b"POST /v1/get-chats/{bot_id}, POST /v1/{bot_id}" in not_found.body
     )
     assert wrong_method.headers == {"Allow": "POST"}
-    journal = [(e["method"], e["status"], e["bot"], e["auth"]) for e in service.journal.entries()]
+    journal = [(e["method"], e["status"], e["bot"], e["auth"]) for e in service.journal()]
     assert journal == [("POST", 404, None, "n/a"), ("GET", 405, None, "n/a"), ("POST", 200, "bot-alpha", "ok")]  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from mock_server.data import leads_for_bot, parse_ms
-from mock_server.store import BotLeads, LeadStore
+from mock_server.store import BotLeads, Store
 
 
 def stamp(lead: dict) -> datetime:
@@ -16,16 +16,16 @@ def stamp(lead: dict) -> datetime:
 
 
 @pytest.fixture
-def store() -> LeadStore:
-    return LeadStore(("a", "b"), 30, seed=5)
+def store() -> Store:
+    return Store(("a", "b"), 30, seed=5)
 
 
-def test_starts_with_the_seeded_leads(store: LeadStore) -> None:
+def test_starts_with_the_seeded_leads(store: Store) -> None:
     assert store.leads("a") == list(leads_for_bot(5, "a", 30))
     assert store.bot_ids() == ["a", "b"]
 
 
-def test_appended_leads_come_after_every_existing_one_and_are_new(store: LeadStore) -> None:
+def test_appended_leads_come_after_every_existing_one_and_are_new(store: Store) -> None:
     before = store.leads("a")
     added = store.append("a", count=40)
     assert len(added) == 40 and store.leads("a") == before + added
@@ -38,7 +38,7 @@ def test_appended_leads_come_after_every_existing_one_and_are_new(store: LeadSto
 def test_appended_leads_start_after_every_message_of_the_bot() -> None:
     """A new conversation begins after all earlier activity, as it would between two syncs: so
     no message of a new lead can be dated before a cursor saved on the older messages."""
-    store = LeadStore(("a",), 20, seed=5, messages_per_session=(8, 8))
+    store = Store(("a",), 20, seed=5, messages_per_session=(8, 8))
     sessions = [lead["session_id"] for lead in store.leads("a")]
     last_message = max(parse_ms(m["created_at"]) for m in store.chats("a", sessions))
     follow_up = store.append_message("a", sessions[0], content="still there?")
@@ -46,27 +46,27 @@ def test_appended_leads_start_after_every_message_of_the_bot() -> None:
     assert parse_ms(added["created_at"]) > max(last_message, parse_ms(follow_up["created_at"]))
 
 
-def test_raw_leads_are_served_verbatim_even_when_non_conforming(store: LeadStore) -> None:
+def test_raw_leads_are_served_verbatim_even_when_non_conforming(store: Store) -> None:
     raw = [{"session_id": "no-created-at"}, {"session_id": "x", "created_at": "not a date"}]
     assert store.append("b", leads=raw) == raw
     assert store.leads("b")[-2:] == raw
     assert store.snapshot("b").has_raw  # type: ignore[union-attr]
 
 
-def test_generated_after_raw_leads_still_come_later(store: LeadStore) -> None:
+def test_generated_after_raw_leads_still_come_later(store: Store) -> None:
     store.append("a", leads=[{"session_id": "late", "created_at": "2031-01-01T00:00:00+00:00"}])
     (added,) = store.append("a", count=1)
     assert stamp(added) > datetime.fromisoformat("2031-01-01T00:00:00+00:00")
 
 
-def test_set_leads_replaces(store: LeadStore) -> None:
+def test_set_leads_replaces(store: Store) -> None:
     store.set_leads("a", [{"session_id": "only"}])
     assert store.leads("a") == [{"session_id": "only"}]
     store.set_leads("a", count=3)
     assert store.leads("a") == list(leads_for_bot(5, "a", 3))
 
 
-def test_add_bot_and_reset(store: LeadStore) -> None:
+def test_add_bot_and_reset(store: Store) -> None:
     store.add_bot("c", count=2)
     store.add_bot("d")
     store.add_bot("e", leads=[{"session_id": "e1", "created_at": "2024-01-01T00:00:00Z"}])
@@ -79,17 +79,17 @@ def test_add_bot_and_reset(store: LeadStore) -> None:
 
 
 @pytest.mark.parametrize("call", ["append", "set_leads"])
-def test_count_and_leads_are_exclusive(store: LeadStore, call: str) -> None:
+def test_count_and_leads_are_exclusive(store: Store, call: str) -> None:
     with pytest.raises(ValueError, match="exactly one"):
         getattr(store, call)("a", count=1, leads=[])
 
 
-def test_unknown_bot_is_a_key_error_naming_the_known_ones(store: LeadStore) -> None:
+def test_unknown_bot_is_a_key_error_naming_the_known_ones(store: Store) -> None:
     with pytest.raises(KeyError, match="known bots"):
         store.append("zzz", count=1)
 
 
-def test_concurrent_appends_lose_nothing(store: LeadStore) -> None:
+def test_concurrent_appends_lose_nothing(store: Store) -> None:
     def worker() -> None:
         for _ in range(25):
             store.append("a", count=2)
@@ -105,14 +105,14 @@ def test_concurrent_appends_lose_nothing(store: LeadStore) -> None:
 
 
 def test_quirks_and_seed_reach_generated_and_appended_leads() -> None:
-    store = LeadStore(("a",), 3, seed=5, quirks=True)
+    store = Store(("a",), 3, seed=5, quirks=True)
     assert store.leads("a") == list(leads_for_bot(5, "a", 3, quirks=True))
     spec_fields = {"session_id", "created_at", "enduser_name", "enduser_email", "enduser_phone",
                    "for_agent"}  # fmt: skip
     assert any(set(lead) - spec_fields for lead in store.append("a", count=50))
 
 
-def test_a_snapshot_is_unaffected_by_later_changes(store: LeadStore) -> None:
+def test_a_snapshot_is_unaffected_by_later_changes(store: Store) -> None:
     snapshot = store.snapshot("a")
     store.append("a", count=10)
     assert snapshot is not None and snapshot.count == 30 and len(snapshot.materialize()) == 30
@@ -122,16 +122,16 @@ class TestChats:
     """Each lead's session has its conversation; tests append messages to sessions."""
 
     @pytest.fixture
-    def store(self) -> LeadStore:
-        return LeadStore(("a", "b"), 30, seed=5, messages_per_session=(1, 6))
+    def store(self) -> Store:
+        return Store(("a", "b"), 30, seed=5, messages_per_session=(1, 6))
 
-    def test_a_session_serves_its_generated_conversation(self, store: LeadStore) -> None:
+    def test_a_session_serves_its_generated_conversation(self, store: Store) -> None:
         lead = store.leads("a")[3]
         expected = store.conversations.session_messages("a", lead["session_id"], stamp_ms(lead))
         assert store.chats("a", [lead["session_id"]]) == expected and expected
 
     def test_ids_are_served_once_each_in_request_order_and_unknown_ones_add_nothing(
-        self, store: LeadStore
+        self, store: Store
     ) -> None:
         first, second = (lead["session_id"] for lead in store.leads("a")[:2])
         other_bot = store.leads("b")[0]["session_id"]
@@ -142,14 +142,14 @@ class TestChats:
         assert {m["session_id"] for m in served} == {first, second}
         assert store.chats("a", ["nope", other_bot]) == []
 
-    def test_without_ids_the_k_most_recent_sessions_answer(self, store: LeadStore) -> None:
+    def test_without_ids_the_k_most_recent_sessions_answer(self, store: Store) -> None:
         newest = [lead["session_id"] for lead in store.leads("a")][-3:]
         assert store.chats("a", None, k=3) == store.chats("a", newest)
         assert store.chats("a", None, k=0) == []
         assert len({m["session_id"] for m in store.chats("a", None, k=100)}) == 30
 
     def test_an_appended_message_is_served_last_and_later_than_everything(
-        self, store: LeadStore
+        self, store: Store
     ) -> None:
         session = store.leads("a")[0]["session_id"]
         everything = store.chats("a", None, k=1000)
@@ -165,16 +165,14 @@ class TestChats:
         assert again["message"]["data"]["content"]  # a seeded answer
         assert store.chats("a", [session])[-2:] == [added, again]
 
-    def test_an_appended_message_is_later_than_leads_appended_before_it(
-        self, store: LeadStore
-    ) -> None:
+    def test_an_appended_message_is_later_than_leads_appended_before_it(self, store: Store) -> None:
         (new_lead,) = store.append("a", count=1)
         newest_generated = max(map(stamp, store.chats("a", [new_lead["session_id"]])), default=None)
         added = store.append_message("a", store.leads("a")[0]["session_id"])
         assert stamp(added) > stamp(new_lead)
         assert newest_generated is None or stamp(added) > newest_generated
 
-    def test_raw_messages_are_served_verbatim(self, store: LeadStore) -> None:
+    def test_raw_messages_are_served_verbatim(self, store: Store) -> None:
         session = store.leads("b")[0]["session_id"]
         raw = {"message": {"type": "ai"}, "session_id": session, "created_at": "later"}
         assert store.append_message("b", session, raw=raw) == raw
@@ -182,7 +180,7 @@ class TestChats:
         assert not store.chat_snapshot("b").conforming  # type: ignore[union-attr]
         assert store.chat_snapshot("a").conforming  # type: ignore[union-attr]
 
-    def test_only_sessions_of_the_bots_leads_take_messages(self, store: LeadStore) -> None:
+    def test_only_sessions_of_the_bots_leads_take_messages(self, store: Store) -> None:
         with pytest.raises(KeyError, match="no lead with session_id 'nope'"):
             store.append_message("a", "nope")
         with pytest.raises(KeyError, match="no bot 'zzz'"):
@@ -190,7 +188,7 @@ class TestChats:
         with pytest.raises(ValueError, match="content= or raw="):
             store.append_message("a", store.leads("a")[0]["session_id"], content="x", raw={})
 
-    def test_replacing_leads_or_resetting_drops_appended_messages(self, store: LeadStore) -> None:
+    def test_replacing_leads_or_resetting_drops_appended_messages(self, store: Store) -> None:
         session = store.leads("a")[0]["session_id"]
         added = store.append_message("a", session)
         store.append("a", count=2)  # appending leads keeps them
@@ -202,7 +200,7 @@ class TestChats:
         assert second not in store.chats("a", [session]) and store.chats("a", [session])
 
     def test_raw_leads_have_conversations_when_their_created_at_names_an_instant(
-        self, store: LeadStore
+        self, store: Store
     ) -> None:
         store.set_leads("a", [
             {"session_id": "timed", "created_at": "2024-06-30T17:32:53Z"},
@@ -214,9 +212,7 @@ class TestChats:
         assert store.append_message("a", "untimed") in store.chats("a", ["untimed"])
         assert store.chats("a", None, k=10) == store.chats("a", ["timed"])
 
-    def test_the_session_lookup_is_built_once_per_version_of_the_leads(
-        self, store: LeadStore
-    ) -> None:
+    def test_the_session_lookup_is_built_once_per_version_of_the_leads(self, store: Store) -> None:
         snapshot = store.chat_snapshot("a")
         assert snapshot is not None
         assert snapshot.leads.sessions is snapshot.leads.sessions
@@ -226,7 +222,7 @@ class TestChats:
         changed = store.chat_snapshot("a").leads  # type: ignore[union-attr]
         assert changed.sessions is not snapshot.leads.sessions and len(changed.sessions) == 31
 
-    def test_concurrent_appends_lose_nothing(self, store: LeadStore) -> None:
+    def test_concurrent_appends_lose_nothing(self, store: Store) -> None:
         session = store.leads("a")[0]["session_id"]
         before = len(store.chats("a", [session]))
 
@@ -250,7 +246,7 @@ def stamp_ms(lead: dict) -> int:
 
 
 def test_a_session_index_handed_down_by_send_message_equals_one_rebuilt() -> None:
-    store = LeadStore(["b"], 50, seed=1)
+    store = Store(["b"], 50, seed=1)
     store.send_message("b", "hi")  # builds the index of the first version
     for text in ("one", "two"):
         store.send_message("b", text)
@@ -263,7 +259,7 @@ def test_a_session_index_handed_down_by_send_message_equals_one_rebuilt() -> Non
 
 
 def test_send_message_records_both_turns_atomically_with_a_second_writer() -> None:
-    store = LeadStore(["b"], 3, seed=2)
+    store = Store(["b"], 3, seed=2)
     session = store.leads("b")[0]["session_id"]
     exchange = store.send_message("b", "hello", session)
     store.append_message("b", session, content="after")
