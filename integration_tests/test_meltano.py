@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ import pytest
 
 from integration_tests.conftest import canonical, served_records
 from integration_tests.connector_runner import ROOT
-from mock_server.config import MockConfig
 from mock_server.server import MockServer
 
 # A cold first run (Meltano's venv, then both plugin venvs) takes minutes on two cores.
@@ -116,13 +114,17 @@ class MeltanoProject:
         return [json.loads(line) for line in lines]
 
 
-@pytest.fixture
-def mock() -> Iterator[MockServer]:
-    config = MockConfig(
+pytestmark = [
+    *pytestmark,
+    pytest.mark.chatnode_mock(
         api_keys={SECRET: None}, bots=BOTS, leads_per_bot=8, messages_per_session=(1, 4), seed=5
-    )
-    with MockServer(config) as server:
-        yield server
+    ),
+]
+
+
+@pytest.fixture
+def mock(chatnode_mock: MockServer) -> MockServer:
+    return chatnode_mock
 
 
 def without_nulls(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ console script, where stdout purity and exit status are what a Singer runner see
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from integration_tests.singer_tap import (
     tap_config,
 )
 from mock_server import faults
-from mock_server.config import MockConfig
 from mock_server.server import MockServer
 from source_chatnode.in_process import ConnectorError
 from source_chatnode.singer.tap import TapChatNode, main
@@ -35,22 +34,20 @@ SECRET = "cn-live-5e4d3c2b1a09"
 """Looks like a real key, so a leak into any output is caught."""
 
 
-def small_mock(**overrides: Any) -> MockServer:
-    config = {
-        "api_keys": {SECRET: None},
-        "bots": BOTS,
-        "leads_per_bot": 6,
-        "messages_per_session": (1, 3),
-        "seed": 11,
-        **overrides,
-    }
-    return MockServer(MockConfig(**config))
+SMALL_MOCK = {
+    "api_keys": {SECRET: None},
+    "bots": BOTS,
+    "leads_per_bot": 6,
+    "messages_per_session": (1, 3),
+    "seed": 11,
+}
+pytestmark = pytest.mark.chatnode_mock(**SMALL_MOCK)
+"""Every test's `chatnode_mock`: two bots of six leads, one to three messages a session."""
 
 
 @pytest.fixture
-def mock() -> Iterator[MockServer]:
-    with small_mock() as server:
-        yield server
+def mock(chatnode_mock: MockServer) -> MockServer:
+    return chatnode_mock
 
 
 def without_nulls(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -70,10 +67,10 @@ _BuiltInTests = get_tap_test_class(
 
 class TestSingerSdkBuiltInTapTests(_BuiltInTests):  # type: ignore[misc, valid-type]
     @pytest.fixture(scope="class", autouse=True)
-    def built_in_mock(self) -> Iterator[MockServer]:
-        with small_mock() as server:
-            BUILT_IN_CONFIG["base_url"] = server.base_url
-            yield server
+    def built_in_mock(self, chatnode_mock_factory: Callable[..., MockServer]) -> MockServer:
+        server = chatnode_mock_factory(**SMALL_MOCK)
+        BUILT_IN_CONFIG["base_url"] = server.base_url
+        return server
 
 
 def test_discovery_declares_composite_keys_and_created_at_incremental(mock: MockServer) -> None:
@@ -178,12 +175,10 @@ def test_state_is_emitted_only_after_the_records_it_covers(mock: MockServer) -> 
                     )
 
 
-def test_bot_the_key_cannot_read_fails_with_the_connectors_403_message() -> None:
-    with (
-        small_mock(api_keys={SECRET: {"bot-alpha"}}) as server,
-        pytest.raises(ConnectorError) as failure,
-    ):
-        run_tap(tap_config(server, BOTS))
+@pytest.mark.chatnode_mock(api_keys={SECRET: {"bot-alpha"}})
+def test_bot_the_key_cannot_read_fails_with_the_connectors_403_message(mock: MockServer) -> None:
+    with pytest.raises(ConnectorError) as failure:
+        run_tap(tap_config(mock, BOTS))
     message = str(failure.value)
     assert "403" in message and "bot-beta" in message and "bot_ids" in message
     assert SECRET not in message

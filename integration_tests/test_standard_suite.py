@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,10 +69,10 @@ def write_run_configs(base_url: str) -> None:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def suite_mock() -> Iterator[MockServer]:
-    with MockServer(SUITE_MOCK) as server:
-        write_run_configs(server.base_url)
-        yield server
+def suite_mock(chatnode_mock_factory: Callable[..., MockServer]) -> Iterator[MockServer]:
+    server = chatnode_mock_factory(SUITE_MOCK)
+    write_run_configs(server.base_url)
+    yield server
     shutil.rmtree(run_config_dir(), ignore_errors=True)
 
 
