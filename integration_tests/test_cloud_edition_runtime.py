@@ -1,19 +1,42 @@
-"""The Cloud edition (`source_chatnode/builder/manifest.yaml`) runs as Airbyte Cloud would run it.
+"""The Cloud edition (`source_chatnode/builder/manifest.yaml`) behaves as the main one, and runs as
+Airbyte Cloud would run it.
 
-Through `source-declarative-manifest`, with nothing of ours importable, no components file and
-custom code not allowed: check, discover, full refresh, incremental with saved state, the error
-table and every malformed 200 body, for leads and chats, against the mock over real HTTP. Each
-test packs several checks into few connector processes, to keep the suite fast.
+One layer per concern, as `test_errors.py` does for the main edition:
+
+- The behaviour (the error table, every malformed 200 body, full refresh and incremental reads of
+  leads and chats, resuming each bot from its state) is read in process: the edition's manifest
+  through airbyte-cdk's own entrypoint, the code `source-declarative-manifest` runs, since the
+  edition has no custom components. The CDK's retry waits are recorded, not slept
+  (`backoff_waits`, /conftest.py), so the 429 and 503 rows cost no real time.
+- The runtime wiring is proven by the fewest `source-declarative-manifest` processes, with
+  nothing of ours importable and custom code refused, as on Airbyte Cloud: check, discover and one
+  read from saved state that a forbidden bot fails (exit code, records, state, pure protocol).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+import functools
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
+from airbyte_cdk.models import (
+    AirbyteMessageSerializer,
+    AirbyteStateMessageSerializer,
+    ConfiguredAirbyteCatalogSerializer,
+)
+from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
+    ConcurrentDeclarativeSource,
+)
+from airbyte_cdk.test.entrypoint_wrapper import read as read_in_process
+from airbyte_cdk.test.models.outcome import ExpectedOutcome
 
 from integration_tests.conftest import (
     API_KEY,
@@ -32,15 +55,27 @@ NUMERIC_BOT = "1234567"
 """A bot id a careless `AddFields` would turn into an integer."""
 
 
+RETRY_AFTER_WAIT = 2.0
+"""A Retry-After of one second, as the CDK waits it: the header's value plus one second."""
+
+
 @pytest.fixture
 def cloud_env(isolated_env: dict[str, str]) -> dict[str, str]:
     """Our packages unimportable, and custom code refused, as on Airbyte Cloud."""
     return {**isolated_env, "AIRBYTE_ENABLE_UNSAFE_CODE": "false"}
 
 
+@pytest.fixture(autouse=True)
+def unsafe_code_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process too, custom code is refused, as on Airbyte Cloud."""
+    monkeypatch.setenv("AIRBYTE_ENABLE_UNSAFE_CODE", "false")
+
+
 def run_cloud(
     connector: Connector, command: str, env: dict[str, str], **inputs: Any
 ) -> ConnectorRun:
+    """One command of `source-declarative-manifest` over the edition, as Airbyte Cloud runs it:
+    its output must be pure protocol, without the key."""
     run = run_cli(
         command,
         connector.next_workdir("cloud"),
@@ -52,6 +87,41 @@ def run_cloud(
     assert_no_secret(run)
     assert_pure_protocol(run, f"Cloud edition {command}")
     return run
+
+
+@functools.cache
+def cloud_manifest() -> dict[str, Any]:
+    return load_manifest(CLOUD_EDITION)
+
+
+def cloud_source(
+    config: Mapping[str, Any], catalog: Any = None, state: Any = None
+) -> ConcurrentDeclarativeSource:
+    """The edition as `source-declarative-manifest` builds it: the stock declarative source over
+    the manifest alone, no components module."""
+    return ConcurrentDeclarativeSource(
+        config=config, catalog=catalog, state=state, source_config=copy.deepcopy(cloud_manifest())
+    )
+
+
+def as_run(messages: list[dict[str, Any]], failed: bool) -> ConnectorRun:
+    """In-process messages in the shape of a connector process's output, so one set of
+    assertions reads both. `failed`: what the CLI's non-zero exit code reports."""
+    stdout = "\n".join(json.dumps(message) for message in messages)
+    run = ConnectorRun(int(failed), stdout, "", messages)
+    assert_no_secret(run)
+    return run
+
+
+def check(config: Mapping[str, Any]) -> ConnectorRun:
+    """`check` in process, through the CDK's entrypoint (which masks secrets), as the runtime
+    calls it."""
+    with tempfile.TemporaryDirectory() as folder:
+        config_file = Path(folder) / "config.json"
+        config_file.write_text(json.dumps(config), encoding="utf-8")
+        args = AirbyteEntrypoint.parse_args(["check", "--config", str(config_file)])
+        printed = list(AirbyteEntrypoint(cloud_source(config)).run(args))
+    return as_run([json.loads(line) for line in printed], failed=False)
 
 
 def configured_catalog(stream: str, sync_mode: str) -> dict[str, Any]:
@@ -81,15 +151,26 @@ def configured_catalog(stream: str, sync_mode: str) -> dict[str, Any]:
 
 def read(
     connector: Connector,
-    env: dict[str, str],
     bots: list[str],
     sync_mode: str,
     stream: str = "leads",
-    **inputs: Any,
+    *,
+    state: list[dict[str, Any]] | None = None,
 ) -> ConnectorRun:
-    config = inputs.pop("config", None) or connector.config(bots)
-    catalog = configured_catalog(stream, sync_mode)
-    return run_cloud(connector, "read", env, config=config, catalog=catalog, **inputs)
+    """One read of the edition in process, through the CDK's entrypoint. A sync fails (the CLI
+    exits non-zero) exactly when it raised, which leaves an error trace."""
+    config = connector.config(bots)
+    catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog(stream, sync_mode))
+    saved = None if state is None else [AirbyteStateMessageSerializer.load(s) for s in state]
+    output = read_in_process(
+        cloud_source(config, catalog, saved),
+        config,
+        catalog,
+        saved,
+        expected_outcome=ExpectedOutcome.ALLOW_ANY,
+    )
+    messages = [AirbyteMessageSerializer.dump(m) for m in output.get_message_iterator()]
+    return as_run(messages, failed=bool(output.errors))
 
 
 def expected_records(server: MockServer, bots: list[str]) -> list[dict[str, Any]]:
@@ -163,35 +244,17 @@ def quirky(tmp_path: Path) -> Iterator[Connector]:
         yield Connector(server, tmp_path)
 
 
-def test_check_and_discover_offer_the_main_manifests_streams(
-    connector: Connector, cloud_env: dict[str, str]
-) -> None:
-    from source_chatnode.run import load_manifest as load_main_manifest
-
-    schemas = load_main_manifest()["schemas"]
-    check = run_cloud(connector, "check", cloud_env, config=connector.config())
-    assert check.connection_status["status"] == "SUCCEEDED", check.stdout[-2000:]
-    catalog = run_cloud(connector, "discover", cloud_env, config=connector.config()).catalog
-    streams = {stream["name"]: stream for stream in catalog["streams"]}
-    assert set(streams) == {"leads", "chats"}
-    for name, key in (("leads", "session_id"), ("chats", "id")):
-        assert streams[name]["json_schema"] == schemas[name]
-        assert streams[name]["source_defined_primary_key"] == [["bot_id"], [key]]
-        assert streams[name]["default_cursor_field"] == ["created_at"]
-        assert set(streams[name]["supported_sync_modes"]) == {"full_refresh", "incremental"}
-
-
 def test_reads_a_quirky_servers_leads_exactly_then_resumes_each_bot_from_its_state(
-    quirky: Connector, cloud_env: dict[str, str]
+    quirky: Connector,
 ) -> None:
     server, first_bots = quirky.server, ["bot-alpha", NUMERIC_BOT]
     server.append("bot-alpha", leads=UNDATED)
 
-    full = read(quirky, cloud_env, first_bots, "full_refresh")
+    full = read(quirky, first_bots, "full_refresh")
     assert full.returncode == 0, full.error_messages
     assert sorted(full.records, key=record_key) == expected_records(server, first_bots)
 
-    first = read(quirky, cloud_env, first_bots, "incremental")
+    first = read(quirky, first_bots, "incremental")
     assert first.returncode == 0, first.error_messages
     assert sorted(first.records, key=record_key) == expected_records(server, first_bots)
     cursors = {bot: instant(value) for bot, value in first.bot_cursors().items()}
@@ -201,7 +264,7 @@ def test_reads_a_quirky_servers_leads_exactly_then_resumes_each_bot_from_its_sta
 
     # Next sync: new leads for one bot, and a bot added to the connection.
     appended = server.append("bot-alpha", count=5)
-    second = read(quirky, cloud_env, [*first_bots, "bot-late"], "incremental",
+    second = read(quirky, [*first_bots, "bot-late"], "incremental",
                   state=state_messages(first))  # fmt: skip
     assert second.returncode == 0, second.error_messages
     stream_state = first.final_state["stream"]["stream_state"]
@@ -225,7 +288,7 @@ def test_reads_a_quirky_servers_leads_exactly_then_resumes_each_bot_from_its_sta
     )
 
     # What the docs tell Cloud users to do after adding a bot: refresh the stream (no state).
-    refreshed = read(quirky, cloud_env, [*first_bots, "bot-late"], "incremental")
+    refreshed = read(quirky, [*first_bots, "bot-late"], "incremental")
     assert refreshed.returncode == 0, refreshed.error_messages
     assert sorted(refreshed.records, key=record_key) == expected_records(
         server, [*first_bots, "bot-late"]
@@ -233,20 +296,20 @@ def test_reads_a_quirky_servers_leads_exactly_then_resumes_each_bot_from_its_sta
 
 
 def test_error_table_401_403_naming_the_bot_429_and_5xx(
-    connector: Connector, cloud_env: dict[str, str]
+    connector: Connector, backoff_waits: list[float], caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong_key = {**connector.config(), "api_key": "cn-wrong-000000"}
-    check = run_cloud(connector, "check", cloud_env, config=wrong_key)
-    assert check.connection_status["status"] == "FAILED"
-    assert "401" in check.connection_status["message"]
-    assert "api_key" in check.connection_status["message"]
-    assert "cn-wrong-000000" not in check.stdout + check.stderr
+    check_run = check(wrong_key)
+    assert check_run.connection_status["status"] == "FAILED"
+    assert "401" in check_run.connection_status["message"]
+    assert "api_key" in check_run.connection_status["message"]
+    assert "cn-wrong-000000" not in check_run.stdout + caplog.text
 
     server = connector.server
     requests_before = len(server.journal())
     server.inject(faults.status(429, retry_after=1, bot="bot-alpha", times=1))
     server.inject(faults.status(503, retry_after=1, bot="bot-beta"))
-    run = read(connector, cloud_env, ["bot-alpha", "bot-beta", "bot-nobody"], "incremental")
+    run = read(connector, ["bot-alpha", "bot-beta", "bot-nobody"], "incremental")
     assert run.returncode != 0
     messages = run.error_messages
     assert any("bot-nobody" in m and "403" in m and "bot_ids" in m for m in messages), messages
@@ -256,6 +319,7 @@ def test_error_table_401_403_naming_the_bot_429_and_5xx(
     alpha = [record for record in run.records if record["bot_id"] == "bot-alpha"]
     assert sorted(alpha, key=record_key) == expected_records(server, ["bot-alpha"])
     assert len([e for e in journal if e.get("bot") == "bot-beta"]) == 6, "one try, five retries"
+    assert Counter(backoff_waits) == {RETRY_AFTER_WAIT: 1 + 5}, "Retry-After honoured, not slept"
     assert_never_advanced(run, {"bot-beta", "bot-nobody"})
 
 
@@ -269,14 +333,14 @@ MALFORMED = {
 
 
 def test_every_malformed_200_body_fails_loudly_and_never_advances_its_bot(
-    tmp_path: Path, cloud_env: dict[str, str]
+    tmp_path: Path,
 ) -> None:
     config = MockConfig(api_keys={API_KEY: None}, bots=("bot-alpha", *MALFORMED), seed=3)
     with MockServer(config) as server:
         for bot, fault in MALFORMED.items():
             server.inject(fault(bot=bot))
         connector = Connector(server, tmp_path)
-        run = read(connector, cloud_env, ["bot-alpha", *MALFORMED], "incremental")
+        run = read(connector, ["bot-alpha", *MALFORMED], "incremental")
         healthy = expected_records(server, ["bot-alpha"])
     assert run.returncode != 0
     for bot in MALFORMED:
@@ -338,10 +402,10 @@ def chatty(tmp_path: Path) -> Iterator[Connector]:
 
 
 def test_chats_full_refresh_reads_exactly_the_mocks_messages_one_request_per_session(
-    chatty: Connector, cloud_env: dict[str, str]
+    chatty: Connector,
 ) -> None:
     server, bots = chatty.server, ["bot-alpha", NUMERIC_BOT]
-    run = read(chatty, cloud_env, bots, "full_refresh", stream="chats")
+    run = read(chatty, bots, "full_refresh", stream="chats")
     assert run.returncode == 0, run.error_messages
     assert sorted(run.records, key=message_key) == expected_messages(server, bots)
     journal = server.journal()
@@ -352,10 +416,10 @@ def test_chats_full_refresh_reads_exactly_the_mocks_messages_one_request_per_ses
 
 
 def test_chats_incremental_emits_due_messages_and_one_added_to_an_old_conversation(
-    chatty: Connector, cloud_env: dict[str, str]
+    chatty: Connector,
 ) -> None:
     server, bots = chatty.server, ["bot-alpha", NUMERIC_BOT]
-    first = read(chatty, cloud_env, bots, "incremental", stream="chats")
+    first = read(chatty, bots, "incremental", stream="chats")
     assert first.returncode == 0, first.error_messages
     assert sorted(first.records, key=message_key) == expected_messages(server, bots)
     stream_state = first.final_state["stream"]["stream_state"]
@@ -376,7 +440,7 @@ def test_chats_incremental_emits_due_messages_and_one_added_to_an_old_conversati
         raw={**added, "id": "stray-message", "session_id": "a-session-not-asked-for"},
     )
     all_bots = [*bots, "bot-late"]
-    second = read(chatty, cloud_env, all_bots, "incremental", stream="chats",
+    second = read(chatty, all_bots, "incremental", stream="chats",
                   state=state_messages(first))  # fmt: skip
     assert second.returncode == 0, second.error_messages
     start = instant(stream_state["state"]["created_at"]) - timedelta(
@@ -413,11 +477,11 @@ def small(tmp_path: Path) -> Iterator[Connector]:
 
 
 def test_a_403_on_chats_names_the_bot_and_never_moves_the_cursor(
-    small: Connector, cloud_env: dict[str, str]
+    small: Connector,
 ) -> None:
     server = small.server
     server.inject(faults.status(403, bot="bot-beta", route="chats"))
-    run = read(small, cloud_env, ["bot-alpha", "bot-beta"], "incremental", stream="chats")
+    run = read(small, ["bot-alpha", "bot-beta"], "incremental", stream="chats")
     assert run.returncode != 0
     forbidden = [m for m in run.error_messages if "403" in m and "bot_ids" in m]
     assert forbidden and all("'bot-beta'" in m for m in forbidden), run.error_messages
@@ -434,7 +498,7 @@ MALFORMED_CHATS = {
 
 
 def test_every_malformed_chats_body_fails_loudly_and_never_moves_the_cursor(
-    tmp_path: Path, cloud_env: dict[str, str]
+    tmp_path: Path,
 ) -> None:
     config = MockConfig(
         api_keys={API_KEY: None},
@@ -447,7 +511,7 @@ def test_every_malformed_chats_body_fails_loudly_and_never_moves_the_cursor(
         for bot, fault in MALFORMED_CHATS.items():
             server.inject(fault(bot=bot, route="chats"))
         connector = Connector(server, tmp_path)
-        run = read(connector, cloud_env, ["bot-alpha", *MALFORMED_CHATS], "incremental",
+        run = read(connector, ["bot-alpha", *MALFORMED_CHATS], "incremental",
                    stream="chats")  # fmt: skip
         healthy = expected_messages(server, ["bot-alpha"])
     assert run.returncode != 0
@@ -458,3 +522,63 @@ def test_every_malformed_chats_body_fails_loudly_and_never_moves_the_cursor(
         ), f"{bot}: {run.error_messages}"
     assert sorted(run.records, key=message_key) == healthy
     assert "state" not in run.final_state["stream"]["stream_state"], "no cursor saved"
+
+
+# The runtime: the same edition in `source-declarative-manifest`, as Airbyte Cloud runs it.
+
+
+def test_check_and_discover_in_the_runtime_offer_the_main_manifests_streams(
+    connector: Connector, cloud_env: dict[str, str]
+) -> None:
+    from source_chatnode.run import load_manifest as load_main_manifest
+
+    schemas = load_main_manifest()["schemas"]
+    check_run = run_cloud(connector, "check", cloud_env, config=connector.config())
+    assert check_run.returncode == 0, check_run.stderr[-2000:]
+    assert check_run.connection_status["status"] == "SUCCEEDED", check_run.stdout[-2000:]
+    discover = run_cloud(connector, "discover", cloud_env, config=connector.config())
+    assert discover.returncode == 0, discover.stderr[-2000:]
+    streams = {stream["name"]: stream for stream in discover.catalog["streams"]}
+    assert set(streams) == {"leads", "chats"}
+    for name, key in (("leads", "session_id"), ("chats", "id")):
+        assert streams[name]["json_schema"] == schemas[name]
+        assert streams[name]["source_defined_primary_key"] == [["bot_id"], [key]]
+        assert streams[name]["default_cursor_field"] == ["created_at"]
+        assert set(streams[name]["supported_sync_modes"]) == {"full_refresh", "incremental"}
+
+
+def test_a_read_in_the_runtime_resumes_from_saved_state_and_exits_non_zero_on_a_failed_bot(
+    connector: Connector, cloud_env: dict[str, str]
+) -> None:
+    """The one read in a process: saved state in, records and state out as protocol only, and
+    the exit code that marks the sync failed when a bot is forbidden."""
+    server, bots = connector.server, ["bot-alpha", "bot-beta"]
+    first = read(connector, bots, "incremental")
+    assert first.returncode == 0, first.error_messages
+    saved = {bot: instant(value) for bot, value in first.bot_cursors().items()}
+    appended = server.append("bot-alpha", count=3)
+
+    run = run_cloud(
+        connector,
+        "read",
+        cloud_env,
+        config=connector.config([*bots, "bot-nobody"]),
+        catalog=configured_catalog("leads", "incremental"),
+        state=state_messages(first),
+    )
+    assert run.returncode != 0, "a forbidden bot fails the sync"
+    assert any("bot-nobody" in m and "403" in m and "bot_ids" in m for m in run.error_messages)
+    assert keys(run.records) == {
+        (bot, lead["session_id"])
+        for bot in bots
+        for lead in server.leads(bot)
+        if instant(lead["created_at"]) >= saved[bot]
+    }, "each bot resumes at its saved cursor, inclusive"
+    assert {("bot-alpha", lead["session_id"]) for lead in appended} <= keys(run.records)
+    cursors = {bot: instant(value) for bot, value in run.bot_cursors().items()}
+    assert cursors["bot-alpha"] == max(instant(lead["created_at"]) for lead in appended)
+    assert cursors["bot-beta"] == saved["bot-beta"]
+    # A bot new to the state starts at the others' newest cursor (less the lookback): the
+    # forbidden one must stay there, not follow bot-alpha's new leads.
+    assert cursors["bot-alpha"] > max(saved.values())
+    assert cursors.get("bot-nobody", max(saved.values())) <= max(saved.values())
