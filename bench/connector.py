@@ -169,6 +169,23 @@ def add_run(row: Row, measured: Measured, problem: str | None) -> Row:
     return row
 
 
+def reader_files(
+    work: Path, name: str, manifest: Path | dict[str, Any] | None, case: Case
+) -> dict[str, str]:
+    """A reader's placeholders in `COMMANDS`: the fixed ones and, for a manifest reader, its
+    manifest (a derived one written to `work` first) and the catalog of the case's stream."""
+    python = Path(sys.executable)
+    places = {"python": str(python), "bin": str(python.parent), "peers": str(BENCH_DIR / "peers")}
+    if isinstance(manifest, dict):
+        (work / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+        manifest = work / f"{name}.yaml"
+    if manifest is not None:
+        catalog = configured_catalog(yaml.safe_load(manifest.read_text()), case)
+        (work / f"{name}.json").write_text(json.dumps(catalog))
+        places |= {"manifest": str(manifest), "catalog": str(work / f"{name}.json")}
+    return places
+
+
 def prepare(cases: tuple[Case, ...], work: Path) -> dict[Case, dict[str, str]]:
     """Each case's placeholders in `COMMANDS` that stay the same at every size; the derived
     manifests and the catalogs are written once, to the work folder."""
@@ -184,19 +201,10 @@ def prepare(cases: tuple[Case, ...], work: Path) -> dict[Case, dict[str, str]]:
         (Name.MINIMAL_GROUPED, "full_refresh", "chats"): grouped_chats_manifest(),
         **{(Name.CLOUD, mode, "leads"): CLOUD_EDITION for mode in MODES},
     }
-    python, inputs = Path(sys.executable), {}
-    fixed = {"python": str(python), "bin": str(python.parent), "peers": str(BENCH_DIR / "peers")}
-    for case in cases:
-        inputs[case], name = dict(fixed), f"{case.name}-{case.mode}-{case.stream}"
-        manifest = manifests.get((case.name, case.mode, case.stream))
-        if isinstance(manifest, dict):
-            (work / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-            manifest = work / f"{name}.yaml"
-        if manifest is not None:
-            catalog = configured_catalog(yaml.safe_load(manifest.read_text()), case)
-            (work / f"{name}.json").write_text(json.dumps(catalog))
-            inputs[case] |= {"manifest": str(manifest), "catalog": str(work / f"{name}.json")}
-    return inputs
+    keys = {case: (case.name, case.mode, case.stream) for case in cases}
+    return {
+        case: reader_files(work, "-".join(k), manifests.get(k), case) for case, k in keys.items()
+    }
 
 
 def run_connector_suite(run: Run) -> None:

@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import yaml
 
-from bench.config import BENCH_DIR, Case, Shape
+from bench.config import Case, Shape
 from bench.connector import (
     CLOUD_EDITION,
     COMMANDS,
     MINIMAL_CHATS_MANIFEST,
     MINIMAL_MANIFEST,
     add_run,
-    configured_catalog,
     measure_read,
+    reader_files,
 )
 from bench.latency_report import BEFORE, MEASURE, Reader, readers
 from bench.rows import STREAMS, Name, Row, Stream, find
@@ -51,22 +51,14 @@ def before_manifest() -> dict[str, Any]:
 
 def reader_inputs(reader: Reader, stream: Stream, work: Path) -> dict[str, str]:
     """The placeholders of the reader's command in `bench.connector.COMMANDS`."""
-    python = Path(sys.executable)
-    fixed = {"python": str(python), "bin": str(python.parent), "peers": str(BENCH_DIR / "peers")}
     manifests: dict[str, Path | dict[str, Any]] = {
         BEFORE: before_manifest(),
         Name.OURS: MANIFEST_PATH,
         Name.CLOUD: CLOUD_EDITION,
         Name.MINIMAL: MINIMAL_MANIFEST if stream == "leads" else MINIMAL_CHATS_MANIFEST,
     }
-    manifest, name = manifests[reader.name], f"{reader.name}-{stream}"
-    if isinstance(manifest, dict):
-        (work / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-        manifest = work / f"{name}.yaml"
     case = Case(Name.OURS, "full_refresh", stream)
-    catalog = configured_catalog(yaml.safe_load(manifest.read_text()), case)
-    (work / f"{name}.json").write_text(json.dumps(catalog))
-    return {**fixed, "manifest": str(manifest), "catalog": str(work / f"{name}.json")}
+    return reader_files(work, f"{reader.name}-{stream}", manifests[reader.name], case)
 
 
 def command(reader: Reader) -> str:
