@@ -5,10 +5,17 @@ one Get Chat History request for a session that does not exist, with no retries,
 unreachable `base_url`, a bad key (401) and a bot the key may not read (403) apart. How long it
 takes is measured, not asserted here (see docs/chatnode.md); what is asserted is that no request
 is repeated and none reads leads.
+
+The behaviour runs in process (`InProcessCheck`): `source-chatnode check --config FILE` as the
+console script runs it, the source from `run.create_source` and the CDK entrypoint `launch`
+drives (spec validation, secret filter, the manifest's `check.config_overrides`), without the
+three seconds a process spends importing airbyte-cdk. A process remains where the process is
+the point: the manifest-only runtime here, the `source-chatnode` console script in test_cli.py.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -16,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer, Status
 from airbyte_cdk.test.entrypoint_wrapper import read as read_in_process
 
@@ -25,7 +33,7 @@ from mock_server import faults
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
 from source_chatnode.components import CONNECTION_CHECK
-from source_chatnode.run import declarative_source
+from source_chatnode.run import create_source, declarative_source
 
 READABLE = ("bot-alpha", "bot-big")
 FORBIDDEN = "bot-beta"
@@ -53,11 +61,50 @@ def connector(scoped_api: MockServer, tmp_path: Path) -> Connector:
     return Connector(scoped_api, tmp_path)
 
 
-def check(connector: Connector, bots: tuple[str, ...], **changes: Any) -> ConnectorRun:
-    run = connector.run("check", config={**connector.config(bots), **changes})
-    assert run.returncode == 0, "a failed check is a FAILED status, not a crash"
-    assert SCOPED_KEY not in run.stdout + run.stderr
-    return run
+class InProcessCheck:
+    """`source-chatnode check` on a config file, in this process: what `run.run` does, minus
+    printing. An exception out of the entrypoint, which would make the process exit non-zero,
+    fails the test: a failed check is a FAILED status, not a crash."""
+
+    def __init__(
+        self,
+        connector: Connector,
+        capsys: pytest.CaptureFixture[str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        self.connector = connector
+        self.capsys = capsys
+        self.caplog = caplog
+
+    def __call__(self, bots: tuple[str, ...], **changes: Any) -> ConnectorRun:
+        """The run as the process would report it: stdout the Airbyte messages `launch` prints,
+        stderr every log record of the run (the process prints them as LOG messages) and
+        whatever else reached stdout or stderr."""
+        config_file = self.connector.next_workdir("check") / "config.json"
+        config_file.parent.mkdir(parents=True)
+        config_file.write_text(json.dumps({**self.connector.config(bots), **changes}))
+        args = ["check", "--config", str(config_file)]
+        self.capsys.readouterr()
+        self.caplog.clear()
+        entrypoint = AirbyteEntrypoint(create_source(args))
+        printed = list(entrypoint.run(entrypoint.parse_args(args)))
+        captured = self.capsys.readouterr()
+        run = ConnectorRun(
+            returncode=0,
+            stdout="\n".join([*printed, captured.out]),
+            stderr="\n".join([captured.err, self.caplog.text]),
+            messages=[json.loads(line) for line in printed],
+        )
+        for secret in (SCOPED_KEY, API_KEY):
+            assert secret not in run.stdout + run.stderr, "the API key leaked"
+        return run
+
+
+@pytest.fixture
+def check(
+    connector: Connector, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> InProcessCheck:
+    return InProcessCheck(connector, capsys, caplog)
 
 
 def requests_made(server: MockServer) -> list[tuple[str, str | None]]:
@@ -73,20 +120,23 @@ def refused_port() -> int:
 
 
 def assert_no_retry(run: ConnectorRun) -> None:
-    logs = " ".join(message["log"]["message"] for message in run.of_type("LOG"))
+    """Neither a LOG message nor a log record of the run (in process, `stderr`) says it retried."""
+    logs = " ".join([*(message["log"]["message"] for message in run.of_type("LOG")), run.stderr])
     assert "Retrying" not in logs and "backoff" not in logs.lower(), logs[-1000:]
 
 
-def test_check_asks_about_every_bot_once_and_reads_no_leads(connector: Connector) -> None:
-    run = check(connector, READABLE)
+def test_check_asks_about_every_bot_once_and_reads_no_leads(
+    connector: Connector, check: InProcessCheck
+) -> None:
+    run = check(READABLE)
     assert run.connection_status == {"status": "SUCCEEDED"}
     assert requests_made(connector.server) == [("get-chats", bot) for bot in READABLE]
 
 
 def test_check_names_the_one_bot_the_key_may_not_read_behind_a_good_one(
-    connector: Connector,
+    connector: Connector, check: InProcessCheck
 ) -> None:
-    run = check(connector, ("bot-alpha", FORBIDDEN, "bot-big"), api_key=SCOPED_KEY)
+    run = check(("bot-alpha", FORBIDDEN, "bot-big"), api_key=SCOPED_KEY)
     status = run.connection_status
     assert status["status"] == "FAILED"
     assert f"bot '{FORBIDDEN}' (403)" in status["message"]
@@ -99,9 +149,9 @@ def test_check_names_the_one_bot_the_key_may_not_read_behind_a_good_one(
 
 
 def test_check_tells_a_bad_key_from_a_forbidden_bot_and_says_where_keys_are_made(
-    connector: Connector,
+    connector: Connector, check: InProcessCheck
 ) -> None:
-    run = check(connector, READABLE, api_key="cn-wrong-000000")
+    run = check(READABLE, api_key="cn-wrong-000000")
     status = run.connection_status
     assert status["status"] == "FAILED"
     assert "401" in status["message"] and "`api_key`" in status["message"]
@@ -112,9 +162,9 @@ def test_check_tells_a_bad_key_from_a_forbidden_bot_and_says_where_keys_are_made
     assert requests_made(connector.server) == [("get-chats", READABLE[0])]
 
 
-def test_check_does_not_retry_a_server_error(connector: Connector) -> None:
+def test_check_does_not_retry_a_server_error(connector: Connector, check: InProcessCheck) -> None:
     connector.server.inject(faults.status(503, route="chats"))
-    run = check(connector, READABLE)
+    run = check(READABLE)
     status = run.connection_status
     assert status["status"] == "FAILED"
     assert "503" in status["message"] and "again in a few minutes" in status["message"]
@@ -131,9 +181,9 @@ def test_check_does_not_retry_a_server_error(connector: Connector) -> None:
     ids=["refused-port", "unknown-host"],
 )
 def test_check_fails_at_once_naming_base_url_when_chatnode_cannot_be_reached(
-    connector: Connector, base_url: str, reason: str
+    check: InProcessCheck, base_url: str, reason: str
 ) -> None:
-    run = check(connector, READABLE, base_url=base_url)
+    run = check(READABLE, base_url=base_url)
     status = run.connection_status
     assert status["status"] == "FAILED"
     origin = base_url.removesuffix("/v1")
@@ -151,6 +201,8 @@ def test_the_manifest_only_runtime_checks_every_bot_too(
         isolated_env,
         config={**connector.config(("bot-alpha", FORBIDDEN)), "api_key": SCOPED_KEY},
     )
+    assert run.returncode == 0, "a failed check is a FAILED status, not a crash"
+    assert SCOPED_KEY not in run.stdout + run.stderr
     assert run.connection_status["status"] == "FAILED"
     assert f"bot '{FORBIDDEN}' (403)" in run.connection_status["message"]
     assert all(route == "get-chats" for route, _ in requests_made(connector.server))

@@ -4,6 +4,9 @@ The demo runs once, as `make demo` runs it but on a small seed; every number it 
 against the mock's own data for that seed, rebuilt in process through the `MockServer` Python API
 (same bots, seed and sizes; the same end users sending the same messages in the same order
 through the store's Send Message, so even the replies and their dates match).
+
+The command line's own answers (help, a refused flag) come from `demo.__main__.main` in process:
+a process there would only add the seconds it takes to import the demo's dependencies.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from demo.__main__ import DEMO_BOTS, DEMO_KEY
+from demo.__main__ import DEMO_BOTS, DEMO_KEY, main
 from demo.end_users import FOLLOW_UP, question_of
 from mock_server.config import MockConfig
 from mock_server.data import parse_ms
@@ -181,16 +184,22 @@ def test_the_duckdb_summary_counts_each_bots_messages_by_type(
     assert "mock server stopped." in demo_output
 
 
-def test_help_documents_every_flag() -> None:
-    process = run_demo("--help")
-    assert process.returncode == 0
+def test_help_documents_every_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    stdout = capsys.readouterr().out
     for flag in ("--leads N", "--messages N|MIN-MAX", "--chats N", "--seed SEED", "--keep"):
-        assert flag in process.stdout
-    assert "default 1-6" in process.stdout
+        assert flag in stdout
+    assert "default 1-6" in stdout
 
 
-def test_a_bad_messages_range_is_refused_before_the_mock_starts() -> None:
-    process = run_demo("--messages", "6-2")
-    assert process.returncode == 2
-    assert "--messages: messages per session 6-2" in process.stderr
-    assert "mock ChatNode API at" not in process.stdout
+def test_a_bad_messages_range_is_refused_before_the_mock_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--messages", "6-2"])
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert "--messages: messages per session 6-2" in captured.err
+    assert "mock ChatNode API at" not in captured.out
