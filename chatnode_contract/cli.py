@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import httpx
 import orjson
 
-from chatnode_contract.calls import CHECKED_OPERATIONS, PROBES, checked_operation
+from chatnode_contract.calls import CHECKED_OPERATIONS, PROBES
 from chatnode_contract.checker import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact, run_check
 from chatnode_contract.report import (
     EXIT_CODES,
@@ -57,10 +57,11 @@ def call_rows() -> list[list[str]]:
     """(call, credentials, expected status, why) per call, the bots' calls then the probes."""
     rows = [[c.title, "your key", str(c.expected_status), c.why] for c in CHECKED_OPERATIONS]
     for probe in PROBES:
-        title = checked_operation(probe.operation).title
         where = ", on the first --bot" if probe.bot == "first" else ""
         why = f"probe `{probe.name}`: {probe.description}{where}"
-        rows.append([title, CREDENTIALS[probe.credentials], str(probe.expected_status), why])
+        rows.append(
+            [probe.call.title, CREDENTIALS[probe.credentials], str(probe.expected_status), why]
+        )
     return rows
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -25,7 +25,7 @@ from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
-from chatnode_contract.report import BODY, ITEM, Finding, FormCounts, Kind, Order
+from chatnode_contract.report import BODY, ITEM, Finding, FormCounts, Kind, Order, TargetResult
 from chatnode_spec import Operation, SpecRequest, SpecResponse, openapi, response_schema
 from chatnode_spec.operations import resolved
 
@@ -35,36 +35,27 @@ _FORM = re.compile(r"(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)$")
 """The fraction and offset at the end of a date-time openapi-core accepted as RFC 3339."""
 
 
-@dataclass(frozen=True)
-class Judged:
-    """The findings on one response, and what its body showed."""
-
-    findings: tuple[Finding, ...]
-    items_checked: int = 0
-    """Array elements for an array body; 1 for any other JSON body; 0 when it is not JSON."""
-    timestamp_forms: Mapping[str, FormCounts] = field(default_factory=dict)
-    order: Order = field(default_factory=Order)
-
-
 def judge(
     request: httpx.Request,
     response: httpx.Response,
     base_url: httpx.URL,
     operation: Operation,
-    expected: int,
-) -> Judged:
-    """Findings for one response of `operation`, which should have answered `expected`."""
+    target: TargetResult,
+) -> TargetResult:
+    """The target (labelled, with its expected status) completed with what its response to
+    `request`, a call of `operation`, showed."""
     spec_request = SpecRequest.from_httpx(request, base_url)
     spec_response = SpecResponse.from_httpx(response)
     causes = _causes(spec_request, spec_response)
-    status, walk = response.status_code, _Walk()
+    status, walk = response.status_code, _Walk(replace(target, status=response.status_code))
     if any(isinstance(e, ResponseNotFound) for e in causes):
         documented = ", ".join(operation.definition.get("responses", {}))
         detail = f"HTTP {status} is not documented (the spec has {documented}){_hint(status)}"
         walk.note("(status)", Kind.UNDOCUMENTED_STATUS, detail)
         return walk.judged()  # no schema to judge the body by
-    if status != expected:
-        walk.note("(status)", Kind.UNEXPECTED_STATUS, f"expected {expected}, got {status}")
+    if status != target.expected_status:
+        detail = f"expected {target.expected_status}, got {status}"
+        walk.note("(status)", Kind.UNEXPECTED_STATUS, detail)
     for cause in causes:
         if isinstance(cause, MediaTypeNotFound) and cause.availableMimetypes:
             got, documented = cause.mimetype or "no content type", cause.availableMimetypes
@@ -130,7 +121,8 @@ class _Walk:
     and one walk of the parsed body for the drift openapi-core allows. Array items are the
     examples, by index and by their identity field."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: TargetResult) -> None:
+        self.target = target
         self.rows: dict[tuple[str, Kind, str], list[Any]] = {}
         self.forms: dict[str, FormCounts] = {}
         self.rejected: set[tuple[str | int, ...]] = set()
@@ -143,11 +135,12 @@ class _Walk:
         row = self.rows.setdefault((label, kind, detail), [0, *example])
         row[0] += 1
 
-    def judged(self, items: int = 0, order: Order | None = None) -> Judged:
-        found = sorted(
-            (Finding(*key, *row) for key, row in self.rows.items()), key=Finding.sort_key
-        )
-        return Judged(tuple(found), items, self.forms, order or Order())
+    def judged(self, items: int = 0, order: Order | None = None) -> TargetResult:
+        found = (Finding(*key, *row) for key, row in self.rows.items())
+        return replace(
+            self.target, findings=tuple(sorted(found, key=Finding.sort_key)), items_checked=items,
+            timestamp_forms=self.forms, order=order or Order(),
+        )  # fmt: skip
 
     def start(self, body: Any, schema: Mapping[str, Any]) -> None:
         self.body, self.schema = body, resolved(schema)
@@ -161,7 +154,7 @@ class _Walk:
         required = items.get("required", [])
         self.order_field = min(dates, key=lambda n: n not in required, default=None)
 
-    def run(self) -> Judged:
+    def run(self) -> TargetResult:
         if not self.array:
             self.visit(self.body, self.schema, [])
             return self.judged(1)
