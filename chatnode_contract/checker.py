@@ -56,14 +56,6 @@ def redact(text: str, secret: str) -> str:
     return text.replace(secret, "***") if secret else text
 
 
-class CheckAborted(Exception):
-    """The check cannot go on (exit 2): `kind` for the report, the message says what to do."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind, self.message = kind, message
-
-
 REJECTED_CREDENTIALS: Mapping[int, str] = {
     401: f"API key rejected by ChatNode (401): check --api-key (or ${API_KEY_ENV}); copy the "
     "key again from ChatNode's dashboard",
@@ -113,16 +105,16 @@ class Checker:
         if own and (errors := list(openapi().iter_request_errors(spec_request))):
             kinds = ", ".join(type(e).__name__ for e in errors)
             message = f"the request for bot {bot!r} does not match the spec ({kinds}): check --bot"
-            raise CheckAborted("usage", message)
+            raise CheckError("usage", message)
         try:
             response = self.client.send(request)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             kind, template = next((k, t) for e, k, t in TRANSPORT_ERRORS if isinstance(exc, e))
             values = {"timeout": self.config.timeout, "base_url": self.config.base_url}
-            raise CheckAborted(kind, template.format(**values, error=error)) from None
+            raise CheckError(kind, template.format(**values, error=error)) from None
         if own and response.status_code in REJECTED_CREDENTIALS:
-            raise CheckAborted("auth", REJECTED_CREDENTIALS[response.status_code].format(bot=bot))
+            raise CheckError("auth", REJECTED_CREDENTIALS[response.status_code].format(bot=bot))
         return response, judge(request, response, self.base_url, call.operation, target)
 
     def check_bot(self, bot: str) -> Iterator[TargetResult]:
@@ -169,7 +161,7 @@ def run_check(config: CheckConfig) -> Report:
             for probe in PROBES if config.probes else ():
                 if probe.expected_status in probe.call.operation.documented_statuses:
                     results.append(checker.run_probe(probe))
-    except CheckAborted as exc:
+    except CheckError as exc:
         error = CheckError(exc.kind, redact(exc.message, config.api_key))
         return Report(config.base_url, config.strict, tuple(results), error)
     return Report(config.base_url, config.strict, tuple(results))

@@ -191,12 +191,13 @@ class TargetResult:
         return entry | severity_counts(self.findings)
 
 
-@dataclass(frozen=True)
-class CheckError:
-    """Why a check stopped early (exit 2); `message` says what to do and never holds a secret."""
+class CheckError(Exception):
+    """Why a check stopped early (exit 2): raised by the checker, kept in the `Report`. `kind` is
+    the JSON's error kind; `message` says what to do and never holds a secret."""
 
-    kind: str
-    message: str
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind, self.message = kind, message
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "conforms": report.error is None and not report.findings,
         "breaking": report.breaking,
         "exit_code": report.exit_code,
-        "error": report.error and asdict(report.error),
+        "error": report.error and {"kind": report.error.kind, "message": report.error.message},
         "bots": [
             {
                 "bot": bot,
