@@ -25,7 +25,16 @@ from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
-from chatnode_contract.report import BODY, ITEM, Finding, FormCounts, Kind, Order, TargetResult
+from chatnode_contract.report import (
+    BODY,
+    ITEM,
+    OFFSETS,
+    Finding,
+    FormCounts,
+    Kind,
+    Order,
+    TargetResult,
+)
 from chatnode_spec import Operation, SpecRequest, SpecResponse, openapi, response_schema
 from chatnode_spec.operations import resolved
 
@@ -155,11 +164,9 @@ class _Walk:
         self.order_field = min(dates, key=lambda n: n not in required, default=None)
 
     def run(self) -> TargetResult:
+        self.visit(self.body, self.schema, [])
         if not self.array:
-            self.visit(self.body, self.schema, [])
             return self.judged(1)
-        for index, item in enumerate(self.body):
-            self.visit(item, self.schema["items"], [index])
         instants = [self.instant(item, index) for index, item in enumerate(self.body)]
         return self.judged(len(self.body), order_of(instants, self.order_field))
 
@@ -187,7 +194,7 @@ class _Walk:
             return
         digits, offset = _form(value)
         counts.fraction_digits[digits] += 1
-        counts.offsets[_offset_kind(offset)] += 1
+        counts.offsets[offset] += 1
         example = schema.get("example")
         if not isinstance(example, str) or _FORM.search(example) is None:
             return
@@ -196,8 +203,8 @@ class _Walk:
         if digits != spec_digits:
             detail = f"fraction digits: {digits} (spec example: {spec_digits})"
             self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
-        if _offset_kind(offset) != _offset_kind(spec_offset):
-            shown_offset = "non-UTC" if _offset_kind(offset) == "other" else offset
+        if offset != spec_offset:
+            shown_offset = "non-UTC" if offset == "other" else offset
             detail = f"offset: {shown_offset} (spec example: {spec_offset})"
             self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
 
@@ -218,15 +225,11 @@ class _Walk:
 
 
 def _form(text: str) -> tuple[str, str]:
-    """(fraction digits bucket, offset) of a valid RFC 3339 date-time: `3`, `+00:00`."""
+    """(fraction digits bucket, offset) of a valid RFC 3339 date-time: `3`, `+00:00`. The offset
+    is `Z`, `+00:00` or `other` (`-00:00` included: RFC 3339 reads it as "offset unknown")."""
     match = _FORM.search(text)
-    digits, offset = (match.group(1) or "", match.group(2)) if match else ("", "other")
-    return (str(len(digits)) if len(digits) < 6 else "6+"), ("Z" if offset in "Zz" else offset)
-
-
-def _offset_kind(offset: str) -> str:
-    """`Z`, `+00:00`, or `other` (`-00:00` included: RFC 3339 reads it as "offset unknown")."""
-    return offset if offset in ("Z", "+00:00") else "other"
+    digits, offset = (match.group(1) or "", match.group(2).upper()) if match else ("", "other")
+    return (str(len(digits)) if len(digits) < 6 else "6+"), offset if offset in OFFSETS else "other"
 
 
 def order_of(instants: Sequence[datetime | None], field_name: str | None) -> Order:
