@@ -1,10 +1,8 @@
 """What the checker calls: the spec's operations it checks for each bot, and the probes.
 
-Two tables, and the request bodies they need. Checking another operation is one more
-`CheckedOperation` row: its path template (the spec supplies the method and the documented
-responses), how to build its request body from the bot's earlier responses, and the status a
-healthy API answers with. The checker calls the rows in order for each bot, so a row may build
-on the responses of the rows before it, or `Skip` when they give it nothing to ask.
+Checking another operation is one more `CheckedOperation` row (the spec supplies its method and
+documented responses). The rows are called in order for each bot, so a row may build its request
+body on the responses of the rows before it, or `Skip` when they give it nothing to ask.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """One run of the check: call the API with httpx, have each response judged, collect a `Report`.
 
-Each bot gets every row of `calls.CHECKED_OPERATIONS` with the real key, in order (a row with
-nothing to ask is reported as skipped); then the probes draw the documented error responses. Bots
-go first, so rejected credentials stop the run (exit 2) before anything else is called. Nothing
+Bots go first, so rejected credentials stop the run (exit 2) before any probe is sent. Nothing
 is retried and redirects are not followed: a 429, a 5xx or a 3xx is reported as what it is.
 
 The API key only ever travels in the `Authorization` header; no message is built from a
