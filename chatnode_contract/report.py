@@ -313,30 +313,27 @@ def _call_section(bot: str, call: Mapping[str, Any], found: list[dict[str, Any]]
 
 
 def _findings_table(found: Sequence[Mapping[str, Any]]) -> list[str]:
-    rows = []
+    rows = [_COLUMNS]
     for f in found:
         example = f["example"]
-        shown = [
-            f"#{example['index']}" if example["index"] is not None else None,
-            example["id"],
-            repr(example["value"]) if example["value"] is not None else None,
-        ]
-        cells = [f["field"], f["kind"], f["severity"], str(f["count"]), f["detail"]]
-        rows.append([*cells, " ".join(s for s in shown if s) or "-"])
-    return table(rows, _COLUMNS)
+        index = "" if example["index"] is None else f"#{example['index']}"
+        value = "" if example["value"] is None else repr(example["value"])
+        shown = " ".join(s for s in (index, example["id"], value) if s) or "-"
+        rows.append([f["field"], f["kind"], f["severity"], str(f["count"]), f["detail"], shown])
+    return table(rows)
 
 
-def table(rows: Iterable[Sequence[str]], header: Sequence[str] = ()) -> list[str]:
+def table(rows: Iterable[Sequence[str]]) -> list[str]:
     """Left-aligned columns (counts right-aligned), two spaces apart, indented two."""
-    all_rows = [list(row) for row in ([header, *rows] if header else rows)]
-    widths = [max(len(row[i]) for row in all_rows) for i in range(len(all_rows[0]))]
+    rows = list(rows)
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
     return [
         "  "
         + "  ".join(
             c.rjust(w) if c.isdigit() or c == "COUNT" else c.ljust(w)
             for c, w in zip(row, widths, strict=True)
         ).rstrip()
-        for row in all_rows
+        for row in rows
     ]
 
 
