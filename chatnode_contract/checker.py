@@ -148,6 +148,7 @@ def _unknown_bot_id() -> str:
 def run_check(config: CheckConfig) -> Report:
     """Call the API, judge every response, and report; stops early (error set) on exit-2 causes."""
     results: list[TargetResult] = []
+    error: CheckError | None = None
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     try:
         with httpx.Client(
@@ -161,5 +162,4 @@ def run_check(config: CheckConfig) -> Report:
                     results.append(checker.run_probe(probe))
     except CheckError as exc:
         error = CheckError(exc.kind, redact(exc.message, config.api_key))
-        return Report(config.base_url, config.strict, tuple(results), error)
-    return Report(config.base_url, config.strict, tuple(results))
+    return Report(config.base_url, config.strict, tuple(results), error)

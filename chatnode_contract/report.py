@@ -182,13 +182,9 @@ class TargetResult:
 
     def to_json(self) -> dict[str, Any]:
         """Its entry under its bot's `operations`, or under `probes`."""
-        if self.probe is not None:
-            entry = {key: getattr(self, key) for key in PROBE_KEYS}
-        else:
-            entry = {key: getattr(self, key) for key in CALL_KEYS}
-            entry["order"] = asdict(self.order)
-            entry["timestamp_forms"] = {k: asdict(v) for k, v in self.timestamp_forms.items()}
-        return entry | severity_counts(self.findings)
+        values = asdict(self)
+        keys = CALL_KEYS if self.probe is None else PROBE_KEYS
+        return {key: values[key] for key in keys} | severity_counts(self.findings)
 
 
 class CheckError(Exception):
