@@ -1,10 +1,8 @@
 """What the checker calls: the spec's operations it checks for each bot, and the probes.
 
-Two tables, and the request bodies they need. Checking another operation is one more
-`CheckedOperation` row: its path template (the spec supplies the method and the documented
-responses), how to build its request body from the bot's earlier responses, and the status a
-healthy API answers with. The checker calls the rows in order for each bot, so a row may build
-on the responses of the rows before it, or `Skip` when they give it nothing to ask.
+Checking another operation is one more `CheckedOperation` row (the spec supplies its method and
+documented responses). The rows are called in order for each bot, so a row may build its request
+body on the responses of the rows before it, or `Skip` when they give it nothing to ask.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from chatnode_contract.report import Finding, Kind
 from chatnode_spec import Operation, operation_at
 
 CHATS_SESSIONS_PER_CHECK = 20
@@ -70,11 +69,30 @@ def sent_session(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
     return [session]
 
 
-def sent_turn(earlier: Mapping[str, httpx.Response]) -> tuple[str, str] | None:
-    """(question, reply) of the test message, when Send Message answered one."""
-    answer = _json(earlier.get("send"))
+def missing_turn(
+    response: httpx.Response, earlier: Mapping[str, httpx.Response]
+) -> tuple[Finding, ...]:
+    """A finding unless Get Chat History holds the test message (human) and then the reply Send
+    Message gave (ai). Values are ours or the bot's reply, so neither is printed; a body that is
+    not JSON is a finding of its own already."""
+    answer, messages = _json(earlier.get("send")), _json(response)
     reply = answer.get("message") if isinstance(answer, dict) else None
-    return (TEST_MESSAGE, reply) if isinstance(reply, str) else None
+    if not isinstance(reply, str) or messages is None:
+        return ()
+    said = [_said(m) for m in messages] if isinstance(messages, list) else []
+    asked = ("human", TEST_MESSAGE)
+    if asked in said and ("ai", reply) in said[said.index(asked) :]:
+        return ()
+    detail = "Get Chat History does not hold the test message and then Send Message's reply"
+    return (Finding("(test message)", Kind.MISSING_SENT_MESSAGE, detail, 1),)
+
+
+def _said(message: Any) -> tuple[Any, Any]:
+    """(type, content) of a chat message: `("human", "hello")`."""
+    inner = message.get("message") if isinstance(message, dict) else None
+    data = inner.get("data") if isinstance(inner, dict) else None
+    content = data.get("content") if isinstance(data, dict) else None
+    return (inner.get("type") if isinstance(inner, dict) else None), content
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,10 @@ class CheckedOperation:
     """None: the request carries nothing but the path and the bearer token."""
     writes: bool = False
     """Changes the live account: called only with `--send-test-message`."""
+    verify: Callable[[httpx.Response, Mapping[str, httpx.Response]], tuple[Finding, ...]] = (
+        lambda response, earlier: ()
+    )
+    """Findings of the call's own beyond the spec's, from its response and the earlier ones."""
 
     @property
     def operation(self) -> Operation:
@@ -110,8 +132,9 @@ class CheckedOperation:
         return f"{self.operation.method} {self.path_template}"
 
 
+LEADS = CheckedOperation("leads", "/get-conversation-ids/{bot_id}", 200, "lead", "the bot's leads")
 CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
-    CheckedOperation("leads", "/get-conversation-ids/{bot_id}", 200, "lead", "the bot's leads"),
+    LEADS,
     CheckedOperation(
         "chats", "/get-chats/{bot_id}", 200, "message",
         f"the messages of the first {CHATS_SESSIONS_PER_CHECK} session ids of those leads; skipped "
@@ -133,10 +156,14 @@ CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
         "sent", "/get-chats/{bot_id}", 200, "message",
         "only with --send-test-message: that session's history must hold the test message, "
         "then the reply",
-        sent_session, writes=True,
+        sent_session, writes=True, verify=missing_turn,
     ),
 )  # fmt: skip
 """Called in this order for each bot, each able to build on the responses before it."""
+
+
+Credentials = Literal["none", "invalid", "real"]
+"""No Authorization header, a made-up token, or the real key."""
 
 
 @dataclass(frozen=True)
@@ -144,29 +171,18 @@ class Probe:
     """A call made to draw one of the spec's documented error responses."""
 
     name: str
-    operation: str
-    """The `CheckedOperation.name` it calls (with no earlier responses to build a body from)."""
+    call: CheckedOperation
+    """What it calls (with no earlier responses to build a body from)."""
     expected_status: int
     description: str
-    credentials: Literal["none", "invalid", "real"]
-    """No Authorization header, a made-up token, or the real key."""
+    credentials: Credentials
     bot: Literal["first", "unknown"]
     """The first --bot, or a random id that cannot exist."""
 
 
 PROBES: tuple[Probe, ...] = (
-    Probe("missing_key", "leads", 401, "no bearer token", "none", "first"),
-    Probe("invalid_key", "leads", 401, "a made-up bearer token", "invalid", "first"),
-    Probe(
-        "unknown_bot", "leads", 403, "the real key, a bot id that cannot exist", "real", "unknown"
-    ),
+    Probe("missing_key", LEADS, 401, "no bearer token", "none", "first"),
+    Probe("invalid_key", LEADS, 401, "a made-up bearer token", "invalid", "first"),
+    Probe("unknown_bot", LEADS, 403, "the real key, a bot id that cannot exist", "real", "unknown"),
 )
 """Each probe runs only when the spec documents its status for its operation."""
-
-
-def checked_operation(name: str) -> CheckedOperation:
-    """The row of `CHECKED_OPERATIONS` with this name."""
-    found = [call for call in CHECKED_OPERATIONS if call.name == name]
-    if not found:
-        raise LookupError(f"no checked operation named {name!r}")
-    return found[0]

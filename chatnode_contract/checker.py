@@ -1,8 +1,6 @@
 """One run of the check: call the API with httpx, have each response judged, collect a `Report`.
 
-Each bot gets every row of `calls.CHECKED_OPERATIONS` with the real key, in order (a row with
-nothing to ask is reported as skipped); then the probes draw the documented error responses. Bots
-go first, so rejected credentials stop the run (exit 2) before anything else is called. Nothing
+Bots go first, so rejected credentials stop the run (exit 2) before any probe is sent. Nothing
 is retried and redirects are not followed: a 429, a 5xx or a 3xx is reported as what it is.
 
 The API key only ever travels in the `Authorization` header; no message is built from a
@@ -13,23 +11,21 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import httpx
-import orjson
 
 from chatnode_contract.calls import (
     CHECKED_OPERATIONS,
     PROBES,
     CheckedOperation,
+    Credentials,
     Probe,
     Skip,
-    checked_operation,
-    sent_turn,
 )
-from chatnode_contract.judge import Judged, judge
-from chatnode_contract.report import CheckError, Finding, Kind, Report, TargetResult
+from chatnode_contract.judge import judge
+from chatnode_contract.report import CheckError, Finding, Report, TargetResult
 from chatnode_spec import SpecRequest, openapi
 
 API_KEY_ENV = "CHATNODE_API_KEY"
@@ -56,14 +52,6 @@ class CheckConfig:
 def redact(text: str, secret: str) -> str:
     """The text with every occurrence of the secret masked: the last line of defence."""
     return text.replace(secret, "***") if secret else text
-
-
-class CheckAborted(Exception):
-    """The check cannot go on (exit 2): `kind` for the report, the message says what to do."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind, self.message = kind, message
 
 
 REJECTED_CREDENTIALS: Mapping[int, str] = {
@@ -93,39 +81,39 @@ class Checker:
 
     def call(
         self,
+        target: TargetResult,
         call: CheckedOperation,
         bot: str,
-        authorization: str | None,
         body: Any,
-        *,
-        probe: Probe | None = None,
-    ) -> tuple[httpx.Response, Judged]:
-        """One call and its judgement. A bot's call must match the spec before it is sent, so a
-        finding is always the API's doing, and stops the run when the key or bot is rejected;
-        a probe's call is meant to draw those errors."""
+        credentials: Credentials = "real",
+    ) -> tuple[httpx.Response, TargetResult]:
+        """One call and its judgement, into the labelled target. A bot's call must match the
+        spec before it is sent, so a finding is always the API's doing, and stops the run when
+        the key or bot is rejected; a probe's call is meant to draw those errors."""
+        authorization = {
+            "none": None,
+            "invalid": f"Bearer chatnode-contract-invalid-{secrets.token_hex(16)}",
+            "real": f"Bearer {self.config.api_key}",
+        }[credentials]
         url = str(self.base_url) + call.path(bot)
         headers = {"Authorization": authorization} if authorization else {}
         request = self.client.build_request(call.operation.method, url, headers=headers, json=body)
-        own, expected = probe is None, probe.expected_status if probe else call.expected_status
+        own = target.probe is None
         spec_request = SpecRequest.from_httpx(request, self.base_url)
         if own and (errors := list(openapi().iter_request_errors(spec_request))):
             kinds = ", ".join(type(e).__name__ for e in errors)
             message = f"the request for bot {bot!r} does not match the spec ({kinds}): check --bot"
-            raise CheckAborted("usage", message)
+            raise CheckError("usage", message)
         try:
             response = self.client.send(request)
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             kind, template = next((k, t) for e, k, t in TRANSPORT_ERRORS if isinstance(exc, e))
             values = {"timeout": self.config.timeout, "base_url": self.config.base_url}
-            raise CheckAborted(kind, template.format(**values, error=error)) from None
+            raise CheckError(kind, template.format(**values, error=error)) from None
         if own and response.status_code in REJECTED_CREDENTIALS:
-            raise CheckAborted("auth", REJECTED_CREDENTIALS[response.status_code].format(bot=bot))
-        return response, judge(request, response, self.base_url, call.operation, expected)
-
-    @property
-    def bearer(self) -> str:
-        return f"Bearer {self.config.api_key}"
+            raise CheckError("auth", REJECTED_CREDENTIALS[response.status_code].format(bot=bot))
+        return response, judge(request, response, self.base_url, call.operation, target)
 
     def check_bot(self, bot: str) -> Iterator[TargetResult]:
         """Every checked operation for one bot, each able to build on the responses before it;
@@ -134,65 +122,23 @@ class Checker:
         for call in CHECKED_OPERATIONS:
             if call.writes and not self.config.send_test_message:
                 continue
-            labels = {"operation": call.name, "call": call.title, "item": call.item}
+            target = TargetResult(bot, None, call.name, call.title, call.expected_status,
+                                  item=call.item)  # fmt: skip
             body = call.body(earlier)
             if isinstance(body, Skip):
-                yield TargetResult(bot, None, **labels, expected_status=call.expected_status,
-                                   status=None, skipped=body.reason)  # fmt: skip
+                yield replace(target, skipped=body.reason)
                 continue
-            response, judged = self.call(call, bot, self.bearer, body)
-            findings = judged.findings
-            if call.name == "sent":
-                found = findings + missing_turn(response, sent_turn(earlier))
-                findings = tuple(sorted(found, key=Finding.sort_key))
-            yield TargetResult(
-                bot, None, **labels, expected_status=call.expected_status,
-                status=response.status_code, findings=findings, items_checked=judged.items_checked,
-                timestamp_forms=judged.timestamp_forms, order=judged.order,
-            )  # fmt: skip
+            response, result = self.call(target, call, bot, body)
+            found = result.findings + call.verify(response, earlier)
+            yield replace(result, findings=tuple(sorted(found, key=Finding.sort_key)))
             earlier[call.name] = response
 
     def run_probe(self, probe: Probe) -> TargetResult:
-        call = checked_operation(probe.operation)
+        call = probe.call
         bot = self.config.bots[0] if probe.bot == "first" else _unknown_bot_id()
-        authorization = {
-            "none": None,
-            "invalid": f"Bearer chatnode-contract-invalid-{secrets.token_hex(16)}",
-            "real": self.bearer,
-        }[probe.credentials]
-        response, judged = self.call(call, bot, authorization, call.body({}), probe=probe)
-        return TargetResult(
-            None, probe.name, call.name, call.title, probe.expected_status, response.status_code,
-            judged.findings, description=probe.description,
-        )  # fmt: skip
-
-
-SENT_FIELD = "(test message)"
-
-
-def missing_turn(response: httpx.Response, turn: tuple[str, str] | None) -> tuple[Finding, ...]:
-    """A finding unless Get Chat History holds the test message (human) and then the reply Send
-    Message gave (ai) in its session. Values are ours (the test message) or the bot's reply, so
-    neither is printed."""
-    if turn is None or response.status_code != 200:
-        return ()
-    try:
-        messages = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return ()  # judged already: a body that is not JSON is a finding of its own
-    said = [_said(m) for m in messages] if isinstance(messages, list) else []
-    question, reply = turn
-    if ("human", question) in said and ("ai", reply) in said[said.index(("human", question)) :]:
-        return ()
-    detail = "Get Chat History does not hold the test message and then Send Message's reply"
-    return (Finding(SENT_FIELD, Kind.MISSING_SENT_MESSAGE, detail, 1),)
-
-
-def _said(message: Any) -> tuple[Any, Any]:
-    inner = message.get("message") if isinstance(message, dict) else None
-    data = inner.get("data") if isinstance(inner, dict) else None
-    content = data.get("content") if isinstance(data, dict) else None
-    return (inner.get("type") if isinstance(inner, dict) else None), content
+        target = TargetResult(None, probe.name, call.name, call.title, probe.expected_status,
+                              description=probe.description)  # fmt: skip
+        return self.call(target, call, bot, call.body({}), probe.credentials)[1]
 
 
 def _unknown_bot_id() -> str:
@@ -202,6 +148,7 @@ def _unknown_bot_id() -> str:
 def run_check(config: CheckConfig) -> Report:
     """Call the API, judge every response, and report; stops early (error set) on exit-2 causes."""
     results: list[TargetResult] = []
+    error: CheckError | None = None
     headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
     try:
         with httpx.Client(
@@ -211,11 +158,8 @@ def run_check(config: CheckConfig) -> Report:
             for bot in config.bots:
                 results += checker.check_bot(bot)
             for probe in PROBES if config.probes else ():
-                # Each probe runs only when the spec documents its status for its operation.
-                documented = checked_operation(probe.operation).operation.documented_statuses
-                if probe.expected_status in documented:
+                if probe.expected_status in probe.call.operation.documented_statuses:
                     results.append(checker.run_probe(probe))
-    except CheckAborted as exc:
+    except CheckError as exc:
         error = CheckError(exc.kind, redact(exc.message, config.api_key))
-        return Report(config.base_url, config.strict, tuple(results), error)
-    return Report(config.base_url, config.strict, tuple(results))
+    return Report(config.base_url, config.strict, tuple(results), error)

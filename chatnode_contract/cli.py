@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import httpx
 import orjson
 
-from chatnode_contract.calls import CHECKED_OPERATIONS, PROBES, checked_operation
+from chatnode_contract.calls import CHECKED_OPERATIONS, PROBES
 from chatnode_contract.checker import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact, run_check
 from chatnode_contract.report import (
     EXIT_CODES,
@@ -57,10 +57,11 @@ def call_rows() -> list[list[str]]:
     """(call, credentials, expected status, why) per call, the bots' calls then the probes."""
     rows = [[c.title, "your key", str(c.expected_status), c.why] for c in CHECKED_OPERATIONS]
     for probe in PROBES:
-        title = checked_operation(probe.operation).title
         where = ", on the first --bot" if probe.bot == "first" else ""
         why = f"probe `{probe.name}`: {probe.description}{where}"
-        rows.append([title, CREDENTIALS[probe.credentials], str(probe.expected_status), why])
+        rows.append(
+            [probe.call.title, CREDENTIALS[probe.credentials], str(probe.expected_status), why]
+        )
     return rows
 
 
@@ -120,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--json", action="store_true",
         help=f"print one JSON document (schema_version {SCHEMA_VERSION}) instead of the table, for CI")
     add("--strict", action="store_true", help="exit 1 on any drift, additive included")
-    add("--timeout", type=_positive_seconds, default=DEFAULT_TIMEOUT, metavar="S",
+    add("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="S",
         help=f"seconds to wait on the network per step: connect, each read (default: {timeout})")
     add("--send-test-message", action="store_true",
         help="also check Send Message: send one test message per bot in a new conversation and "
@@ -132,16 +133,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: the timeout must be more than 0 seconds")
-    return value
-
-
 def config_from_args(
     parser: argparse.ArgumentParser, argv: Sequence[str] | None
 ) -> tuple[CheckConfig, bool]:
@@ -150,6 +141,8 @@ def config_from_args(
     api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV, "")
     if not api_key.strip():
         parser.error(f"no API key: pass --api-key KEY or set ${API_KEY_ENV}")
+    if not args.timeout > 0:
+        parser.error(f"--timeout {args.timeout:g}: wait more than 0 seconds")
     url = httpx.URL(args.base_url)
     if url.scheme not in ("http", "https") or not url.host:
         parser.error(

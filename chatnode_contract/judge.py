@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -25,7 +25,16 @@ from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
 from openapi_core.templating.responses.exceptions import ResponseNotFound
 from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 
-from chatnode_contract.report import BODY, ITEM, Finding, FormCounts, Kind, Order
+from chatnode_contract.report import (
+    BODY,
+    ITEM,
+    OFFSETS,
+    Finding,
+    FormCounts,
+    Kind,
+    Order,
+    TargetResult,
+)
 from chatnode_spec import Operation, SpecRequest, SpecResponse, openapi, response_schema
 from chatnode_spec.operations import resolved
 
@@ -35,36 +44,27 @@ _FORM = re.compile(r"(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)$")
 """The fraction and offset at the end of a date-time openapi-core accepted as RFC 3339."""
 
 
-@dataclass(frozen=True)
-class Judged:
-    """The findings on one response, and what its body showed."""
-
-    findings: tuple[Finding, ...]
-    items_checked: int = 0
-    """Array elements for an array body; 1 for any other JSON body; 0 when it is not JSON."""
-    timestamp_forms: Mapping[str, FormCounts] = field(default_factory=dict)
-    order: Order = field(default_factory=Order)
-
-
 def judge(
     request: httpx.Request,
     response: httpx.Response,
     base_url: httpx.URL,
     operation: Operation,
-    expected: int,
-) -> Judged:
-    """Findings for one response of `operation`, which should have answered `expected`."""
+    target: TargetResult,
+) -> TargetResult:
+    """The target (labelled, with its expected status) completed with what its response to
+    `request`, a call of `operation`, showed."""
     spec_request = SpecRequest.from_httpx(request, base_url)
     spec_response = SpecResponse.from_httpx(response)
     causes = _causes(spec_request, spec_response)
-    status, walk = response.status_code, _Walk()
+    status, walk = response.status_code, _Walk(replace(target, status=response.status_code))
     if any(isinstance(e, ResponseNotFound) for e in causes):
         documented = ", ".join(operation.definition.get("responses", {}))
         detail = f"HTTP {status} is not documented (the spec has {documented}){_hint(status)}"
         walk.note("(status)", Kind.UNDOCUMENTED_STATUS, detail)
         return walk.judged()  # no schema to judge the body by
-    if status != expected:
-        walk.note("(status)", Kind.UNEXPECTED_STATUS, f"expected {expected}, got {status}")
+    if status != target.expected_status:
+        detail = f"expected {target.expected_status}, got {status}"
+        walk.note("(status)", Kind.UNEXPECTED_STATUS, detail)
     for cause in causes:
         if isinstance(cause, MediaTypeNotFound) and cause.availableMimetypes:
             got, documented = cause.mimetype or "no content type", cause.availableMimetypes
@@ -130,7 +130,8 @@ class _Walk:
     and one walk of the parsed body for the drift openapi-core allows. Array items are the
     examples, by index and by their identity field."""
 
-    def __init__(self) -> None:
+    def __init__(self, target: TargetResult) -> None:
+        self.target = target
         self.rows: dict[tuple[str, Kind, str], list[Any]] = {}
         self.forms: dict[str, FormCounts] = {}
         self.rejected: set[tuple[str | int, ...]] = set()
@@ -143,11 +144,12 @@ class _Walk:
         row = self.rows.setdefault((label, kind, detail), [0, *example])
         row[0] += 1
 
-    def judged(self, items: int = 0, order: Order | None = None) -> Judged:
-        found = sorted(
-            (Finding(*key, *row) for key, row in self.rows.items()), key=Finding.sort_key
-        )
-        return Judged(tuple(found), items, self.forms, order or Order())
+    def judged(self, items: int = 0, order: Order | None = None) -> TargetResult:
+        found = (Finding(*key, *row) for key, row in self.rows.items())
+        return replace(
+            self.target, findings=tuple(sorted(found, key=Finding.sort_key)), items_checked=items,
+            timestamp_forms=self.forms, order=order or Order(),
+        )  # fmt: skip
 
     def start(self, body: Any, schema: Mapping[str, Any]) -> None:
         self.body, self.schema = body, resolved(schema)
@@ -161,12 +163,10 @@ class _Walk:
         required = items.get("required", [])
         self.order_field = min(dates, key=lambda n: n not in required, default=None)
 
-    def run(self) -> Judged:
+    def run(self) -> TargetResult:
+        self.visit(self.body, self.schema, [])
         if not self.array:
-            self.visit(self.body, self.schema, [])
             return self.judged(1)
-        for index, item in enumerate(self.body):
-            self.visit(item, self.schema["items"], [index])
         instants = [self.instant(item, index) for index, item in enumerate(self.body)]
         return self.judged(len(self.body), order_of(instants, self.order_field))
 
@@ -194,7 +194,7 @@ class _Walk:
             return
         digits, offset = _form(value)
         counts.fraction_digits[digits] += 1
-        counts.offsets[_offset_kind(offset)] += 1
+        counts.offsets[offset] += 1
         example = schema.get("example")
         if not isinstance(example, str) or _FORM.search(example) is None:
             return
@@ -203,8 +203,8 @@ class _Walk:
         if digits != spec_digits:
             detail = f"fraction digits: {digits} (spec example: {spec_digits})"
             self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
-        if _offset_kind(offset) != _offset_kind(spec_offset):
-            shown_offset = "non-UTC" if _offset_kind(offset) == "other" else offset
+        if offset != spec_offset:
+            shown_offset = "non-UTC" if offset == "other" else offset
             detail = f"offset: {shown_offset} (spec example: {spec_offset})"
             self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
 
@@ -225,15 +225,11 @@ class _Walk:
 
 
 def _form(text: str) -> tuple[str, str]:
-    """(fraction digits bucket, offset) of a valid RFC 3339 date-time: `3`, `+00:00`."""
+    """(fraction digits bucket, offset) of a valid RFC 3339 date-time: `3`, `+00:00`. The offset
+    is `Z`, `+00:00` or `other` (`-00:00` included: RFC 3339 reads it as "offset unknown")."""
     match = _FORM.search(text)
-    digits, offset = (match.group(1) or "", match.group(2)) if match else ("", "other")
-    return (str(len(digits)) if len(digits) < 6 else "6+"), ("Z" if offset in "Zz" else offset)
-
-
-def _offset_kind(offset: str) -> str:
-    """`Z`, `+00:00`, or `other` (`-00:00` included: RFC 3339 reads it as "offset unknown")."""
-    return offset if offset in ("Z", "+00:00") else "other"
+    digits, offset = (match.group(1) or "", match.group(2).upper()) if match else ("", "other")
+    return (str(len(digits)) if len(digits) < 6 else "6+"), offset if offset in OFFSETS else "other"
 
 
 def order_of(instants: Sequence[datetime | None], field_name: str | None) -> Order:

@@ -7,7 +7,7 @@ No HTTP here: `judge.py` makes findings, `checker.py` collects them into a `Repo
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -116,24 +116,21 @@ class Finding:
                 "count": self.count, "detail": self.detail, "example": example}  # fmt: skip
 
 
+FRACTION_DIGITS = ("0", "1", "2", "3", "4", "5", "6+")
+OFFSETS = ("Z", "+00:00", "other")
+
+
 @dataclass
 class FormCounts:
-    """How the values of one `date-time` field were written, over all items."""
+    """How the values of one `date-time` field were written, over all items. Every bucket is
+    there from the start, zeros included, so a CI diff of two runs lines up."""
 
-    fraction_digits: Counter[str] = field(default_factory=Counter)
-    offsets: Counter[str] = field(default_factory=Counter)
+    fraction_digits: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(FRACTION_DIGITS, 0)
+    )
+    offsets: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OFFSETS, 0))
     unparseable: int = 0
     """Values openapi-core rejected (not a string, or not RFC 3339)."""
-
-    def to_json(self) -> dict[str, Any]:
-        """Buckets in a fixed order with zeros, so a CI diff of two runs lines up."""
-        return {
-            "fraction_digits": {
-                b: self.fraction_digits[b] for b in ("0", "1", "2", "3", "4", "5", "6+")
-            },
-            "offsets": {k: self.offsets[k] for k in ("Z", "+00:00", "other")},
-            "unparseable": self.unparseable,
-        }
 
 
 @dataclass(frozen=True)
@@ -148,9 +145,21 @@ class Order:
     steps_down: int = 0
 
 
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """`{"breaking_findings": n, "additive_findings": m}`, as the JSON document counts them."""
+    found = Counter(f.severity for f in findings)
+    return {f"{s.value}_findings": found[s] for s in Severity}
+
+
+CALL_KEYS = ("operation", "call", "status", "skipped", "item", "items_checked", "order",
+             "timestamp_forms")  # fmt: skip
+PROBE_KEYS = ("probe", "description", "operation", "expected_status", "status")
+
+
 @dataclass(frozen=True)
 class TargetResult:
-    """The outcome of one call: a bot's checked operation, or a probe."""
+    """The outcome of one call: a bot's checked operation, or a probe. The checker fills in the
+    labels before the call, the judge what the response showed."""
 
     bot: str | None
     """The bot id for a bot's call; None for a probe (then `probe` names it)."""
@@ -159,28 +168,32 @@ class TargetResult:
     """The checked operation's name (`leads`, `chats`, ...); a probe's, the one it calls."""
     call: str
     expected_status: int
-    status: int | None
+    status: int | None = None
     findings: tuple[Finding, ...] = ()
     item: str = "item"
     """What one element of the body is, singular (`lead`), for the text report."""
     items_checked: int = 0
+    """Array elements for an array body; 1 for any other JSON body; 0 when it is not JSON."""
     timestamp_forms: Mapping[str, FormCounts] = field(default_factory=dict)
     order: Order = field(default_factory=Order)
     description: str = ""
     skipped: str | None = None
     """Why the call was not made (for a bot with nothing to ask); None when it was."""
 
-    def counts(self) -> dict[str, int]:
-        found = Counter(f.severity for f in self.findings)
-        return {f"{s.value}_findings": found[s] for s in Severity}
+    def to_json(self) -> dict[str, Any]:
+        """Its entry under its bot's `operations`, or under `probes`."""
+        values = asdict(self)
+        keys = CALL_KEYS if self.probe is None else PROBE_KEYS
+        return {key: values[key] for key in keys} | severity_counts(self.findings)
 
 
-@dataclass(frozen=True)
-class CheckError:
-    """Why a check stopped early (exit 2); `message` says what to do and never holds a secret."""
+class CheckError(Exception):
+    """Why a check stopped early (exit 2): raised by the checker, kept in the `Report`. `kind` is
+    the JSON's error kind; `message` says what to do and never holds a secret."""
 
-    kind: str
-    message: str
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind, self.message = kind, message
 
 
 @dataclass(frozen=True)
@@ -213,20 +226,10 @@ class Report:
 
 def to_json(report: Report) -> dict[str, Any]:
     """The report as the documented JSON document (`JSON_SCHEMA`)."""
-    bots: dict[str, list[dict[str, Any]]] = {}
-    for r in (r for r in report.results if r.bot is not None):
-        bots.setdefault(r.bot, []).append(
-            {"operation": r.operation, "call": r.call, "status": r.status, "skipped": r.skipped,
-             "item": r.item, "items_checked": r.items_checked, "order": asdict(r.order),
-             "timestamp_forms": {k: v.to_json() for k, v in r.timestamp_forms.items()},
-             **r.counts()}
-        )  # fmt: skip
-    probes = [
-        {"probe": r.probe, "description": r.description, "operation": r.operation,
-         "expected_status": r.expected_status, "status": r.status, **r.counts()}
-        for r in report.results
-        if r.probe is not None
-    ]  # fmt: skip
+    bots: dict[str, list[TargetResult]] = {}
+    for result in report.results:
+        if result.bot is not None:
+            bots.setdefault(result.bot, []).append(result)
     return {
         "schema_version": SCHEMA_VERSION,
         "base_url": report.base_url,
@@ -234,18 +237,21 @@ def to_json(report: Report) -> dict[str, Any]:
         "conforms": report.error is None and not report.findings,
         "breaking": report.breaking,
         "exit_code": report.exit_code,
-        "error": report.error and asdict(report.error),
-        "bots": [{"bot": b, **_sums(calls), "operations": calls} for b, calls in bots.items()],
-        "probes": probes,
+        "error": report.error and {"kind": report.error.kind, "message": report.error.message},
+        "bots": [
+            {
+                "bot": bot,
+                **severity_counts(f for r in calls for f in r.findings),
+                "operations": [r.to_json() for r in calls],
+            }
+            for bot, calls in bots.items()
+        ],
+        "probes": [r.to_json() for r in report.results if r.probe is not None],
         "findings": [
             {"bot": r.bot, "probe": r.probe, "operation": r.operation, **f.to_json()}
             for r, f in report.findings
         ],
     }
-
-
-def _sums(calls: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    return {f"{s.value}_findings": sum(c[f"{s.value}_findings"] for c in calls) for s in Severity}
 
 
 # --- Text, drawn from the JSON document ----------------------------------------------------
@@ -256,34 +262,28 @@ _COLUMNS = ["FIELD", "KIND", "SEVERITY", "COUNT", "DETAIL", "EXAMPLE"]
 def render_text(doc: Mapping[str, Any]) -> str:
     """The human report: per call of each bot a summary line and a findings table, then the
     probes, then one result line that says what the exit code means."""
+    found: dict[tuple[str | None, str | None, str], list[dict[str, Any]]] = {}
+    for f in doc["findings"]:
+        found.setdefault((f["bot"], f["probe"], f["operation"]), []).append(f)
     lines = [f"chatnode-contract: {doc['base_url']} against the bundled OpenAPI spec", ""]
     for bot in doc["bots"]:
         for call in bot["operations"]:
-            lines += _call_section(bot["bot"], call, _findings_of(doc, "bot", bot["bot"], call))
-    if doc["probes"]:
+            own = found.get((bot["bot"], None, call["operation"]), [])
+            lines += _call_section(bot["bot"], call, own)
+    probes = [(p, found.get((None, p["probe"], p["operation"]), [])) for p in doc["probes"]]
+    if probes:
         lines.append("Probes (the documented error responses):")
-        rows = []
-        for p in doc["probes"]:
-            n = len(_findings_of(doc, "probe", p["probe"]))
-            status = f"expected {p['expected_status']}, got {p['status']}"
-            rows.append([p["probe"], p["description"], status, f"{n} finding(s)" if n else "ok"])
-        lines += table(rows)
-        for p in doc["probes"]:
-            if found := _findings_of(doc, "probe", p["probe"]):
-                lines += ["", f"Probe {p['probe']}:", *_findings_table(found)]
+        lines += table(
+            [p["probe"], p["description"], f"expected {p['expected_status']}, got {p['status']}",
+             f"{len(own)} finding(s)" if own else "ok"]
+            for p, own in probes
+        )  # fmt: skip
+        for p, own in probes:
+            if own:
+                lines += ["", f"Probe {p['probe']}:", *_findings_table(own)]
         lines.append("")
     lines.append(_result_line(doc))
     return "\n".join(lines) + "\n"
-
-
-def _findings_of(
-    doc: Mapping[str, Any], owner: str, name: str, call: Mapping[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    return [
-        f
-        for f in doc["findings"]
-        if f[owner] == name and (call is None or f["operation"] == call["operation"])
-    ]
 
 
 def _call_section(bot: str, call: Mapping[str, Any], found: list[dict[str, Any]]) -> list[str]:
@@ -309,30 +309,27 @@ def _call_section(bot: str, call: Mapping[str, Any], found: list[dict[str, Any]]
 
 
 def _findings_table(found: Sequence[Mapping[str, Any]]) -> list[str]:
-    rows = []
+    rows = [_COLUMNS]
     for f in found:
         example = f["example"]
-        shown = [
-            f"#{example['index']}" if example["index"] is not None else None,
-            example["id"],
-            repr(example["value"]) if example["value"] is not None else None,
-        ]
-        cells = [f["field"], f["kind"], f["severity"], str(f["count"]), f["detail"]]
-        rows.append([*cells, " ".join(s for s in shown if s) or "-"])
-    return table(rows, _COLUMNS)
+        index = "" if example["index"] is None else f"#{example['index']}"
+        value = "" if example["value"] is None else repr(example["value"])
+        shown = " ".join(s for s in (index, example["id"], value) if s) or "-"
+        rows.append([f["field"], f["kind"], f["severity"], str(f["count"]), f["detail"], shown])
+    return table(rows)
 
 
-def table(rows: Sequence[Sequence[str]], header: Sequence[str] = ()) -> list[str]:
+def table(rows: Iterable[Sequence[str]]) -> list[str]:
     """Left-aligned columns (counts right-aligned), two spaces apart, indented two."""
-    all_rows = [list(header), *rows] if header else [list(r) for r in rows]
-    widths = [max(len(row[i]) for row in all_rows) for i in range(len(all_rows[0]))]
+    rows = list(rows)
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
     return [
         "  "
         + "  ".join(
             c.rjust(w) if c.isdigit() or c == "COUNT" else c.ljust(w)
             for c, w in zip(row, widths, strict=True)
         ).rstrip()
-        for row in all_rows
+        for row in rows
     ]
 
 

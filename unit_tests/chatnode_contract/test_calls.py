@@ -8,9 +8,9 @@ import pytest
 from chatnode_contract.calls import (
     CHATS_SESSIONS_PER_CHECK,
     CHECKED_OPERATIONS,
+    LEADS,
     PROBES,
     Skip,
-    checked_operation,
     leads_session_ids,
 )
 from chatnode_spec import SpecRequest, openapi
@@ -25,22 +25,20 @@ def test_every_checked_operation_is_declared_by_the_spec_with_its_expected_statu
 
 
 def test_the_leads_operation_is_checked_with_no_request_body() -> None:
-    leads = checked_operation("leads")
-    assert leads.title == "POST /get-conversation-ids/{bot_id}"
-    assert (leads.expected_status, leads.item, leads.body({})) == (200, "lead", None)
+    assert LEADS.title == "POST /get-conversation-ids/{bot_id}"
+    assert (LEADS.expected_status, LEADS.item, LEADS.body({})) == (200, "lead", None)
 
 
 def test_every_probe_calls_a_checked_operation_that_needs_no_earlier_response() -> None:
     assert [probe.name for probe in PROBES] == ["missing_key", "invalid_key", "unknown_bot"]
     for probe in PROBES:
-        call = checked_operation(probe.operation)
-        assert call.name == probe.operation and not isinstance(call.body({}), Skip)
+        assert probe.call in CHECKED_OPERATIONS and not isinstance(probe.call.body({}), Skip)
 
 
 def test_the_chats_operation_comes_after_the_leads_it_takes_session_ids_from() -> None:
     assert [call.name for call in CHECKED_OPERATIONS] == ["leads", "chats", "auth", "send", "sent"]
     assert [call.name for call in CHECKED_OPERATIONS if call.writes] == ["send", "sent"]
-    chats = checked_operation("chats")
+    chats = CHECKED_OPERATIONS[1]
     assert chats.title == "POST /get-chats/{bot_id}"
     assert (chats.expected_status, chats.item) == (200, "message")
 
@@ -86,8 +84,3 @@ def test_chats_are_skipped_rather_than_asked_with_an_empty_array(
 ) -> None:
     skip = leads_session_ids(earlier)
     assert isinstance(skip, Skip) and reason in skip.reason
-
-
-def test_an_unknown_operation_name_is_refused() -> None:
-    with pytest.raises(LookupError, match="no checked operation named 'messages'"):
-        checked_operation("messages")

@@ -39,7 +39,8 @@ def test_an_api_key_from_the_environment_works(
         ([], "--bot"),
         (["--bot", "a/b"], "has no '/'"),
         (["--bot", "a", "--timeout", "0"], "more than 0 seconds"),
-        (["--bot", "a", "--timeout", "soon"], "not a number"),
+        (["--bot", "a", "--timeout", "nan"], "more than 0 seconds"),
+        (["--bot", "a", "--timeout", "soon"], "invalid float value: 'soon'"),
         (["--bot", "a", "--base-url", "ftp://example.com/v1"], "http(s) URL"),
     ],
 )

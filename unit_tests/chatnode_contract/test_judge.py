@@ -9,6 +9,7 @@ with the first as its example.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 import httpx
@@ -19,14 +20,13 @@ from hypothesis import strategies as st
 from openapi_schema_validator import OAS30Validator
 
 from chatnode_contract.judge import (
-    Judged,
     field_label,
     identity_field,
     json_type,
     judge,
     schema_findings,
 )
-from chatnode_contract.report import BODY, ITEM, Kind, Severity
+from chatnode_contract.report import BODY, ITEM, Kind, Severity, TargetResult
 from chatnode_spec import component_schema, operation_at
 from unit_tests.chatnode_contract.runs import BASE_URL, spec_chat, spec_lead
 from unit_tests.strategies import json_values, spec_conversations, values_not_of_type
@@ -39,17 +39,18 @@ REQUIRED = list(component_schema("Conversation")["required"])
 
 def judged(
     body: Any, status: int = 200, content_type: str = "application/json", path: str = "leads"
-) -> Judged:
+) -> TargetResult:
     """The judgement of a response with this body to a leads (or chats) request."""
     operation = LEADS if path == "leads" else CHATS
     url = f"{BASE_URL}{operation.path_template.replace('{bot_id}', 'b')}"
     request = httpx.Request(operation.method, url, headers={"Authorization": "Bearer k"})
     content = body if isinstance(body, bytes) else orjson.dumps(body)
     response = httpx.Response(status, content=content, headers={"content-type": content_type})
-    return judge(request, response, httpx.URL(BASE_URL), operation, 200)
+    target = TargetResult("bot", None, path, operation.path_template, expected_status=200)
+    return judge(request, response, httpx.URL(BASE_URL), operation, target)
 
 
-def only(result: Judged, kind: Kind) -> Any:
+def only(result: TargetResult, kind: Kind) -> Any:
     [found] = [f for f in result.findings if f.kind is kind]
     return found
 
@@ -297,7 +298,7 @@ def test_valid_timestamps_in_another_form_than_the_example_are_additive(
 def test_timestamp_form_counts_bucket_digits_and_offsets() -> None:
     stamps = ["2024-06-30T17:32:53Z", "2024-06-30T17:32:53.5+00:00", "2024-06-30T17:32:53.1234567-07:00", "nope"]  # fmt: skip
     forms = judged([spec_lead(created_at=s) for s in stamps]).timestamp_forms["created_at"]
-    assert forms.to_json() == {
+    assert asdict(forms) == {
         "fraction_digits": {"0": 1, "1": 1, "2": 0, "3": 0, "4": 0, "5": 0, "6+": 1},
         "offsets": {"Z": 1, "+00:00": 1, "other": 1},
         "unparseable": 1,
