@@ -14,7 +14,6 @@ import importlib.metadata
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from packaging.utils import canonicalize_name
 
 from mock_server.cli import build_parser, config_from_args
 from mock_server.data import leads_for_bot
+from unit_tests.mock_process import mock_server_process
 
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTOR = "airbyte-source-chatnode"
@@ -51,8 +51,6 @@ LOADED_NOT_IMPORTED = {KIT: {"httptools"}}
 
 KIT_SERVER_STACK = {"starlette", "uvicorn", "httptools", "openapi-core", "respx", "werkzeug"}
 """What every connector install used to pull in with the test kit; the connector needs none."""
-
-LISTENING = re.compile(r"^ChatNode mock server listening on (http://127\.0\.0\.1:\d+/v1)$")
 
 
 def uv() -> list[str]:
@@ -366,26 +364,9 @@ def test_the_connector_installed_alone_brings_no_test_kit(connector_venv: Venv) 
 @pytest.fixture
 def kit_server(kit_venv: Venv) -> Iterator[str]:
     """`chatnode-mock-server` of the kit venv on a free port of 127.0.0.1; its base URL."""
-    process = subprocess.Popen(
-        [kit_venv.bin("chatnode-mock-server"), "--host", "127.0.0.1", "--port", "0"],
-        cwd=kit_venv.folder,
-        env=clean_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        match = LISTENING.match(line)
-        assert match, (
-            f"first line {line!r}; stderr: {process.stderr.read() if process.poll() is not None else ''}"
-        )  # type: ignore[union-attr]
-        yield match.group(1)
-    finally:
-        process.terminate()
-        process.wait(10)
+    argv = [kit_venv.bin("chatnode-mock-server"), "--host", "127.0.0.1", "--port", "0"]
+    with mock_server_process(argv, cwd=kit_venv.folder, env=clean_env()) as (_, url):
+        yield url
 
 
 def test_the_kit_installed_alone_serves_get_leads(kit_server: str) -> None:

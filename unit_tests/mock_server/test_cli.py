@@ -16,32 +16,17 @@ import pytest
 from mock_server import reference
 from mock_server.cli import ADMIN_TOKEN_ENV, build_parser, config_from_args, main
 from mock_server.reference import SECTIONS, render
+from unit_tests.mock_process import mock_server_process
 
 DOCS = Path(__file__).parents[2] / "docs" / "sandbox.md"
-
-LISTENING = re.compile(r"^ChatNode mock server listening on (http://127\.0\.0\.1:\d+/v1)$")
 
 
 @contextmanager
 def running(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().strip()
-        match = LISTENING.match(line)
-        assert match, (
-            f"unexpected first line {line!r}; stderr: {process.stderr.read() if process.poll() is not None else ''}"
-        )  # type: ignore[union-attr]
-        yield process, match.group(1)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+    with mock_server_process(
+        [sys.executable, "-m", "mock_server", "--port", "0", *args]
+    ) as started:
+        yield started
 
 
 def test_serves_what_the_flags_say_then_stops_cleanly_on_sigterm() -> None:
