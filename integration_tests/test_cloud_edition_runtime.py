@@ -30,7 +30,6 @@ from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import (
     AirbyteMessageSerializer,
     AirbyteStateMessageSerializer,
-    ConfiguredAirbyteCatalogSerializer,
 )
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
     ConcurrentDeclarativeSource,
@@ -45,10 +44,16 @@ from integration_tests.conftest import (
     assert_no_secret,
     assert_pure_protocol,
 )
-from integration_tests.connector_runner import ConnectorRun, run_cli, state_messages
+from integration_tests.connector_runner import (
+    ConnectorRun,
+    configured_catalog,
+    run_cli,
+    state_messages,
+)
 from mock_server import faults
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
+from source_chatnode.in_process import configured_catalog as catalog_of
 from tools.cloud_edition import CLOUD_EDITION, load_manifest
 
 NUMERIC_BOT = "1234567"
@@ -124,31 +129,6 @@ def check(config: Mapping[str, Any]) -> ConnectorRun:
     return as_run([json.loads(line) for line in printed], failed=False)
 
 
-def configured_catalog(stream: str, sync_mode: str) -> dict[str, Any]:
-    """One stream of the edition, configured as the platform would configure it."""
-    (definition,) = [s for s in load_manifest(CLOUD_EDITION)["streams"] if s["name"] == stream]
-    primary_key = [[key] for key in definition["primary_key"]]
-    incremental = sync_mode == "incremental"
-    return {
-        "streams": [
-            {
-                "stream": {
-                    "name": stream,
-                    "json_schema": definition["schema_loader"]["schema"],
-                    "supported_sync_modes": ["full_refresh", "incremental"],
-                    "source_defined_cursor": True,
-                    "default_cursor_field": ["created_at"],
-                    "source_defined_primary_key": primary_key,
-                },
-                "sync_mode": sync_mode,
-                "destination_sync_mode": "append_dedup" if incremental else "overwrite",
-                "cursor_field": ["created_at"],
-                "primary_key": primary_key,
-            }
-        ]
-    }
-
-
 def read(
     connector: Connector,
     bots: list[str],
@@ -160,7 +140,7 @@ def read(
     """One read of the edition in process, through the CDK's entrypoint. A sync fails (the CLI
     exits non-zero) exactly when it raised, which leaves an error trace."""
     config = connector.config(bots)
-    catalog = ConfiguredAirbyteCatalogSerializer.load(configured_catalog(stream, sync_mode))
+    catalog = catalog_of([stream], incremental=sync_mode == "incremental")
     saved = None if state is None else [AirbyteStateMessageSerializer.load(s) for s in state]
     output = read_in_process(
         cloud_source(config, catalog, saved),
@@ -563,7 +543,7 @@ def test_a_read_in_the_runtime_resumes_from_saved_state_and_exits_non_zero_on_a_
         "read",
         cloud_env,
         config=connector.config([*bots, "bot-nobody"]),
-        catalog=configured_catalog("leads", "incremental"),
+        catalog=configured_catalog("incremental", ("leads",)),
         state=state_messages(first),
     )
     assert run.returncode != 0, "a forbidden bot fails the sync"
