@@ -59,7 +59,7 @@ def test_help_documents_options_calls_kinds_exit_codes_the_json_and_examples(cap
     run = run_cli(capsys, "--help", key=None)
     assert run.code == 0
     for text in ("--base-url", "--api-key", "--bot", "--json", "--strict", "--timeout", "--no-probes",
-                 "--send-test-message", API_KEY_ENV, "exit codes:", "examples:", "python -m chatnode_contract",
+                 "--send-test-message", API_KEY_ENV, "exit codes (code, when):", "examples:", "python -m chatnode_contract",
                  *(c.title for c in CHECKED_OPERATIONS), *(p.name for p in PROBES),
                  *Kind, "ASSUMED", "WRITES INTO THE LIVE ACCOUNT"):  # fmt: skip
         assert text in run.out, text
