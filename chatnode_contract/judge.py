@@ -1,13 +1,10 @@
-"""Judging one response: openapi-core's verdict, classified by the schema keyword that failed, and
-the additive drift openapi-core cannot see, found by walking the body once.
+"""Judging one response: openapi-core, the only judge of conformance, and its schema errors
+classified by the keyword that failed; then one walk of the body for what a conforming body may
+still hold (fields the spec does not list, `date-time` values written unlike the spec's example,
+the items' order).
 
-openapi-core is the only judge of conformance (status, content type, body). Its schema errors
-become findings by keyword (`schema_findings`: `required`, `type`, `format`, ...). The walk looks
-only for what a conforming body may still hold: fields the spec does not list, `date-time`
-values written unlike the spec's example, and the items' order.
-
-Lead values are personal data, so a finding never carries a value, except for `date-time`
-fields, whose values are what a reader needs to see to fix a parser.
+Lead values are personal data, so a finding carries no value but a `date-time` one, which is
+what a reader needs to see to fix a parser.
 """
 
 from __future__ import annotations
@@ -106,7 +103,9 @@ def schema_findings(error: Any) -> Iterator[tuple[list[str | int], Kind, str, An
     name the keyword, never the value (it may be personal data)."""
     path, rule, instance = list(error.absolute_path), error.validator_value, error.instance
     schema = error.schema if isinstance(error.schema, Mapping) else {}
-    shown = _shown(instance) if schema.get("format") == "date-time" else None
+    shown = None
+    if schema.get("format") == "date-time":
+        shown = instance if isinstance(instance, str) else json.dumps(instance)
     if error.validator == "required" and isinstance(instance, Mapping):
         for name in (n for n in rule if n not in instance):
             yield [*path, name], Kind.MISSING_REQUIRED, "required by the spec, absent", None
@@ -126,9 +125,8 @@ def schema_findings(error: Any) -> Iterator[tuple[list[str | int], Kind, str, An
 
 
 class _Walk:
-    """Findings aggregated per (field, kind, detail), each with its count and first example;
-    and one walk of the parsed body for the drift openapi-core allows. Array items are the
-    examples, by index and by their identity field."""
+    """Findings aggregated per (field, kind, detail) with a count and the first example (an array
+    item's index and identity), and the walk of the parsed body."""
 
     def __init__(self, target: TargetResult) -> None:
         self.target = target
@@ -198,15 +196,11 @@ class _Walk:
         example = schema.get("example")
         if not isinstance(example, str) or _FORM.search(example) is None:
             return
-        spec_digits, spec_offset = _form(example)
-        label, shown = field_label(path), self.example(path, value)
-        if digits != spec_digits:
-            detail = f"fraction digits: {digits} (spec example: {spec_digits})"
-            self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
-        if offset != spec_offset:
-            shown_offset = "non-UTC" if offset == "other" else offset
-            detail = f"offset: {shown_offset} (spec example: {spec_offset})"
-            self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
+        forms = zip(("fraction digits", "offset"), (digits, offset), _form(example), strict=True)
+        for what, got, spec in forms:
+            if got != spec:
+                detail = f"{what}: {'non-UTC' if got == 'other' else got} (spec example: {spec})"
+                self.note(field_label(path), Kind.TIMESTAMP_FORM, detail, self.example(path, value))
 
     def example(self, path: Sequence[str | int], value: Any = None) -> tuple[Any, Any, Any]:
         """(index, id, value) of the item at the head of `path`, for a finding's example."""
@@ -257,21 +251,13 @@ def field_label(path: Sequence[str | int]) -> str:
     parts = ["[]" if isinstance(p, int) else p for p in path]
     if parts[:1] == ["[]"]:
         parts = parts[1:] or [ITEM]
-    text = ""
-    for part in parts:
-        text += part if part == "[]" or not text else f".{part}"
-    return text or BODY
+    return ".".join(parts).replace(".[]", "[]") or BODY
 
 
 def json_type(value: Any) -> str:
     """The JSON Schema type name of a parsed JSON value (`true` is a boolean, not an integer)."""
     names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
     return "null" if value is None else names.get(type(value), "object")
-
-
-def _shown(value: Any) -> str:
-    """A date-time field's value as an example: strings as they are, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _refuse_constant(name: str) -> Any:
