@@ -42,15 +42,10 @@ _FORM = re.compile(r"(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)$")
 
 
 def judge(
-    request: httpx.Request,
-    response: httpx.Response,
-    base_url: httpx.URL,
-    operation: Operation,
-    target: TargetResult,
+    spec_request: SpecRequest, response: httpx.Response, operation: Operation, target: TargetResult
 ) -> TargetResult:
-    """The target (labelled, with its expected status) completed with what its response to
-    `request`, a call of `operation`, showed."""
-    spec_request = SpecRequest.from_httpx(request, base_url)
+    """The target (labelled, with its expected status) completed with what the response to
+    `spec_request`, a call of `operation`, showed."""
     spec_response = SpecResponse.from_httpx(response)
     causes = _causes(spec_request, spec_response)
     status, walk = response.status_code, _Walk(replace(target, status=response.status_code))
@@ -143,11 +138,9 @@ class _Walk:
         row[0] += 1
 
     def judged(self, items: int = 0, order: Order | None = None) -> TargetResult:
-        found = (Finding(*key, *row) for key, row in self.rows.items())
-        return replace(
-            self.target, findings=tuple(sorted(found, key=Finding.sort_key)), items_checked=items,
-            timestamp_forms=self.forms, order=order or Order(),
-        )  # fmt: skip
+        found = tuple(Finding(*key, *row) for key, row in self.rows.items())
+        return replace(self.target, findings=found, items_checked=items,
+                       timestamp_forms=self.forms, order=order or Order())  # fmt: skip
 
     def start(self, body: Any, schema: Mapping[str, Any]) -> None:
         self.body, self.schema = body, resolved(schema)

@@ -193,7 +193,8 @@ class Report:
 
     @property
     def findings(self) -> list[tuple[TargetResult, Finding]]:
-        return [(r, f) for r in self.results for f in r.findings]
+        """Each call's findings, breaking first, then in `Kind` order."""
+        return [(r, f) for r in self.results for f in sorted(r.findings, key=Finding.sort_key)]
 
     @property
     def breaking(self) -> bool:
