@@ -35,12 +35,21 @@ RequestBody = Callable[[Mapping[str, httpx.Response]], Any]
 `CheckedOperation.name` that drew them); None sends no body, a `Skip` makes no call."""
 
 
-def _json(response: httpx.Response | None) -> Any:
-    """The body of an earlier 200 response, or None (not called, another status, not JSON)."""
+def _json(response: httpx.Response | None, *keys: str) -> Any:
+    """The body of an earlier 200 response, or the value at `keys` in it; None where there is
+    none (not called, another status, not JSON, not an object)."""
     try:
-        return orjson.loads(response.content) if response and response.status_code == 200 else None
+        body = orjson.loads(response.content) if response and response.status_code == 200 else None
     except orjson.JSONDecodeError:
         return None
+    return _at(body, *keys)
+
+
+def _at(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]...`, or None where a level is not an object."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def leads_session_ids(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
@@ -49,7 +58,7 @@ def leads_session_ids(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip
     leads = _json(earlier.get("leads"))
     if not isinstance(leads, list):
         return Skip("no session ids to ask for: the leads call gave no array of leads")
-    ids = [lead.get("session_id") for lead in leads if isinstance(lead, dict)]
+    ids = (_at(lead, "session_id") for lead in leads)
     distinct = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
     if not distinct:
         return Skip("no session ids to ask for: the bot has no leads")
@@ -62,8 +71,7 @@ TEST_MESSAGE = "chatnode-contract test message: please ignore"
 
 def sent_session(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
     """The session Send Message answered with, to find the test message in its history."""
-    answer = _json(earlier.get("send"))
-    session = answer.get("chat_session_id") if isinstance(answer, dict) else None
+    session = _json(earlier.get("send"), "chat_session_id")
     if not isinstance(session, str) or not session:
         return Skip("no session to look in: Send Message gave no chat_session_id")
     return [session]
@@ -75,24 +83,16 @@ def missing_turn(
     """A finding unless Get Chat History holds the test message (human) and then the reply Send
     Message gave (ai). Values are ours or the bot's reply, so neither is printed; a body that is
     not JSON is a finding of its own already."""
-    answer, messages = _json(earlier.get("send")), _json(response)
-    reply = answer.get("message") if isinstance(answer, dict) else None
+    reply, messages = _json(earlier.get("send"), "message"), _json(response)
     if not isinstance(reply, str) or messages is None:
         return ()
-    said = [_said(m) for m in messages] if isinstance(messages, list) else []
+    listed = messages if isinstance(messages, list) else []
+    said = [(_at(m, "message", "type"), _at(m, "message", "data", "content")) for m in listed]
     asked = ("human", TEST_MESSAGE)
     if asked in said and ("ai", reply) in said[said.index(asked) :]:
         return ()
     detail = "Get Chat History does not hold the test message and then Send Message's reply"
     return (Finding("(test message)", Kind.MISSING_SENT_MESSAGE, detail, 1),)
-
-
-def _said(message: Any) -> tuple[Any, Any]:
-    """(type, content) of a chat message: `("human", "hello")`."""
-    inner = message.get("message") if isinstance(message, dict) else None
-    data = inner.get("data") if isinstance(inner, dict) else None
-    content = data.get("content") if isinstance(data, dict) else None
-    return (inner.get("type") if isinstance(inner, dict) else None), content
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,6 @@ class CheckedOperation:
     why: str
     """What the call is for, as `--help` and docs/contract.md list it."""
     body: RequestBody = lambda earlier: None
-    """None: the request carries nothing but the path and the bearer token."""
     writes: bool = False
     """Changes the live account: called only with `--send-test-message`."""
     verify: Callable[[httpx.Response, Mapping[str, httpx.Response]], tuple[Finding, ...]] = (
@@ -163,7 +162,10 @@ CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
 
 
 Credentials = Literal["none", "invalid", "real"]
-"""No Authorization header, a made-up token, or the real key."""
+CREDENTIALS: Mapping[Credentials, str] = dict(
+    none="none", invalid="a made-up token", real="your key"
+)
+"""What a call sends, as the reference lists it: no Authorization header, a made-up token, the key."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import httpx
 import orjson
 
-from chatnode_contract.calls import CHECKED_OPERATIONS, PROBES
+from chatnode_contract.calls import CHECKED_OPERATIONS, CREDENTIALS, PROBES
 from chatnode_contract.checker import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact, run_check
 from chatnode_contract.report import (
     EXIT_CODES,
@@ -43,8 +43,6 @@ EXAMPLES = """\
   chatnode-contract --base-url http://127.0.0.1:8080/v1 --api-key mock-secret-key \\
       --bot bot-alpha               # against chatnode-mock-server
   python -m chatnode_contract --help"""
-
-CREDENTIALS = {"none": "none", "invalid": "a made-up token", "real": "your key"}
 
 Table = tuple[str, list[str], list[list[str]]]
 """A reference table: its title, its column names and its rows."""
