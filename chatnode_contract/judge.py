@@ -132,6 +132,8 @@ class _Walk:
         self.body: Any = None
         self.schema: Mapping[str, Any] = {}
         self.array, self.id_field, self.order_field = False, None, None
+        self.instants: list[datetime] = []
+        """Each item's order field, in item order, where openapi-core accepted it."""
 
     def note(self, label: str, kind: Kind, detail: str, example: tuple[Any, ...] = ()) -> None:
         row = self.rows.setdefault((label, kind, detail), [0, *example])
@@ -158,8 +160,7 @@ class _Walk:
         self.visit(self.body, self.schema, [])
         if not self.array:
             return self.judged(1)
-        instants = [self.instant(item, index) for index, item in enumerate(self.body)]
-        return self.judged(len(self.body), order_of(instants, self.order_field))
+        return self.judged(len(self.body), order_of(self.instants, self.order_field))
 
     def visit(self, value: Any, schema: Mapping[str, Any], path: list[str | int]) -> None:
         schema = resolved(schema)
@@ -183,6 +184,8 @@ class _Walk:
         if tuple(path) in self.rejected:
             counts.unparseable += 1
             return
+        if self.array and path[1:] == [self.order_field]:
+            self.instants.append(datetime.fromisoformat(value.upper()))  # RFC 3339, as checked
         digits, offset = _form(value)
         counts.fraction_digits[digits] += 1
         counts.offsets[offset] += 1
@@ -204,12 +207,6 @@ class _Walk:
         item_id = item.get(self.id_field) if isinstance(item, dict) and self.id_field else None
         return path[0], item_id if isinstance(item_id, str) else None, shown
 
-    def instant(self, item: Any, index: int) -> datetime | None:
-        value = item.get(self.order_field) if isinstance(item, dict) else None
-        if not isinstance(value, str) or (index, self.order_field) in self.rejected:
-            return None
-        return datetime.fromisoformat(value.upper())  # RFC 3339, as openapi-core has checked
-
 
 def _form(text: str) -> tuple[str, str]:
     """(fraction digits bucket, offset) of a valid RFC 3339 date-time: `3`, `+00:00`. The offset
@@ -219,12 +216,11 @@ def _form(text: str) -> tuple[str, str]:
     return (str(len(digits)) if len(digits) < 6 else "6+"), offset if offset in OFFSETS else "other"
 
 
-def order_of(instants: Sequence[datetime | None], field_name: str | None) -> Order:
-    """Direction of consecutive comparable instants; items without one are skipped."""
-    seen = [i for i in instants if i is not None]
-    up = sum(b > a for a, b in pairwise(seen))
-    down = sum(b < a for a, b in pairwise(seen))
-    if len(seen) < 2:
+def order_of(instants: Sequence[datetime], field_name: str | None) -> Order:
+    """Direction of consecutive instants (of the items that have one)."""
+    up = sum(b > a for a, b in pairwise(instants))
+    down = sum(b < a for a, b in pairwise(instants))
+    if len(instants) < 2:
         return Order(field_name)
     direction = "ascending" if not down else "descending" if not up else "unordered"
     return Order(field_name, direction, up, down)
