@@ -1,8 +1,5 @@
-"""What the checker calls: the spec's operations it checks for each bot, and the probes.
-
-Checking another operation is one more `CheckedOperation` row (the spec supplies its method and
-documented responses). The rows are called in order for each bot, so a row may build its request
-body on the responses of the rows before it, or `Skip` when they give it nothing to ask.
+"""What the checker calls: the spec's operations it checks for each bot, and the probes. Checking
+another operation is one more `CheckedOperation` row; the spec supplies its method and responses.
 """
 
 from __future__ import annotations
@@ -30,9 +27,8 @@ class Skip:
     reason: str
 
 
-RequestBody = Callable[[Mapping[str, httpx.Response]], Any]
-"""An operation's JSON request body, built from the bot's earlier responses (keyed by the
-`CheckedOperation.name` that drew them); None sends no body, a `Skip` makes no call."""
+Earlier = Mapping[str, httpx.Response]
+"""The bot's earlier responses, keyed by the `CheckedOperation.name` that drew them."""
 
 
 def _json(response: httpx.Response | None, *keys: str) -> Any:
@@ -52,7 +48,7 @@ def _at(value: Any, *keys: str) -> Any:
     return value
 
 
-def leads_session_ids(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
+def leads_session_ids(earlier: Earlier) -> list[str] | Skip:
     """The first CHATS_SESSIONS_PER_CHECK distinct `session_id`s of the bot's leads, in order.
     Never `[]`: an empty array asks for the bot's recent conversations, not for sessions."""
     leads = _json(earlier.get("leads"))
@@ -69,7 +65,7 @@ TEST_MESSAGE = "chatnode-contract test message: please ignore"
 """What `--send-test-message` sends as the visitor, once per bot, in a new conversation."""
 
 
-def sent_session(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
+def sent_session(earlier: Earlier) -> list[str] | Skip:
     """The session Send Message answered with, to find the test message in its history."""
     session = _json(earlier.get("send"), "chat_session_id")
     if not isinstance(session, str) or not session:
@@ -77,9 +73,7 @@ def sent_session(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
     return [session]
 
 
-def missing_turn(
-    response: httpx.Response, earlier: Mapping[str, httpx.Response]
-) -> tuple[Finding, ...]:
+def missing_turn(response: httpx.Response, earlier: Earlier) -> tuple[Finding, ...]:
     """A finding unless Get Chat History holds the test message (human) and then the reply Send
     Message gave (ai). Values are ours or the bot's reply, so neither is printed; a body that is
     not JSON is a finding of its own already."""
@@ -105,20 +99,17 @@ class CheckedOperation:
     """As in the spec's `paths`; `{bot_id}` is the bot."""
     expected_status: int
     item: str
-    """What one element of its array body is, singular: `lead`."""
     why: str
     """What the call is for, as `--help` and docs/contract.md list it."""
-    body: RequestBody = lambda earlier: None
+    body: Callable[[Earlier], Any] = lambda earlier: None
+    """Its JSON request body from the earlier responses: None sends none, a `Skip` no call."""
     writes: bool = False
     """Changes the live account: called only with `--send-test-message`."""
-    verify: Callable[[httpx.Response, Mapping[str, httpx.Response]], tuple[Finding, ...]] = (
-        lambda response, earlier: ()
-    )
+    verify: Callable[[httpx.Response, Earlier], tuple[Finding, ...]] = lambda response, earlier: ()
     """Findings of the call's own beyond the spec's, from its response and the earlier ones."""
 
     @property
     def operation(self) -> Operation:
-        """The spec's operation: method, documented statuses, responses."""
         return operation_at(self.path_template)
 
     def path(self, bot: str) -> str:
@@ -158,7 +149,8 @@ CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
         sent_session, writes=True, verify=missing_turn,
     ),
 )  # fmt: skip
-"""Called in this order for each bot, each able to build on the responses before it."""
+"""Called in this order for each bot, so a row may build its request body on the responses
+before it, or `Skip` when they give it nothing to ask."""
 
 
 Credentials = Literal["none", "invalid", "real"]
@@ -174,7 +166,6 @@ class Probe:
 
     name: str
     call: CheckedOperation
-    """What it calls (with no earlier responses to build a body from)."""
     expected_status: int
     description: str
     credentials: Credentials

@@ -19,7 +19,6 @@ END = "<!-- END generated -->"
 
 
 def flag_rows(parser: argparse.ArgumentParser) -> list[list[str]]:
-    """(flag, what it does) per option of the parser, as `--help` lists them."""
     rows = []
     for action in parser._actions:  # argparse keeps its options here and offers no other view
         if action.option_strings and action.help != argparse.SUPPRESS:
@@ -29,7 +28,6 @@ def flag_rows(parser: argparse.ArgumentParser) -> list[list[str]]:
 
 
 def markdown() -> str:
-    """The generated block of docs/contract.md."""
     flags = ("Flags", ["Flag", "What it does"], flag_rows(build_parser()))
     parts = [BEGIN, ""]
     for title, header, rows in [flags, *reference_tables()]:

@@ -135,7 +135,6 @@ class Order:
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
-    """`{"breaking_findings": n, "additive_findings": m}`, as the JSON document counts them."""
     found = Counter(f.severity for f in findings)
     return {f"{s.value}_findings": found[s] for s in Severity}
 
