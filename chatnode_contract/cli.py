@@ -44,13 +44,10 @@ EXAMPLES = """\
       --bot bot-alpha               # against chatnode-mock-server
   python -m chatnode_contract --help"""
 
-Table = tuple[str, list[str], list[list[str]]]
-"""A reference table: its title, its column names and its rows."""
 
-
-def reference_tables() -> list[Table]:
-    """The calls (each --bot's, then the probes), the finding kinds and the exit codes, as
-    `--help` and docs/contract.md list them."""
+def reference_tables() -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, column names, rows) of the calls (each --bot's, then the probes), the finding kinds
+    and the exit codes, as `--help` and docs/contract.md list them."""
     calls = [[c.title, "your key", str(c.expected_status), c.why] for c in CHECKED_OPERATIONS]
     for probe in PROBES:
         where = ", on the first --bot" if probe.bot == "first" else ""
@@ -130,8 +127,7 @@ def config_from_args(
             f"--base-url {args.base_url!r} must be an http(s) URL, e.g. {parser.get_default('base_url')}"
         )
     bots = tuple(dict.fromkeys(args.bots))
-    bad = [b for b in bots if not b or "/" in b]
-    if bad:
+    if bad := [b for b in bots if not b or "/" in b]:
         parser.error(f"--bot {bad[0]!r}: a bot id is non-empty and has no '/'")
     config = CheckConfig(args.base_url, args.api_key, bots, args.timeout, args.probes, args.strict,
                          args.send_test_message)  # fmt: skip
