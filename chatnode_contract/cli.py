@@ -136,8 +136,7 @@ def config_from_args(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: the report on stdout, a stopped check's reason on stderr."""
-    parser = build_parser()
-    config, as_json = config_from_args(parser, argv)
+    config, as_json = config_from_args(build_parser(), argv)
     report = run_check(config)
     document = to_json(report)
     if as_json:
