@@ -1,8 +1,5 @@
-"""What the checker calls: the spec's operations it checks for each bot, and the probes.
-
-Checking another operation is one more `CheckedOperation` row (the spec supplies its method and
-documented responses). The rows are called in order for each bot, so a row may build its request
-body on the responses of the rows before it, or `Skip` when they give it nothing to ask.
+"""What the checker calls: the spec's operations it checks for each bot, and the probes. Checking
+another operation is one more `CheckedOperation` row; the spec supplies its method and responses.
 """
 
 from __future__ import annotations
@@ -30,26 +27,34 @@ class Skip:
     reason: str
 
 
-RequestBody = Callable[[Mapping[str, httpx.Response]], Any]
-"""An operation's JSON request body, built from the bot's earlier responses (keyed by the
-`CheckedOperation.name` that drew them); None sends no body, a `Skip` makes no call."""
+Earlier = Mapping[str, httpx.Response]
+"""The bot's earlier responses, keyed by the `CheckedOperation.name` that drew them."""
 
 
-def _json(response: httpx.Response | None) -> Any:
-    """The body of an earlier 200 response, or None (not called, another status, not JSON)."""
+def _json(response: httpx.Response | None, *keys: str) -> Any:
+    """The body of an earlier 200 response, or the value at `keys` in it; None where there is
+    none (not called, another status, not JSON, not an object)."""
     try:
-        return orjson.loads(response.content) if response and response.status_code == 200 else None
+        body = orjson.loads(response.content) if response and response.status_code == 200 else None
     except orjson.JSONDecodeError:
         return None
+    return _at(body, *keys)
 
 
-def leads_session_ids(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
+def _at(value: Any, *keys: str) -> Any:
+    """`value[k1][k2]...`, or None where a level is not an object."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def leads_session_ids(earlier: Earlier) -> list[str] | Skip:
     """The first CHATS_SESSIONS_PER_CHECK distinct `session_id`s of the bot's leads, in order.
     Never `[]`: an empty array asks for the bot's recent conversations, not for sessions."""
     leads = _json(earlier.get("leads"))
     if not isinstance(leads, list):
         return Skip("no session ids to ask for: the leads call gave no array of leads")
-    ids = [lead.get("session_id") for lead in leads if isinstance(lead, dict)]
+    ids = (_at(lead, "session_id") for lead in leads)
     distinct = list(dict.fromkeys(i for i in ids if isinstance(i, str)))
     if not distinct:
         return Skip("no session ids to ask for: the bot has no leads")
@@ -60,39 +65,28 @@ TEST_MESSAGE = "chatnode-contract test message: please ignore"
 """What `--send-test-message` sends as the visitor, once per bot, in a new conversation."""
 
 
-def sent_session(earlier: Mapping[str, httpx.Response]) -> list[str] | Skip:
+def sent_session(earlier: Earlier) -> list[str] | Skip:
     """The session Send Message answered with, to find the test message in its history."""
-    answer = _json(earlier.get("send"))
-    session = answer.get("chat_session_id") if isinstance(answer, dict) else None
+    session = _json(earlier.get("send"), "chat_session_id")
     if not isinstance(session, str) or not session:
         return Skip("no session to look in: Send Message gave no chat_session_id")
     return [session]
 
 
-def missing_turn(
-    response: httpx.Response, earlier: Mapping[str, httpx.Response]
-) -> tuple[Finding, ...]:
+def missing_turn(response: httpx.Response, earlier: Earlier) -> tuple[Finding, ...]:
     """A finding unless Get Chat History holds the test message (human) and then the reply Send
     Message gave (ai). Values are ours or the bot's reply, so neither is printed; a body that is
     not JSON is a finding of its own already."""
-    answer, messages = _json(earlier.get("send")), _json(response)
-    reply = answer.get("message") if isinstance(answer, dict) else None
+    reply, messages = _json(earlier.get("send"), "message"), _json(response)
     if not isinstance(reply, str) or messages is None:
         return ()
-    said = [_said(m) for m in messages] if isinstance(messages, list) else []
+    listed = messages if isinstance(messages, list) else []
+    said = [(_at(m, "message", "type"), _at(m, "message", "data", "content")) for m in listed]
     asked = ("human", TEST_MESSAGE)
     if asked in said and ("ai", reply) in said[said.index(asked) :]:
         return ()
     detail = "Get Chat History does not hold the test message and then Send Message's reply"
     return (Finding("(test message)", Kind.MISSING_SENT_MESSAGE, detail, 1),)
-
-
-def _said(message: Any) -> tuple[Any, Any]:
-    """(type, content) of a chat message: `("human", "hello")`."""
-    inner = message.get("message") if isinstance(message, dict) else None
-    data = inner.get("data") if isinstance(inner, dict) else None
-    content = data.get("content") if isinstance(data, dict) else None
-    return (inner.get("type") if isinstance(inner, dict) else None), content
 
 
 @dataclass(frozen=True)
@@ -105,21 +99,17 @@ class CheckedOperation:
     """As in the spec's `paths`; `{bot_id}` is the bot."""
     expected_status: int
     item: str
-    """What one element of its array body is, singular: `lead`."""
     why: str
     """What the call is for, as `--help` and docs/contract.md list it."""
-    body: RequestBody = lambda earlier: None
-    """None: the request carries nothing but the path and the bearer token."""
+    body: Callable[[Earlier], Any] = lambda earlier: None
+    """Its JSON request body from the earlier responses: None sends none, a `Skip` no call."""
     writes: bool = False
     """Changes the live account: called only with `--send-test-message`."""
-    verify: Callable[[httpx.Response, Mapping[str, httpx.Response]], tuple[Finding, ...]] = (
-        lambda response, earlier: ()
-    )
+    verify: Callable[[httpx.Response, Earlier], tuple[Finding, ...]] = lambda response, earlier: ()
     """Findings of the call's own beyond the spec's, from its response and the earlier ones."""
 
     @property
     def operation(self) -> Operation:
-        """The spec's operation: method, documented statuses, responses."""
         return operation_at(self.path_template)
 
     def path(self, bot: str) -> str:
@@ -159,11 +149,15 @@ CHECKED_OPERATIONS: tuple[CheckedOperation, ...] = (
         sent_session, writes=True, verify=missing_turn,
     ),
 )  # fmt: skip
-"""Called in this order for each bot, each able to build on the responses before it."""
+"""Called in this order for each bot, so a row may build its request body on the responses
+before it, or `Skip` when they give it nothing to ask."""
 
 
 Credentials = Literal["none", "invalid", "real"]
-"""No Authorization header, a made-up token, or the real key."""
+CREDENTIALS: Mapping[Credentials, str] = dict(
+    none="none", invalid="a made-up token", real="your key"
+)
+"""What a call sends, as the reference lists it: no Authorization header, a made-up token, the key."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +166,6 @@ class Probe:
 
     name: str
     call: CheckedOperation
-    """What it calls (with no earlier responses to build a body from)."""
     expected_status: int
     description: str
     credentials: Credentials

@@ -1,10 +1,8 @@
 """One run of the check: call the API with httpx, have each response judged, collect a `Report`.
 
 Bots go first, so rejected credentials stop the run (exit 2) before any probe is sent. Nothing
-is retried and redirects are not followed: a 429, a 5xx or a 3xx is reported as what it is.
-
-The API key only ever travels in the `Authorization` header; no message is built from a
-request's headers, and every message is scrubbed of the key anyway.
+is retried and redirects are not followed: a 429, a 5xx or a 3xx is reported as what it is. The
+API key travels only in the `Authorization` header, and every message is scrubbed of it anyway.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from chatnode_contract.calls import (
     Skip,
 )
 from chatnode_contract.judge import judge
-from chatnode_contract.report import CheckError, Finding, Report, TargetResult
+from chatnode_contract.report import CheckError, Report, TargetResult
 from chatnode_spec import SpecRequest, openapi
 
 API_KEY_ENV = "CHATNODE_API_KEY"
@@ -39,14 +37,12 @@ class CheckConfig:
 
     base_url: str
     api_key: str = field(repr=False)
-    """Never in a repr, a log line or a report."""
     bots: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     probes: bool = True
     strict: bool = False
     send_test_message: bool = False
-    """Also call Send Message once per bot and look for it in Get Chat History: writes a
-    conversation into the live account and counts against its message quota."""
+    """Also call the operations that write into the live account (`CheckedOperation.writes`)."""
 
 
 def redact(text: str, secret: str) -> str:
@@ -87,9 +83,9 @@ class Checker:
         body: Any,
         credentials: Credentials = "real",
     ) -> tuple[httpx.Response, TargetResult]:
-        """One call and its judgement, into the labelled target. A bot's call must match the
-        spec before it is sent, so a finding is always the API's doing, and stops the run when
-        the key or bot is rejected; a probe's call is meant to draw those errors."""
+        """One call and its judgement. A bot's call must match the spec before it is sent, so a
+        finding is always the API's doing, and stops the run when the key or bot is rejected; a
+        probe's call is meant to draw those errors."""
         authorization = {
             "none": None,
             "invalid": f"Bearer chatnode-contract-invalid-{secrets.token_hex(16)}",
@@ -113,7 +109,7 @@ class Checker:
             raise CheckError(kind, template.format(**values, error=error)) from None
         if own and response.status_code in REJECTED_CREDENTIALS:
             raise CheckError("auth", REJECTED_CREDENTIALS[response.status_code].format(bot=bot))
-        return response, judge(request, response, self.base_url, call.operation, target)
+        return response, judge(spec_request, response, call.operation, target)
 
     def check_bot(self, bot: str) -> Iterator[TargetResult]:
         """Every checked operation for one bot, each able to build on the responses before it;
@@ -129,8 +125,7 @@ class Checker:
                 yield replace(target, skipped=body.reason)
                 continue
             response, result = self.call(target, call, bot, body)
-            found = result.findings + call.verify(response, earlier)
-            yield replace(result, findings=tuple(sorted(found, key=Finding.sort_key)))
+            yield replace(result, findings=result.findings + call.verify(response, earlier))
             earlier[call.name] = response
 
     def run_probe(self, probe: Probe) -> TargetResult:

@@ -1,6 +1,5 @@
 """`chatnode-contract` on the command line: flags in, a `CheckConfig`, the report out, an exit
-code. Its `--help` is drawn from the tables the code runs on (the calls, the finding kinds, the
-exit codes, the JSON document), as docs/contract.md's reference is (`reference.py`)."""
+code. `--help` prints the tables the code runs on, as docs/contract.md does (`reference.py`)."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from collections.abc import Sequence
 import httpx
 import orjson
 
-from chatnode_contract.calls import CHECKED_OPERATIONS, PROBES
+from chatnode_contract.calls import CHECKED_OPERATIONS, CREDENTIALS, PROBES
 from chatnode_contract.checker import API_KEY_ENV, DEFAULT_TIMEOUT, CheckConfig, redact, run_check
 from chatnode_contract.report import (
     EXIT_CODES,
@@ -21,28 +20,21 @@ from chatnode_contract.report import (
     SCHEMA_VERSION,
     Kind,
     render_text,
+    table,
     to_json,
 )
-from chatnode_spec import api_document
+from chatnode_spec import server_base_path, server_origin
 
-
-def spec_server_url() -> str:
-    """The spec's server URL, `https://api.public.chatnode.ai/v1`: the default --base-url."""
-    return api_document()["servers"][0]["url"]
-
-
-_DESCRIPTION = """\
+DESCRIPTION = """\
 Check a ChatNode account's API against the OpenAPI contract bundled with source-chatnode.
 
-openapi-core judges every response (status, content type, body); the report lists each finding
-per field over all leads or messages, with a count and an example (index and id). Values are
-never printed, except date-times; the API key is never printed. docs/contract.md has the same
-reference, with examples of the report.
+For each --bot it makes the calls listed below, in order, with your key; then the probes of the
+documented errors (skip them with --no-probes). openapi-core judges every response (status,
+content type, body); the report lists each finding per field over all leads or messages, with a
+count and an example (index and id). Additive findings exit 0 unless --strict, breaking ones
+exit 1. Values are never printed, except date-times; the API key is never printed.
+docs/contract.md has the same reference, with examples of the report."""
 
-"""
-
-
-CREDENTIALS = {"none": "none", "invalid": "a made-up token", "real": "your key"}
 EXAMPLES = """\
   export CHATNODE_API_KEY=...       # keeps the key out of shell history and `ps`
   chatnode-contract --bot BOT_ID
@@ -53,60 +45,47 @@ EXAMPLES = """\
   python -m chatnode_contract --help"""
 
 
-def call_rows() -> list[list[str]]:
-    """(call, credentials, expected status, why) per call, the bots' calls then the probes."""
-    rows = [[c.title, "your key", str(c.expected_status), c.why] for c in CHECKED_OPERATIONS]
+def reference_tables() -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, column names, rows) of the calls (each --bot's, then the probes), the finding kinds
+    and the exit codes, as `--help` and docs/contract.md list them."""
+    calls = [[c.title, "your key", str(c.expected_status), c.why] for c in CHECKED_OPERATIONS]
     for probe in PROBES:
         where = ", on the first --bot" if probe.bot == "first" else ""
         why = f"probe `{probe.name}`: {probe.description}{where}"
-        rows.append(
+        calls.append(
             [probe.call.title, CREDENTIALS[probe.credentials], str(probe.expected_status), why]
         )
-    return rows
-
-
-def kind_rows() -> list[list[str]]:
-    return [[kind.value, kind.severity.value, kind.meaning] for kind in Kind]
-
-
-def exit_rows() -> list[list[str]]:
-    return [[str(code), meaning] for code, meaning in EXIT_CODES.items()]
-
-
-def _wrapped(head: str, text: str, indent: int) -> list[str]:
-    return textwrap.wrap(
-        f"{head}{text}", width=96, initial_indent="  ", subsequent_indent=" " * indent
-    )
-
-
-def help_calls() -> str:
-    """The calls, for `--help`'s description."""
-    lines = ["For each --bot, with your key, in this order:"]
-    for title, _, status, why in call_rows()[: len(CHECKED_OPERATIONS)]:
-        lines += _wrapped(f"{title} (expect {status}): ", why, 6)
-    lines.append("Then the probes of the documented errors (skip them with --no-probes):")
-    for title, credentials, status, why in call_rows()[len(CHECKED_OPERATIONS) :]:
-        lines += _wrapped(f"{title} (expect {status}; credentials: {credentials}): ", why, 6)
-    return "\n".join(lines)
+    kinds = [[kind.value, kind.severity.value, kind.meaning] for kind in Kind]
+    return [
+        ("What it calls", ["Call", "Credentials", "Expected", "Why"], calls),
+        ("Finding kinds", ["Kind", "Severity", "Meaning"], kinds),
+        ("Exit codes", ["Code", "When"], [[str(c), when] for c, when in EXIT_CODES.items()]),
+    ]
 
 
 def help_epilog() -> str:
-    """Finding kinds, exit codes, the JSON document and examples, for `--help`."""
-    lines = ["finding kinds (additive: exit 0 unless --strict; breaking: exit 1):"]
-    for kind, severity, meaning in kind_rows():
-        lines += _wrapped(f"{kind:<22}{severity:<10}", meaning, 34)
-    lines += ["", "exit codes:"]
-    for code, meaning in exit_rows():
-        lines += _wrapped(f"{code}  ", meaning, 5)
-    lines += ["", "--json output:", textwrap.indent(JSON_SCHEMA, "  "), "", "examples:", EXAMPLES]
+    """The reference tables, the JSON document and examples, for `--help`. A row's last cell is
+    wrapped beside its other cells, or below them when they are wide."""
+    lines = []
+    for title, header, rows in reference_tables():
+        lines.append(f"{title.lower()} ({', '.join(header).lower()}):")
+        for row, head in zip(rows, table(row[:-1] for row in rows), strict=True):
+            beside = len(head) < 40
+            indent = " " * (len(head) + 2 if beside else 6)
+            if not beside:
+                lines.append(head)
+            first = head + "  " if beside else indent
+            lines += textwrap.wrap(row[-1], 96, initial_indent=first, subsequent_indent=indent)
+        lines.append("")
+    lines += ["--json output:", textwrap.indent(JSON_SCHEMA, "  "), "", "examples:", EXAMPLES]
     return "\n".join(lines) + "\n"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    base_url, timeout = spec_server_url(), f"{DEFAULT_TIMEOUT:g}"
+    base_url, timeout = server_origin() + server_base_path(), f"{DEFAULT_TIMEOUT:g}"
     parser = argparse.ArgumentParser(
         prog="chatnode-contract",
-        description=_DESCRIPTION + help_calls(),
+        description=DESCRIPTION,
         epilog=help_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -114,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     # fmt: off
     add("--base-url", default=base_url, metavar="URL",
         help=f"the API's base URL, up to and including the version (default: {base_url})")
-    add("--api-key", metavar="KEY",
+    add("--api-key", default=os.environ.get(API_KEY_ENV, ""), metavar="KEY",
         help=f"ChatNode API key, sent as a bearer token (default: ${API_KEY_ENV})")
     add("--bot", dest="bots", action="append", required=True, metavar="BOT",
         help="a bot (agent) id to read the leads and chats of; repeat for several bots")
@@ -138,29 +117,26 @@ def config_from_args(
 ) -> tuple[CheckConfig, bool]:
     """The run's config and whether to print JSON; usage errors exit 2 through argparse."""
     args = parser.parse_args(argv)
-    api_key = args.api_key if args.api_key is not None else os.environ.get(API_KEY_ENV, "")
-    if not api_key.strip():
+    if not args.api_key.strip():
         parser.error(f"no API key: pass --api-key KEY or set ${API_KEY_ENV}")
     if not args.timeout > 0:
         parser.error(f"--timeout {args.timeout:g}: wait more than 0 seconds")
     url = httpx.URL(args.base_url)
     if url.scheme not in ("http", "https") or not url.host:
         parser.error(
-            f"--base-url {args.base_url!r} must be an http(s) URL, e.g. {spec_server_url()}"
+            f"--base-url {args.base_url!r} must be an http(s) URL, e.g. {parser.get_default('base_url')}"
         )
     bots = tuple(dict.fromkeys(args.bots))
-    bad = [b for b in bots if not b or "/" in b]
-    if bad:
+    if bad := [b for b in bots if not b or "/" in b]:
         parser.error(f"--bot {bad[0]!r}: a bot id is non-empty and has no '/'")
-    config = CheckConfig(args.base_url, api_key, bots, args.timeout, args.probes, args.strict,
+    config = CheckConfig(args.base_url, args.api_key, bots, args.timeout, args.probes, args.strict,
                          args.send_test_message)  # fmt: skip
     return config, args.json
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The console script: the report on stdout, a stopped check's reason on stderr."""
-    parser = build_parser()
-    config, as_json = config_from_args(parser, argv)
+    config, as_json = config_from_args(build_parser(), argv)
     report = run_check(config)
     document = to_json(report)
     if as_json:

@@ -1,13 +1,10 @@
-"""Judging one response: openapi-core's verdict, classified by the schema keyword that failed, and
-the additive drift openapi-core cannot see, found by walking the body once.
+"""Judging one response: openapi-core, the only judge of conformance, and its schema errors
+classified by the keyword that failed; then one walk of the body for what a conforming body may
+still hold (fields the spec does not list, `date-time` values written unlike the spec's example,
+the items' order).
 
-openapi-core is the only judge of conformance (status, content type, body). Its schema errors
-become findings by keyword (`schema_findings`: `required`, `type`, `format`, ...). The walk looks
-only for what a conforming body may still hold: fields the spec does not list, `date-time`
-values written unlike the spec's example, and the items' order.
-
-Lead values are personal data, so a finding never carries a value, except for `date-time`
-fields, whose values are what a reader needs to see to fix a parser.
+Lead values are personal data, so a finding carries no value but a `date-time` one, which is
+what a reader needs to see to fix a parser.
 """
 
 from __future__ import annotations
@@ -45,15 +42,10 @@ _FORM = re.compile(r"(?:\.(\d+))?([Zz]|[+-]\d\d:\d\d)$")
 
 
 def judge(
-    request: httpx.Request,
-    response: httpx.Response,
-    base_url: httpx.URL,
-    operation: Operation,
-    target: TargetResult,
+    spec_request: SpecRequest, response: httpx.Response, operation: Operation, target: TargetResult
 ) -> TargetResult:
-    """The target (labelled, with its expected status) completed with what its response to
-    `request`, a call of `operation`, showed."""
-    spec_request = SpecRequest.from_httpx(request, base_url)
+    """The target (labelled, with its expected status) completed with what the response to
+    `spec_request`, a call of `operation`, showed."""
     spec_response = SpecResponse.from_httpx(response)
     causes = _causes(spec_request, spec_response)
     status, walk = response.status_code, _Walk(replace(target, status=response.status_code))
@@ -106,7 +98,9 @@ def schema_findings(error: Any) -> Iterator[tuple[list[str | int], Kind, str, An
     name the keyword, never the value (it may be personal data)."""
     path, rule, instance = list(error.absolute_path), error.validator_value, error.instance
     schema = error.schema if isinstance(error.schema, Mapping) else {}
-    shown = _shown(instance) if schema.get("format") == "date-time" else None
+    shown = None
+    if schema.get("format") == "date-time":
+        shown = instance if isinstance(instance, str) else json.dumps(instance)
     if error.validator == "required" and isinstance(instance, Mapping):
         for name in (n for n in rule if n not in instance):
             yield [*path, name], Kind.MISSING_REQUIRED, "required by the spec, absent", None
@@ -126,9 +120,8 @@ def schema_findings(error: Any) -> Iterator[tuple[list[str | int], Kind, str, An
 
 
 class _Walk:
-    """Findings aggregated per (field, kind, detail), each with its count and first example;
-    and one walk of the parsed body for the drift openapi-core allows. Array items are the
-    examples, by index and by their identity field."""
+    """Findings aggregated per (field, kind, detail) with a count and the first example (an array
+    item's index and identity), and the walk of the parsed body."""
 
     def __init__(self, target: TargetResult) -> None:
         self.target = target
@@ -139,17 +132,17 @@ class _Walk:
         self.body: Any = None
         self.schema: Mapping[str, Any] = {}
         self.array, self.id_field, self.order_field = False, None, None
+        self.instants: list[datetime] = []
+        """Each item's order field, in item order, where openapi-core accepted it."""
 
     def note(self, label: str, kind: Kind, detail: str, example: tuple[Any, ...] = ()) -> None:
         row = self.rows.setdefault((label, kind, detail), [0, *example])
         row[0] += 1
 
     def judged(self, items: int = 0, order: Order | None = None) -> TargetResult:
-        found = (Finding(*key, *row) for key, row in self.rows.items())
-        return replace(
-            self.target, findings=tuple(sorted(found, key=Finding.sort_key)), items_checked=items,
-            timestamp_forms=self.forms, order=order or Order(),
-        )  # fmt: skip
+        found = tuple(Finding(*key, *row) for key, row in self.rows.items())
+        return replace(self.target, findings=found, items_checked=items,
+                       timestamp_forms=self.forms, order=order or Order())  # fmt: skip
 
     def start(self, body: Any, schema: Mapping[str, Any]) -> None:
         self.body, self.schema = body, resolved(schema)
@@ -167,8 +160,7 @@ class _Walk:
         self.visit(self.body, self.schema, [])
         if not self.array:
             return self.judged(1)
-        instants = [self.instant(item, index) for index, item in enumerate(self.body)]
-        return self.judged(len(self.body), order_of(instants, self.order_field))
+        return self.judged(len(self.body), order_of(self.instants, self.order_field))
 
     def visit(self, value: Any, schema: Mapping[str, Any], path: list[str | int]) -> None:
         schema = resolved(schema)
@@ -192,21 +184,19 @@ class _Walk:
         if tuple(path) in self.rejected:
             counts.unparseable += 1
             return
+        if self.array and path[1:] == [self.order_field]:
+            self.instants.append(datetime.fromisoformat(value.upper()))  # RFC 3339, as checked
         digits, offset = _form(value)
         counts.fraction_digits[digits] += 1
         counts.offsets[offset] += 1
         example = schema.get("example")
         if not isinstance(example, str) or _FORM.search(example) is None:
             return
-        spec_digits, spec_offset = _form(example)
-        label, shown = field_label(path), self.example(path, value)
-        if digits != spec_digits:
-            detail = f"fraction digits: {digits} (spec example: {spec_digits})"
-            self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
-        if offset != spec_offset:
-            shown_offset = "non-UTC" if offset == "other" else offset
-            detail = f"offset: {shown_offset} (spec example: {spec_offset})"
-            self.note(label, Kind.TIMESTAMP_FORM, detail, shown)
+        forms = zip(("fraction digits", "offset"), (digits, offset), _form(example), strict=True)
+        for what, got, spec in forms:
+            if got != spec:
+                detail = f"{what}: {'non-UTC' if got == 'other' else got} (spec example: {spec})"
+                self.note(field_label(path), Kind.TIMESTAMP_FORM, detail, self.example(path, value))
 
     def example(self, path: Sequence[str | int], value: Any = None) -> tuple[Any, Any, Any]:
         """(index, id, value) of the item at the head of `path`, for a finding's example."""
@@ -217,12 +207,6 @@ class _Walk:
         item_id = item.get(self.id_field) if isinstance(item, dict) and self.id_field else None
         return path[0], item_id if isinstance(item_id, str) else None, shown
 
-    def instant(self, item: Any, index: int) -> datetime | None:
-        value = item.get(self.order_field) if isinstance(item, dict) else None
-        if not isinstance(value, str) or (index, self.order_field) in self.rejected:
-            return None
-        return datetime.fromisoformat(value.upper())  # RFC 3339, as openapi-core has checked
-
 
 def _form(text: str) -> tuple[str, str]:
     """(fraction digits bucket, offset) of a valid RFC 3339 date-time: `3`, `+00:00`. The offset
@@ -232,12 +216,11 @@ def _form(text: str) -> tuple[str, str]:
     return (str(len(digits)) if len(digits) < 6 else "6+"), offset if offset in OFFSETS else "other"
 
 
-def order_of(instants: Sequence[datetime | None], field_name: str | None) -> Order:
-    """Direction of consecutive comparable instants; items without one are skipped."""
-    seen = [i for i in instants if i is not None]
-    up = sum(b > a for a, b in pairwise(seen))
-    down = sum(b < a for a, b in pairwise(seen))
-    if len(seen) < 2:
+def order_of(instants: Sequence[datetime], field_name: str | None) -> Order:
+    """Direction of consecutive instants (of the items that have one)."""
+    up = sum(b > a for a, b in pairwise(instants))
+    down = sum(b < a for a, b in pairwise(instants))
+    if len(instants) < 2:
         return Order(field_name)
     direction = "ascending" if not down else "descending" if not up else "unordered"
     return Order(field_name, direction, up, down)
@@ -257,21 +240,13 @@ def field_label(path: Sequence[str | int]) -> str:
     parts = ["[]" if isinstance(p, int) else p for p in path]
     if parts[:1] == ["[]"]:
         parts = parts[1:] or [ITEM]
-    text = ""
-    for part in parts:
-        text += part if part == "[]" or not text else f".{part}"
-    return text or BODY
+    return ".".join(parts).replace(".[]", "[]") or BODY
 
 
 def json_type(value: Any) -> str:
     """The JSON Schema type name of a parsed JSON value (`true` is a boolean, not an integer)."""
     names = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array"}
     return "null" if value is None else names.get(type(value), "object")
-
-
-def _shown(value: Any) -> str:
-    """A date-time field's value as an example: strings as they are, anything else as JSON."""
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _refuse_constant(name: str) -> Any:

@@ -1,8 +1,5 @@
-"""What a contract check found: the kinds of finding, the exit-code rule, and the two renderings
-(JSON for CI, a table for people; the table is drawn from the JSON document, so they never differ).
-
-No HTTP here: `judge.py` makes findings, `checker.py` collects them into a `Report`.
-"""
+"""What a contract check found: the kinds of finding, the exit-code rule, and the JSON document
+for CI, from which the text report for people is drawn, so the two never differ."""
 
 from __future__ import annotations
 
@@ -21,8 +18,7 @@ class Severity(StrEnum):
 
 
 class Kind(StrEnum):
-    """What drifted, its severity and what it means: the one table of finding kinds, which
-    `--help` and docs/contract.md list. Findings are listed in this order."""
+    """The one table of finding kinds (`--help` and docs/contract.md list it), in report order."""
 
     severity: Severity
     meaning: str
@@ -81,10 +77,8 @@ FORMS = {"fraction_digits": {"0": int, ..., "5": int, "6+": int},
          "offsets": {"Z": int, "+00:00": int, "other": int}, "unparseable": int}"""
 """The one description of the `--json` document (`--help` and docs/contract.md show it)."""
 
-BODY = "(body)"
-"""The field label of the body itself (e.g. a body that is not an array)."""
-ITEM = "(item)"
-"""The field label of an array element itself (e.g. a lead that is not an object)."""
+BODY, ITEM = "(body)", "(item)"
+"""The field labels of the body itself and of one array element as a whole."""
 
 
 @dataclass(frozen=True)
@@ -96,9 +90,8 @@ class Finding:
     detail: str
     count: int
     example_index: int | None = None
-    """Index of the first item showing it, when the body is an array."""
+    """The first item showing it, when the body is an array, and its `session_id` or `id`."""
     example_id: str | None = None
-    """That item's identifier (a lead's `session_id`, a message's `id`), when it has one."""
     example_value: str | None = None
     """Only for `date-time` fields; other values may be personal data."""
 
@@ -122,31 +115,26 @@ OFFSETS = ("Z", "+00:00", "other")
 
 @dataclass
 class FormCounts:
-    """How the values of one `date-time` field were written, over all items. Every bucket is
-    there from the start, zeros included, so a CI diff of two runs lines up."""
+    """How one `date-time` field's values were written over all items; `unparseable` counts those
+    openapi-core rejected. Every bucket is there, zeros included, so CI diffs of two runs line up."""
 
-    fraction_digits: dict[str, int] = field(
-        default_factory=lambda: dict.fromkeys(FRACTION_DIGITS, 0)
-    )
-    offsets: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OFFSETS, 0))
+    fraction_digits: dict[str, int] = field(default_factory=dict.fromkeys(FRACTION_DIGITS, 0).copy)
+    offsets: dict[str, int] = field(default_factory=dict.fromkeys(OFFSETS, 0).copy)
     unparseable: int = 0
-    """Values openapi-core rejected (not a string, or not RFC 3339)."""
 
 
 @dataclass(frozen=True)
 class Order:
-    """How an array body's items are ordered by their first date-time field. The spec promises
-    no order; an incremental reader that assumes one needs to know."""
+    """How an array body's items are ordered by their first date-time field (`n/a`: fewer than two
+    comparable items). The spec promises none; an incremental reader that assumes one must know."""
 
     field: str | None = None
     direction: str = "n/a"
-    """`ascending`, `descending`, `unordered`, or `n/a` (fewer than two comparable items)."""
     steps_up: int = 0
     steps_down: int = 0
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
-    """`{"breaking_findings": n, "additive_findings": m}`, as the JSON document counts them."""
     found = Counter(f.severity for f in findings)
     return {f"{s.value}_findings": found[s] for s in Severity}
 
@@ -158,27 +146,26 @@ PROBE_KEYS = ("probe", "description", "operation", "expected_status", "status")
 
 @dataclass(frozen=True)
 class TargetResult:
-    """The outcome of one call: a bot's checked operation, or a probe. The checker fills in the
-    labels before the call, the judge what the response showed."""
+    """The outcome of one call, a bot's (`bot` set) or a probe's (`probe` set): the checker fills
+    in the labels before the call, the judge what the response showed."""
 
     bot: str | None
-    """The bot id for a bot's call; None for a probe (then `probe` names it)."""
     probe: str | None
     operation: str
-    """The checked operation's name (`leads`, `chats`, ...); a probe's, the one it calls."""
+    """The name of the checked operation called (`leads`, `chats`, ...)."""
     call: str
     expected_status: int
     status: int | None = None
     findings: tuple[Finding, ...] = ()
     item: str = "item"
-    """What one element of the body is, singular (`lead`), for the text report."""
+    """What one element of the body is (`lead`), for the text report."""
     items_checked: int = 0
     """Array elements for an array body; 1 for any other JSON body; 0 when it is not JSON."""
     timestamp_forms: Mapping[str, FormCounts] = field(default_factory=dict)
     order: Order = field(default_factory=Order)
     description: str = ""
     skipped: str | None = None
-    """Why the call was not made (for a bot with nothing to ask); None when it was."""
+    """Why the call was not made (a bot with nothing to ask)."""
 
     def to_json(self) -> dict[str, Any]:
         """Its entry under its bot's `operations`, or under `probes`."""
@@ -205,7 +192,8 @@ class Report:
 
     @property
     def findings(self) -> list[tuple[TargetResult, Finding]]:
-        return [(r, f) for r in self.results for f in r.findings]
+        """Each call's findings, breaking first, then in `Kind` order."""
+        return [(r, f) for r in self.results for f in sorted(r.findings, key=Finding.sort_key)]
 
     @property
     def breaking(self) -> bool:

@@ -136,3 +136,10 @@ def test_the_text_report_lists_the_probes_and_the_findings_of_each() -> None:
     assert [line.split("  ")[-1] for line in lines[start + 1 : start + 3]] == ["ok", "1 finding(s)"]
     assert "Probe unknown_bot:" in lines and "Probe missing_key:" not in lines
     assert lines[-1] == "Result: BREAKING drift (1 breaking, 0 additive findings); exit 1"
+
+
+def test_each_calls_findings_are_listed_breaking_first_then_in_kind_order() -> None:
+    missing = Finding("(test message)", Kind.MISSING_SENT_MESSAGE, "lacks it", 1)
+    report = Report(BASE_URL, False, (bot(ADDITIVE, missing, BREAKING),))
+    kinds = [f["kind"] for f in to_json(report)["findings"]]
+    assert kinds == ["type_mismatch", "missing_sent_message", "unknown_field"]
