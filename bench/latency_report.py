@@ -14,15 +14,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import yaml
-
 from bench.config import Shape
 from bench.rows import Name, Row, Stream, find
-from source_chatnode.run import MANIFEST_PATH
+from source_chatnode.run import load_manifest
 
 MEASURE = "read_under_latency"
 """The rows' `measure`: kept apart from the connector suite's `read` rows."""
-BEFORE = "source-chatnode-before-issue-17"
 CDK_DEFAULT_WORKERS = 2
 """The CDK's worker threads for a manifest without `concurrency_level`."""
 BATCH_SIZE = 100
@@ -31,7 +28,7 @@ MAX_RSS_MB = 400
 
 
 def spec_default_workers() -> int:
-    manifest = yaml.safe_load(MANIFEST_PATH.read_text(encoding="utf-8"))
+    manifest = load_manifest()
     return manifest["spec"]["connection_specification"]["properties"]["num_workers"]["default"]
 
 
@@ -40,7 +37,7 @@ class Reader:
     """One reader: its row name, the `num_workers` its config sets (None: its default), the
     workers it runs with, and whether its chats send one request per session."""
 
-    name: str
+    name: Name
     num_workers: int | None
     workers: int
     per_session: bool = False
@@ -66,7 +63,7 @@ class Reader:
 def readers() -> list[Reader]:
     default = spec_default_workers()
     return [
-        Reader(BEFORE, None, CDK_DEFAULT_WORKERS),
+        Reader(Name.BEFORE, None, CDK_DEFAULT_WORKERS),
         Reader(Name.OURS, 1, 1),
         Reader(Name.OURS, None, default),
         Reader(Name.OURS, 10, 10),

@@ -104,7 +104,7 @@ def run_server_suite(run: Run) -> None:
     run.say(f"server: mock server, {config.big_leads:,} and {config.small_leads} leads")
     try:
         server = servers.start_mock(run.group, work / "mock.out", config, config.big_leads)
-        servers.add_bot(server, SMALL_BOT, config.small_leads)
+        servers.admin(server, "POST", "/bots", {"bot_id": SMALL_BOT, "count": config.small_leads})
     except Exception as exc:
         for mock_row, _ in tests:
             run.put(mock_row.failed(f"mock server: {exc}"))

@@ -24,6 +24,7 @@ from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -76,21 +77,29 @@ def start_server(group: ProcessGroup, argv: list[str], log: Path, key: str) -> S
 
 
 def start_mock(
-    group: ProcessGroup, log: Path, config: BenchConfig, leads: int, messages: int | None = None
+    group: ProcessGroup,
+    log: Path,
+    config: BenchConfig,
+    leads: int,
+    messages: int | None = None,
+    bots: Sequence[str] = (),
 ) -> Server:
-    """`chatnode-mock-server` on a free port, serving `leads` leads for the config's bot, and
-    `messages` chat messages in each lead's session (else the mock's default range)."""
-    key, bot, seed = config.api_key, config.bot_id, config.seed
-    flags = f"--port 0 --api-key {key} --bot {bot} --leads {leads} --seed {seed}".split()
+    """`chatnode-mock-server` on a free port, serving `leads` leads to each of `bots` (the
+    config's bot if none), and `messages` chat messages in each lead's session (else the mock's
+    default range)."""
+    flags = f"--port 0 --api-key {config.api_key} --leads {leads} --seed {config.seed}".split()
     flags += [] if messages is None else ["--messages", str(messages)]
+    flags += [flag for bot in bots or [config.bot_id] for flag in ("--bot", bot)]
     cli = str(Path(sys.executable).parent / "chatnode-mock-server")
-    return start_server(group, [cli, *flags], log, key)
+    return start_server(group, [cli, *flags], log, config.api_key)
 
 
-def add_bot(server: Server, bot_id: str, leads: int) -> None:
-    """A second bot through the admin API (the CLI gives every bot the same count)."""
+def admin(server: Server, method: str, path: str, body: Any = None) -> Any:
+    """One call to the mock's admin API (bots, faults, the journal), its JSON answer."""
     root = server.api_url.removesuffix(server_base_path())
-    httpx.post(f"{root}/_admin/bots", json={"bot_id": bot_id, "count": leads}).raise_for_status()
+    response = httpx.request(method, f"{root}/_admin{path}", json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()
 
 
 def find_prism(install: bool, log: Path) -> tuple[Path | None, str]:
