@@ -211,7 +211,8 @@ def run_connector_suite(run: Run) -> None:
         cases = tuple(case for case in config.cases if case.stream == stream)
         leads, messages = config.mock_data(stream, served)
         what = f"{leads:,} sessions x {messages:,} messages" if messages else f"{leads:,} leads"
-        size_dir, rows = work / f"{stream}-{served}", {case: case.row(served) for case in cases}
+        rows = {c: Row("connector", c.name, c.mode, served, stream=stream) for c in cases}
+        size_dir = work / f"{stream}-{served}"
         size_dir.mkdir()
         run.say(f"connector: mock server with {what}")
         try:

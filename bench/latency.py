@@ -1,10 +1,6 @@
-"""The latency suite: every reader against the mock with a fixed latency on every request, as a
-real sync waits on the internet; `bench.latency_report` sets each read against its floor.
-
-Readers: ours at num_workers 1, the default and 10; ours as it was before issue #17 (no
-`concurrency_level`: the CDK's 2 workers, chats batches one after another); the Cloud edition
-(num_workers' default); the minimal manifests (the CDK's 2 workers; chats one request per
-session).
+"""The latency suite: every reader of `latency_report.readers` against the mock with a fixed
+latency on every request, as a real sync waits on the internet; `bench.latency_report` sets each
+read against its floor.
 """
 
 from __future__ import annotations

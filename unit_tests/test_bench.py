@@ -42,7 +42,7 @@ from bench.procs import ProcessGroup
 from bench.report import ceiling_table, render
 from bench.rows import Measure, Mode, Name, Row, Stream
 from bench.run_state import Run
-from bench.servers import LEAD_MARKER, STREAM_PATHS, MarkerCounter, prism_spec
+from bench.servers import LEAD_MARKER, LEADS_PATH, MarkerCounter, prism_spec
 from bench.targets import evaluate
 from chatnode_spec import api_document
 from source_chatnode.run import load_manifest
@@ -228,7 +228,7 @@ def test_prism_spec_serves_the_given_body_and_leaves_the_shared_spec_alone(tmp_p
     spec = json.loads(prism_spec(tmp_path / "body.json").read_text())
 
     def answer(document: dict) -> dict:
-        return document["paths"][STREAM_PATHS["leads"]]["post"]["responses"]["200"]["content"]
+        return document["paths"][LEADS_PATH]["post"]["responses"]["200"]["content"]
 
     assert answer(spec)["application/json"]["examples"] == {"bench": {"value": leads}}
     assert "examples" not in answer(api_document())["application/json"]
