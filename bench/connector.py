@@ -196,9 +196,7 @@ def run_connector_suite(run: Run) -> None:
 
     Run k of every case comes before run k+1 of any: drift on a shared machine spreads over all
     readers instead of landing on one."""
-    config, work = run.config, run.config.work_dir / "connector"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    config, work = run.config, run.scratch("connector")
     inputs, imports = (
         reader_files(config.cases, work),
         {IMPORTS[case.name] for case in config.cases},

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -49,9 +48,7 @@ def skipped(reader: Reader, shape: Shape, stream: Stream, latency: float, run: R
 def run_latency_suite(run: Run) -> None:
     """Per shape one mock server; per latency (0 first: every reader's S), every stream and
     reader once. Rows of a reader with no S get no floor."""
-    settings, work = run.config.latency, run.config.work_dir / "latency"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    settings, work = run.config.latency, run.scratch("latency")
     cases = {(r, s): Case(r.name, "full_refresh", s) for r in readers() for s in STREAMS}
     inputs = reader_files(cases.values(), work)
     for number, shape in enumerate(settings.shapes):
@@ -86,8 +83,7 @@ def measure(
 ) -> Row:
     """One read, its requests counted in the mock's journal, against its floor."""
     config = {"api_key": run.config.api_key, "bot_ids": bots, "base_url": server.api_url}
-    if reader.num_workers is not None:
-        config["num_workers"] = reader.num_workers
+    config |= {} if reader.num_workers is None else {"num_workers": reader.num_workers}
     run_dir = run.config.work_dir / "latency" / f"{reader.name}-{reader.workers}-{stream}"
     config_path = run_dir.with_suffix(".config.json")
     config_path.write_text(json.dumps(config))

@@ -37,17 +37,12 @@ class Reader:
         """How `LatencyConfig.readers` names it: `source-chatnode W=10`."""
         return f"{self.name} W={self.workers}"
 
-    def requests(self, shape: Shape, stream: Stream) -> tuple[int, int]:
-        """(leads requests, chats requests) of one read of `stream`."""
-        if stream == "leads":
-            return shape.bots, 0
-        per_bot = shape.leads if self.per_session else math.ceil(shape.leads / BATCH_SIZE)
-        return shape.bots, shape.bots * per_bot
-
     def rounds(self, shape: Shape, stream: Stream) -> int:
-        """R: the fewest rounds of requests `workers` parallel workers need."""
-        leads, chats = self.requests(shape, stream)
-        return math.ceil(leads / self.workers) + math.ceil(chats / self.workers)
+        """R: the fewest rounds of requests `workers` parallel workers need: a leads request per
+        bot, then for chats one per session or per batch of sessions."""
+        per_bot = shape.leads if self.per_session else math.ceil(shape.leads / BATCH_SIZE)
+        chats = 0 if stream == "leads" else shape.bots * per_bot
+        return math.ceil(shape.bots / self.workers) + math.ceil(chats / self.workers)
 
 
 def readers() -> list[Reader]:

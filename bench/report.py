@@ -38,8 +38,7 @@ def cell(row: Row, field: str) -> str:
 def section(
     title: str, measure: Measure, columns: dict[str, str], rows: Sequence[Row], intro: str = ""
 ) -> list[str]:
-    """The rows of one measure under a heading and an intro (columns: header -> Row field), or
-    nothing when there are none."""
+    """The rows of one measure under its heading and intro (`SECTIONS`); nothing without rows."""
     body = [[cell(r, field) for field in columns.values()] for r in rows if r.measure == measure]
     lines = ["", title, "", *([intro, ""] if intro else []), *table(list(columns), body)]
     return lines if body else []

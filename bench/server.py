@@ -5,7 +5,6 @@ connector and its admin calls share one server)."""
 
 from __future__ import annotations
 
-import shutil
 from functools import partial
 from threading import Event, Thread
 from typing import TYPE_CHECKING
@@ -90,9 +89,7 @@ def measure(run: Run, row: Row, test: Callable[[Row], None]) -> None:
 
 
 def run_server_suite(run: Run) -> None:
-    config, work = run.config, run.config.work_dir / "server"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    config, work = run.config, run.scratch("server")
 
     def row(name: Name, measure: Measure) -> Row:
         small = measure == Measure.LOAD
