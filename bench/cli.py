@@ -25,13 +25,13 @@ from bench.server import run_server_suite
 from bench.targets import evaluate
 
 EPILOG = """\
-connector suite: source-chatnode (incremental, full refresh), its global-cursor variant, the
-  minimal manifest (full refresh, incremental), raw requests+orjson, dlt's rest_api and dlt
-  through source_chatnode.dlt (into DuckDB) read one bot's leads from chatnode-mock-server.
-  Full run: 10000 100000 1000000 leads, best of 2 runs.
-  chats: source-chatnode (incremental, full refresh), the minimal chats manifest (one request
-  per session; full refresh) and its grouped one-bot variant read one bot's
-  messages: 100000 and 1000000 (10000 sessions x 10 and x 100).
+connector suite: each reader reads one bot's records from chatnode-mock-server, best of 2
+  runs. Leads (10000 100000 1000000): source-chatnode and the minimal manifest (incremental,
+  full refresh), the global-cursor variant, the Cloud edition and dlt through
+  source_chatnode.dlt (incremental), raw requests+orjson and dlt's rest_api (full refresh).
+  Chats (100000 and 1000000 messages: 10000 sessions x 10 and x 100): source-chatnode
+  (incremental, full refresh), the minimal chats manifest (one request per session) and its
+  grouped one-bot variant (full refresh).
 cursor suite: the CDK cursor built from our manifest, per bot and global, observes 200000
   ascending leads in process: its cost per lead, and the ceiling it puts on ours against the
   minimal manifest's full refresh (with the connector suite's rows).

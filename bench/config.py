@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.rows import SUITES, Mode, Name, Row, Stream, Suite
+from bench.rows import SUITES, Mode, Name, Stream, Suite
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -18,9 +18,6 @@ class Case:
     name: Name
     mode: Mode
     stream: Stream = "leads"
-
-    def row(self, served: int) -> Row:
-        return Row("connector", self.name, self.mode, served, stream=self.stream)
 
 
 CASES = (

@@ -8,29 +8,26 @@ that does not deliver exactly the records served is an error row, never a number
 
 from __future__ import annotations
 
-import copy
 import json
-import logging
 import os
 import shlex
 import shutil
 import sys
-from functools import reduce
+from collections.abc import Iterable
 from itertools import product
-from operator import getitem
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml
-from airbyte_cdk.models import ConfiguredAirbyteStream, ConfiguredAirbyteStreamSerializer, SyncMode
-from airbyte_cdk.models import DestinationSyncMode as Destination
+from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer as CatalogSerializer
 
 from bench.config import BENCH_DIR, Case
 from bench.procs import Measured, ProcessGroup, run_measured, tail
 from bench.rows import MODES, STREAMS, Name, Row
 from bench.servers import start_mock
-from source_chatnode.run import MANIFEST_PATH, declarative_source
+from source_chatnode.in_process import configured_catalog
+from source_chatnode.run import MANIFEST_PATH, load_manifest
 
 if TYPE_CHECKING:
     from bench.run_state import Run
@@ -39,39 +36,42 @@ MINIMAL_MANIFEST = BENCH_DIR / "minimal_manifest.yaml"
 MINIMAL_CHATS_MANIFEST = BENCH_DIR / "minimal_chats_manifest.yaml"
 CLOUD_EDITION = MANIFEST_PATH.parent / "builder" / "manifest.yaml"
 READ = "read --config {config} --catalog {catalog}"
+DECLARATIVE = f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}"
 COMMANDS = {
     Name.OURS: f"{{bin}}/source-chatnode {READ}",
-    Name.GLOBAL_CURSOR: f"{{python}} {{peers}}/manifest_variant.py {{manifest}} {READ}",
-    Name.MINIMAL: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
-    Name.MINIMAL_GROUPED: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
-    Name.CLOUD: f"{{bin}}/source-declarative-manifest {READ} --manifest-path {{manifest}}",
+    **dict.fromkeys((Name.GLOBAL_CURSOR, Name.BEFORE), f"{{python}} {{peers}}/manifest_variant.py {{manifest}} {READ}"),
+    **dict.fromkeys((Name.MINIMAL, Name.MINIMAL_GROUPED, Name.CLOUD), DECLARATIVE),
     Name.RAW: "{python} {peers}/raw_requests_orjson.py {config}",
-    Name.DLT: "{python} {peers}/dlt_rest_api.py {config} {run_dir}",
-    Name.DLT_SOURCE: "{python} {peers}/dlt_source_chatnode.py {config} {run_dir}",
-}
+    Name.DLT: "{python} {peers}/dlt_duckdb.py rest_api {config} {run_dir}",
+    Name.DLT_SOURCE: "{python} {peers}/dlt_duckdb.py source_chatnode {config} {run_dir}",
+}  # fmt: skip
 """Each reader's console script, run directly: a launcher (`uv run`) would add its startup."""
 IMPORTS = {
-    Name.OURS: "source_chatnode.run",
-    Name.GLOBAL_CURSOR: "source_chatnode.run",
-    Name.MINIMAL: "airbyte_cdk.cli.source_declarative_manifest",
-    Name.MINIMAL_GROUPED: "airbyte_cdk.cli.source_declarative_manifest",
-    Name.CLOUD: "airbyte_cdk.cli.source_declarative_manifest",
+    **dict.fromkeys((Name.OURS, Name.GLOBAL_CURSOR, Name.BEFORE), "source_chatnode.run"),
+    **dict.fromkeys((Name.MINIMAL, Name.MINIMAL_GROUPED, Name.CLOUD), "airbyte_cdk.cli.source_declarative_manifest"),
     Name.RAW: "requests, orjson",
     Name.DLT: "dlt.sources.rest_api, duckdb",
     Name.DLT_SOURCE: "source_chatnode.dlt, duckdb",
-}
+}  # fmt: skip
 """What each reader imports, compiled once by the unmeasured warm-up as in a deployed image."""
 
 
 def global_cursor_manifest() -> dict[str, Any]:
     """Our manifest with `global_substream_cursor: true` on the leads stream's cursor (issue #12):
     one cursor for all bots instead of one per bot. Measured, never shipped."""
-    manifest = yaml.safe_load(MANIFEST_PATH.read_text(encoding="utf-8"))
-    for stream in (s for s in manifest["streams"] if s["name"] == "leads"):
-        cursor = stream["incremental_sync"]
-        if "$ref" in cursor:  # "#/definitions/created_at_cursor": a copy of it is changed
-            cursor = reduce(getitem, cursor["$ref"].removeprefix("#/").split("/"), manifest)
-        stream["incremental_sync"] = {**copy.deepcopy(cursor), "global_substream_cursor": True}
+    manifest = load_manifest()
+    [leads] = [s for s in manifest["streams"] if s["name"] == "leads"]
+    cursor = leads["incremental_sync"]["$ref"].removeprefix("#/definitions/")
+    leads["incremental_sync"] = {**manifest["definitions"][cursor], "global_substream_cursor": True}
+    return manifest
+
+
+def before_manifest() -> dict[str, Any]:
+    """Our manifest as it read before issue #17: no `concurrency_level`, batches in turn."""
+    manifest = load_manifest()
+    manifest.pop("concurrency_level")
+    for stream in (s for s in manifest["streams"] if s["name"] == "chats"):
+        stream["retriever"]["batches_in_flight"] = 1
     return manifest
 
 
@@ -99,23 +99,6 @@ def grouped_chats_manifest(group_size: int = 100) -> dict[str, Any]:
     retriever["requester"]["request_body_data"] = " \n {{ stream_partition.session_id | tojson }}"
     chats["transformations"][0]["fields"][0]["value"] = f"{{{{ {bot} }}}}"
     return manifest
-
-
-def configured_catalog(manifest: dict[str, Any], case: Case) -> dict[str, Any]:
-    """The catalog the platform would send for the case's stream and mode, from `discover`."""
-    config = {"api_key": "-", "bot_ids": ["-"]}
-    source = declarative_source(config=config, manifest=manifest)
-    streams = source.discover(logging.getLogger(), config).streams
-    stream = next(s for s in streams if s.name == case.stream)
-    incremental = case.mode == "incremental"
-    configured = ConfiguredAirbyteStream(
-        stream=stream,
-        sync_mode=SyncMode(case.mode),
-        destination_sync_mode=Destination.append_dedup if incremental else Destination.overwrite,
-        cursor_field=stream.default_cursor_field if incremental else None,
-        primary_key=stream.source_defined_primary_key,
-    )
-    return {"streams": [ConfiguredAirbyteStreamSerializer.dump(configured)]}
 
 
 def count_records(out: Path, dlt: bool) -> tuple[int, str]:
@@ -169,41 +152,41 @@ def add_run(row: Row, measured: Measured, problem: str | None) -> Row:
     return row
 
 
-def reader_files(
-    work: Path, name: str, manifest: Path | dict[str, Any] | None, case: Case
-) -> dict[str, str]:
-    """A reader's placeholders in `COMMANDS`: the fixed ones and, for a manifest reader, its
-    manifest (a derived one written to `work` first) and the catalog of the case's stream."""
-    python = Path(sys.executable)
-    places = {"python": str(python), "bin": str(python.parent), "peers": str(BENCH_DIR / "peers")}
-    if isinstance(manifest, dict):
-        (work / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-        manifest = work / f"{name}.yaml"
-    if manifest is not None:
-        catalog = configured_catalog(yaml.safe_load(manifest.read_text()), case)
-        (work / f"{name}.json").write_text(json.dumps(catalog))
-        places |= {"manifest": str(manifest), "catalog": str(work / f"{name}.json")}
+def reader_files(cases: Iterable[Case], work: Path) -> dict[Case, dict[str, str]]:
+    """Each case's placeholders in `COMMANDS` that stay the same at every size: the fixed ones
+    and, for a manifest reader, its manifest (a derived one written to `work` first) and the
+    catalog of its stream and mode. A source takes from the catalog only which stream to read
+    and how, and every manifest names its streams as ours does: the connector's one catalog
+    builder serves them all."""
+    python, known, places = Path(sys.executable), manifests(), {}
+    fixed = {"python": str(python), "bin": str(python.parent), "peers": str(BENCH_DIR / "peers")}
+    for case in cases:
+        name, manifest, files = f"{case.name}-{case.mode}-{case.stream}", known.get(case), {}
+        if isinstance(manifest, dict):
+            (work / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+            manifest = work / f"{name}.yaml"
+        if manifest is not None:
+            catalog = configured_catalog([case.stream], incremental=case.mode == "incremental")
+            (work / f"{name}.json").write_text(json.dumps(CatalogSerializer.dump(catalog)))
+            files = {"manifest": str(manifest), "catalog": str(work / f"{name}.json")}
+        places[case] = fixed | files
     return places
 
 
-def prepare(cases: tuple[Case, ...], work: Path) -> dict[Case, dict[str, str]]:
-    """Each case's placeholders in `COMMANDS` that stay the same at every size; the derived
-    manifests and the catalogs are written once, to the work folder."""
-    manifests = {
-        **{(Name.OURS, mode, stream): MANIFEST_PATH for mode in MODES for stream in STREAMS},
-        (Name.GLOBAL_CURSOR, "incremental", "leads"): global_cursor_manifest(),
-        (Name.MINIMAL, "full_refresh", "leads"): MINIMAL_MANIFEST,
-        (Name.MINIMAL, "incremental", "leads"): incremental_minimal_manifest(),
-        (Name.MINIMAL, "full_refresh", "chats"): MINIMAL_CHATS_MANIFEST,
-        (Name.MINIMAL, "incremental", "chats"): incremental_minimal_manifest(
+def manifests() -> dict[Case, Path | dict[str, Any]]:
+    """The manifest of each manifest reader's case: a file, or one derived from a file."""
+    return {
+        **{Case(Name.OURS, mode, stream): MANIFEST_PATH for mode in MODES for stream in STREAMS},
+        **{Case(Name.CLOUD, mode, stream): CLOUD_EDITION for mode in MODES for stream in STREAMS},
+        **{Case(Name.BEFORE, "full_refresh", stream): before_manifest() for stream in STREAMS},
+        Case(Name.GLOBAL_CURSOR, "incremental"): global_cursor_manifest(),
+        Case(Name.MINIMAL, "full_refresh"): MINIMAL_MANIFEST,
+        Case(Name.MINIMAL, "incremental"): incremental_minimal_manifest(),
+        Case(Name.MINIMAL, "full_refresh", "chats"): MINIMAL_CHATS_MANIFEST,
+        Case(Name.MINIMAL, "incremental", "chats"): incremental_minimal_manifest(
             MINIMAL_CHATS_MANIFEST
         ),
-        (Name.MINIMAL_GROUPED, "full_refresh", "chats"): grouped_chats_manifest(),
-        **{(Name.CLOUD, mode, "leads"): CLOUD_EDITION for mode in MODES},
-    }
-    keys = {case: (case.name, case.mode, case.stream) for case in cases}
-    return {
-        case: reader_files(work, "-".join(k), manifests.get(k), case) for case, k in keys.items()
+        Case(Name.MINIMAL_GROUPED, "full_refresh", "chats"): grouped_chats_manifest(),
     }
 
 
@@ -213,10 +196,11 @@ def run_connector_suite(run: Run) -> None:
 
     Run k of every case comes before run k+1 of any: drift on a shared machine spreads over all
     readers instead of landing on one."""
-    config, work = run.config, run.config.work_dir / "connector"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    inputs, imports = prepare(config.cases, work), {IMPORTS[case.name] for case in config.cases}
+    config, work = run.config, run.scratch("connector")
+    inputs, imports = (
+        reader_files(config.cases, work),
+        {IMPORTS[case.name] for case in config.cases},
+    )
     run.say(f"connector: warm-up, importing {', '.join(sorted(imports))}")
     argv = [sys.executable, "-c", f"import {', '.join(imports)}"]
     _, problem = measure_read(run.group, argv, work / "warm-up", 0)
@@ -225,7 +209,8 @@ def run_connector_suite(run: Run) -> None:
         cases = tuple(case for case in config.cases if case.stream == stream)
         leads, messages = config.mock_data(stream, served)
         what = f"{leads:,} sessions x {messages:,} messages" if messages else f"{leads:,} leads"
-        size_dir, rows = work / f"{stream}-{served}", {case: case.row(served) for case in cases}
+        rows = {c: Row("connector", c.name, c.mode, served, stream=stream) for c in cases}
+        size_dir = work / f"{stream}-{served}"
         size_dir.mkdir()
         run.say(f"connector: mock server with {what}")
         try:

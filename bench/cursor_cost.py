@@ -4,9 +4,7 @@ The connector suite says how fast ours reads; this says how fast any reader keep
 with the stock cursor could read. The CDK calls the stream cursor's `observe` once for every lead
 a read emits, on the thread that reads them, whatever the manifest's components do. That cost,
 times the leads, added to the minimal manifest's whole full refresh (which has no cursor), bounds
-the ratio to it that ours can reach (`report.ceiling_table`). The cursor is built from the
-manifest as a read builds it, and observes leads whose slice is hashed once, as
-`CachedSliceHashRetriever` hands it over, in ascending order, as ChatNode sends them.
+the ratio to it that ours can reach (`report.ceiling_table`).
 """
 
 from __future__ import annotations

@@ -1,86 +1,23 @@
-"""The latency suite: every reader against the mock with a fixed latency on every request, as a
-real sync waits on the internet; `bench.latency_report` sets each read against its floor.
-
-Readers: ours at num_workers 1, the default and 10; ours as it was before issue #17 (no
-`concurrency_level`: the CDK's 2 workers, chats batches one after another); the Cloud edition
-(num_workers' default); the minimal manifests (the CDK's 2 workers; chats one request per
-session).
+"""The latency suite: every reader of `latency_report.readers` against the mock with a fixed
+latency on every request, as a real sync waits on the internet; `bench.latency_report` sets each
+read against its floor.
 """
 
 from __future__ import annotations
 
 import json
 import shlex
-import shutil
-import sys
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-import httpx
-import yaml
+from typing import TYPE_CHECKING
 
 from bench.config import Case, Shape
-from bench.connector import (
-    CLOUD_EDITION,
-    COMMANDS,
-    MINIMAL_CHATS_MANIFEST,
-    MINIMAL_MANIFEST,
-    add_run,
-    measure_read,
-    reader_files,
-)
-from bench.latency_report import BEFORE, MEASURE, Reader, readers
+from bench.connector import COMMANDS, add_run, measure_read, reader_files
+from bench.latency_report import MEASURE, Reader, readers
 from bench.rows import STREAMS, Name, Row, Stream, find
-from bench.servers import Server, start_server
-from chatnode_spec import server_base_path
-from source_chatnode.run import MANIFEST_PATH
+from bench.servers import Server, admin, start_mock
 
 if TYPE_CHECKING:
     from bench.run_state import Run
-
-
-def before_manifest() -> dict[str, Any]:
-    """Our manifest as it read before issue #17: no `concurrency_level`, batches in turn."""
-    manifest = yaml.safe_load(MANIFEST_PATH.read_text(encoding="utf-8"))
-    manifest.pop("concurrency_level")
-    for stream in (s for s in manifest["streams"] if s["name"] == "chats"):
-        stream["retriever"]["batches_in_flight"] = 1
-    return manifest
-
-
-def reader_inputs(reader: Reader, stream: Stream, work: Path) -> dict[str, str]:
-    """The placeholders of the reader's command in `bench.connector.COMMANDS`."""
-    manifests: dict[str, Path | dict[str, Any]] = {
-        BEFORE: before_manifest(),
-        Name.OURS: MANIFEST_PATH,
-        Name.CLOUD: CLOUD_EDITION,
-        Name.MINIMAL: MINIMAL_MANIFEST if stream == "leads" else MINIMAL_CHATS_MANIFEST,
-    }
-    case = Case(Name.OURS, "full_refresh", stream)
-    return reader_files(work, f"{reader.name}-{stream}", manifests[reader.name], case)
-
-
-def command(reader: Reader) -> str:
-    return COMMANDS[Name.GLOBAL_CURSOR if reader.name == BEFORE else Name(reader.name)]
-
-
-def start_shape_mock(run: Run, shape: Shape, log: Path) -> tuple[Server, list[str]]:
-    """`chatnode-mock-server` serving the shape's bots; its admin API sets the latency."""
-    config = run.config
-    bots = [f"bench-bot-{n:02}" for n in range(shape.bots)]
-    flags = f"--port 0 --api-key {config.api_key} --leads {shape.leads} --seed {config.seed}"
-    flags += f" --messages {shape.messages}"
-    argv = [str(Path(sys.executable).parent / "chatnode-mock-server"), *flags.split()]
-    argv += [part for bot in bots for part in ("--bot", bot)]
-    return start_server(run.group, argv, log, config.api_key), bots
-
-
-def admin(server: Server, method: str, path: str, body: Any = None) -> Any:
-    root = server.api_url.removesuffix(server_base_path())
-    response = httpx.request(method, f"{root}/_admin{path}", json=body, timeout=30)
-    response.raise_for_status()
-    return response.json()
 
 
 def set_latency(server: Server, seconds: float) -> None:
@@ -111,28 +48,25 @@ def skipped(reader: Reader, shape: Shape, stream: Stream, latency: float, run: R
 def run_latency_suite(run: Run) -> None:
     """Per shape one mock server; per latency (0 first: every reader's S), every stream and
     reader once. Rows of a reader with no S get no floor."""
-    settings, work = run.config.latency, run.config.work_dir / "latency"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    inputs = {
-        (r, s): reader_inputs(r, s, work)
-        for r in readers()
-        for s in STREAMS
-        if s in settings.streams and (not settings.readers or r.key in settings.readers)
-    }
+    settings, work = run.config.latency, run.scratch("latency")
+    cases = {(r, s): Case(r.name, "full_refresh", s) for r in readers() for s in STREAMS}
+    inputs = reader_files(cases.values(), work)
     for number, shape in enumerate(settings.shapes):
         shape_dir = work / f"shape-{number}"
         shape_dir.mkdir()
         run.say(f"latency: mock server with {shape.label}")
-        server, bots = start_shape_mock(run, shape, shape_dir / "mock.out")
+        bots = [f"bench-bot-{n:02}" for n in range(shape.bots)]
+        server = start_mock(
+            run.group, shape_dir / "mock.out", run.config, shape.leads, shape.messages, bots
+        )
         try:
             for latency in (0.0, *settings.latencies):
                 set_latency(server, latency)
                 for stream, reader in ((s, r) for s in STREAMS for r in readers()):
                     if skipped(reader, shape, stream, latency, run):
                         continue
-                    row = measure(run, server, bots, shape, stream, reader, latency, inputs)
-                    run.put(row)
+                    places = inputs[cases[reader, stream]]
+                    run.put(measure(run, server, bots, shape, stream, reader, latency, places))
         finally:
             run.group.stop(server.process)
 
@@ -145,17 +79,16 @@ def measure(
     stream: Stream,
     reader: Reader,
     latency: float,
-    inputs: dict[tuple[Reader, Stream], dict[str, str]],
+    places: dict[str, str],
 ) -> Row:
     """One read, its requests counted in the mock's journal, against its floor."""
     config = {"api_key": run.config.api_key, "bot_ids": bots, "base_url": server.api_url}
-    if reader.num_workers is not None:
-        config["num_workers"] = reader.num_workers
+    config |= {} if reader.num_workers is None else {"num_workers": reader.num_workers}
     run_dir = run.config.work_dir / "latency" / f"{reader.name}-{reader.workers}-{stream}"
     config_path = run_dir.with_suffix(".config.json")
     config_path.write_text(json.dumps(config))
-    places = {**inputs[reader, stream], "config": str(config_path), "run_dir": run_dir}
-    argv = [part.format(**places) for part in shlex.split(command(reader))]
+    places = {**places, "config": str(config_path), "run_dir": run_dir}
+    argv = [part.format(**places) for part in shlex.split(COMMANDS[reader.name])]
     count = served(shape, stream)
     row = Row("latency", reader.name, "full_refresh", count, MEASURE, stream, reader.workers)
     # Best of `runs`, as in the connector suite. Chats read one request per session run once

@@ -1,11 +1,6 @@
 """The latency suite's numbers, from rows alone: each reader's floor, the table and issue #17's
-targets. Apart from the suite that measures them, so the report needs no process code.
-
-A reader with W workers cannot finish before S + R x L: S its read of the same data with no
-latency, L the latency, R the fewest rounds of requests W parallel workers need (leads: one per
-bot, ceil(bots / W); chats: those, plus ceil(chats requests / W)). Ratio is the read's time /
-floor; the wait ratio, (T - S) / (R x L), is what issue #17's target bounds (1.5x at 10 workers).
-Both T and S are timed from the mock's first request to the reader's exit.
+targets. Apart from the suite that measures them, so the report needs no process code. The floor
+(S + R x L) and the ratios are explained once, in the table's intro, as `results.md` shows it.
 """
 
 from __future__ import annotations
@@ -14,15 +9,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import yaml
-
 from bench.config import Shape
 from bench.rows import Name, Row, Stream, find
-from source_chatnode.run import MANIFEST_PATH
+from source_chatnode.run import load_manifest
 
 MEASURE = "read_under_latency"
 """The rows' `measure`: kept apart from the connector suite's `read` rows."""
-BEFORE = "source-chatnode-before-issue-17"
 CDK_DEFAULT_WORKERS = 2
 """The CDK's worker threads for a manifest without `concurrency_level`."""
 BATCH_SIZE = 100
@@ -30,17 +22,12 @@ BATCH_SIZE = 100
 MAX_RSS_MB = 400
 
 
-def spec_default_workers() -> int:
-    manifest = yaml.safe_load(MANIFEST_PATH.read_text(encoding="utf-8"))
-    return manifest["spec"]["connection_specification"]["properties"]["num_workers"]["default"]
-
-
 @dataclass(frozen=True)
 class Reader:
     """One reader: its row name, the `num_workers` its config sets (None: its default), the
     workers it runs with, and whether its chats send one request per session."""
 
-    name: str
+    name: Name
     num_workers: int | None
     workers: int
     per_session: bool = False
@@ -50,23 +37,19 @@ class Reader:
         """How `LatencyConfig.readers` names it: `source-chatnode W=10`."""
         return f"{self.name} W={self.workers}"
 
-    def requests(self, shape: Shape, stream: Stream) -> tuple[int, int]:
-        """(leads requests, chats requests) of one read of `stream`."""
-        if stream == "leads":
-            return shape.bots, 0
-        per_bot = shape.leads if self.per_session else math.ceil(shape.leads / BATCH_SIZE)
-        return shape.bots, shape.bots * per_bot
-
     def rounds(self, shape: Shape, stream: Stream) -> int:
-        """R: the fewest rounds of requests `workers` parallel workers need."""
-        leads, chats = self.requests(shape, stream)
-        return math.ceil(leads / self.workers) + math.ceil(chats / self.workers)
+        """R: the fewest rounds of requests `workers` parallel workers need: a leads request per
+        bot, then for chats one per session or per batch of sessions."""
+        per_bot = shape.leads if self.per_session else math.ceil(shape.leads / BATCH_SIZE)
+        chats = 0 if stream == "leads" else shape.bots * per_bot
+        return math.ceil(shape.bots / self.workers) + math.ceil(chats / self.workers)
 
 
 def readers() -> list[Reader]:
-    default = spec_default_workers()
+    default = load_manifest()["spec"]["connection_specification"]["properties"]["num_workers"]
+    default = default["default"]  # the spec's: what a config without `num_workers` gets
     return [
-        Reader(BEFORE, None, CDK_DEFAULT_WORKERS),
+        Reader(Name.BEFORE, None, CDK_DEFAULT_WORKERS),
         Reader(Name.OURS, 1, 1),
         Reader(Name.OURS, None, default),
         Reader(Name.OURS, 10, 10),
@@ -148,13 +131,9 @@ def latency_table(rows: Sequence[Row], table: Callable[..., list[str]]) -> list[
 def latency_targets(rows: Sequence[Row]) -> list[tuple[str, str, str]]:
     """(target, measured, pass/miss/n/a) of issue #17's targets, from the latency rows."""
     measured, shapes, targets = latency_rows(rows), known_shapes(rows), []
-    for row in measured:
-        if row.status != "ok" or not row.latency_s:
-            continue
-        targeted = (row.name, row.concurrency) == (Name.OURS, 10) or (
-            (row.name, row.stream) == (Name.CLOUD, "leads")
-        )
-        if not targeted:
+    for row in (r for r in measured if r.status == "ok" and r.latency_s):
+        ours = (row.name, row.concurrency) == (Name.OURS, 10)
+        if not ours and (row.name, row.stream) != (Name.CLOUD, "leads"):
             continue
         ratio = wait_ratio(row, rounds_of(row, shapes))
         target = (

@@ -1,4 +1,4 @@
-"""`results.md`: one function per table, each rendered from rows alone."""
+"""`results.md`: a table per measure (`SECTIONS`) and the computed ones, all from rows alone."""
 
 from __future__ import annotations
 
@@ -38,8 +38,7 @@ def cell(row: Row, field: str) -> str:
 def section(
     title: str, measure: Measure, columns: dict[str, str], rows: Sequence[Row], intro: str = ""
 ) -> list[str]:
-    """The rows of one measure under a heading and an intro (columns: header -> Row field), or
-    nothing when there are none."""
+    """The rows of one measure under its heading and intro (`SECTIONS`); nothing without rows."""
     body = [[cell(r, field) for field in columns.values()] for r in rows if r.measure == measure]
     lines = ["", title, "", *([intro, ""] if intro else []), *table(list(columns), body)]
     return lines if body else []
@@ -72,31 +71,51 @@ def targets_table(targets: Sequence[Target]) -> list[str]:
     return [*header, *table(["Target", "Measured", "Status"], body)]
 
 
-def connector_table(rows: Sequence[Row]) -> list[str]:
-    columns = {"Reader": "name", "Mode": "mode", "Stream": "stream", "Served": "leads",
-               "Records/s": "records_per_s", "Seconds": "seconds", "Peak RSS (MB)": "peak_rss_mb",
-               "Runs (s)": "runs", "Note": "note"}  # fmt: skip
-    intro = (
+SECTIONS = {
+    Measure.READ: (
+        "## Connector suite",
+        {"Reader": "name", "Mode": "mode", "Stream": "stream", "Served": "leads",
+         "Records/s": "records_per_s", "Seconds": "seconds", "Peak RSS (MB)": "peak_rss_mb",
+         "Runs (s)": "runs", "Note": "note"},
         "One bot served by `chatnode-mock-server` in its own process. Each number is one whole "
         "`read` process (startup included), after an unmeasured warm-up of every reader's "
         "imports: its wall time (the fastest run) and its process tree's peak RSS (the highest). "
         "Every RECORD is counted; a run short of the served count is an error row. `chats`: "
         "Served counts messages, in as many sessions as the note says; the minimal manifest "
         "(`bench/minimal_chats_manifest.yaml`, stock components only) sends one request per "
-        "session, its grouped variant 100 sessions per request but is correct for one bot only."
-    )
-    return section("## Connector suite", Measure.READ, columns, rows, intro)
-
-
-def cursor_table(rows: Sequence[Row]) -> list[str]:
-    columns = {"Cursor": "name", "Leads observed": "leads", "Seconds": "seconds",
-               "Runs (s)": "runs", "Note": "note"}  # fmt: skip
-    intro = (
+        "session, its grouped variant 100 sessions per request but is correct for one bot only.",
+    ),
+    Measure.OBSERVE: (
+        "## Cursor suite",
+        {"Cursor": "name", "Leads observed": "leads", "Seconds": "seconds", "Runs (s)": "runs",
+         "Note": "note"},
         "In process: the leads cursor the CDK builds from the manifest (`bench/cursor_cost.py`) "
         "observes ascending leads of one bot, each slice hashed once as ours hands it over. The "
-        "CDK calls `observe` for every lead a read emits, whatever the components do."
-    )
-    return section("## Cursor suite", Measure.OBSERVE, columns, rows, intro)
+        "CDK calls `observe` for every lead a read emits, whatever the components do.",
+    ),
+    Measure.LOAD: (
+        "## Server suite\n\n### Small responses under load",
+        {"Server": "name", "Concurrency": "concurrency", "Requests/s": "requests_per_s",
+         "p50 (ms)": "p50_ms", "p99 (ms)": "p99_ms", "Peak RSS (MB)": "peak_rss_mb",
+         "Note": "note"},
+        "The 16-lead POST, both servers sending the same leads (Prism's static example is our "
+        "server's body), from a pure-Python asyncio load generator after a warm-up.",
+    ),
+    Measure.BIG_RESPONSE: (
+        "### One big response",
+        {"Server": "name", "Leads": "leads", "Seconds": "seconds", "Peak RSS (MB)": "peak_rss_mb",
+         "Note": "note"},
+        "One request, its body read to the end and its leads counted; the server's peak RSS.",
+    ),
+    Measure.UNDER_STREAM: (
+        "### Small requests while the big response streams",
+        {"Server": "name", "Leads streaming": "leads", "p50 (ms)": "p50_ms", "p99 (ms)": "p99_ms",
+         "Note": "note"},
+        "",
+    ),
+}  # fmt: skip
+"""Each measure's table in `results.md`: its heading, its columns (header -> `Row` field) and
+the intro that says how it was measured."""
 
 
 def ceiling_table(rows: Sequence[Row]) -> list[str]:
@@ -134,46 +153,13 @@ def ceiling_table(rows: Sequence[Row]) -> list[str]:
     return ["", title, "", intro, "", *table(header, body)] if body else []
 
 
-def load_table(rows: Sequence[Row]) -> list[str]:
-    columns = {"Server": "name", "Concurrency": "concurrency", "Requests/s": "requests_per_s",
-               "p50 (ms)": "p50_ms", "p99 (ms)": "p99_ms", "Peak RSS (MB)": "peak_rss_mb",
-               "Note": "note"}  # fmt: skip
-    intro = (
-        "The 16-lead POST, both servers sending the same leads (Prism's static example is our "
-        "server's body), from a pure-Python asyncio load generator after a warm-up."
-    )
-    heading = "## Server suite\n\n### Small responses under load"
-    return section(heading, Measure.LOAD, columns, rows, intro)
-
-
-def big_response_table(rows: Sequence[Row]) -> list[str]:
-    columns = {"Server": "name", "Leads": "leads", "Seconds": "seconds",
-               "Peak RSS (MB)": "peak_rss_mb", "Note": "note"}  # fmt: skip
-    intro = "One request, its body read to the end and its leads counted; the server's peak RSS."
-    return section("### One big response", Measure.BIG_RESPONSE, columns, rows, intro)
-
-
-def under_stream_table(rows: Sequence[Row]) -> list[str]:
-    columns = {"Server": "name", "Leads streaming": "leads", "p50 (ms)": "p50_ms",
-               "p99 (ms)": "p99_ms", "Note": "note"}  # fmt: skip
-    title = "### Small requests while the big response streams"
-    return section(title, Measure.UNDER_STREAM, columns, rows)
-
-
 def render(rows: Sequence[Row], machine: list[str], targets: Sequence[Target], heading: str) -> str:
     errors = sum(r.status == "error" for r in rows)
     lines = ["# Benchmark results", "", heading]
     lines += [f"**{errors} error row(s)**: see their notes.", ""] if errors else [""]
     lines += [*machine, *targets_table(targets)]
-    tables = (
-        connector_table,
-        cursor_table,
-        ceiling_table,
-        load_table,
-        big_response_table,
-        under_stream_table,
-    )
-    for rows_table in tables:
-        lines += rows_table(rows)
+    for measure, (title, columns, intro) in SECTIONS.items():
+        lines += section(title, measure, columns, rows, intro)
+        lines += ceiling_table(rows) if measure == Measure.OBSERVE else []
     lines += latency_table(rows, table)
     return "\n".join(lines) + "\n"

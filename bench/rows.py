@@ -33,6 +33,8 @@ class Name(StrEnum):
     DLT = "dlt-rest-api"
     DLT_SOURCE = "dlt-source-chatnode"
     """dlt through `source_chatnode.dlt`: our manifest in process, loaded by dlt into DuckDB."""
+    BEFORE = "source-chatnode-before-issue-17"
+    """The latency suite only: ours without `concurrency_level`, chats batches one at a time."""
     MOCK = "chatnode-mock-server"
     PRISM = "prism"
 

@@ -4,10 +4,12 @@ suites need not import the CLI that starts them)."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from bench.config import BenchConfig
 from bench.procs import ProcessGroup
@@ -45,6 +47,13 @@ class Run:
             getattr(self.config, name) != getattr(full, name)
             for name in ("suites", "cases", "sizes", "chat_sizes")
         )
+
+    def scratch(self, suite: str) -> Path:
+        """The suite's own scratch folder, emptied: no file of an earlier run mixes in."""
+        work = self.config.work_dir / suite
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        return work
 
     def say(self, message: str) -> None:
         """Progress on stderr, each line stamped with the time since the start."""

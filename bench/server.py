@@ -5,7 +5,6 @@ connector and its admin calls share one server)."""
 
 from __future__ import annotations
 
-import shutil
 from functools import partial
 from threading import Event, Thread
 from typing import TYPE_CHECKING
@@ -90,9 +89,7 @@ def measure(run: Run, row: Row, test: Callable[[Row], None]) -> None:
 
 
 def run_server_suite(run: Run) -> None:
-    config, work = run.config, run.config.work_dir / "server"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    config, work = run.config, run.scratch("server")
 
     def row(name: Name, measure: Measure) -> Row:
         small = measure == Measure.LOAD
@@ -104,7 +101,7 @@ def run_server_suite(run: Run) -> None:
     run.say(f"server: mock server, {config.big_leads:,} and {config.small_leads} leads")
     try:
         server = servers.start_mock(run.group, work / "mock.out", config, config.big_leads)
-        servers.add_bot(server, SMALL_BOT, config.small_leads)
+        servers.admin(server, "POST", "/bots", {"bot_id": SMALL_BOT, "count": config.small_leads})
     except Exception as exc:
         for mock_row, _ in tests:
             run.put(mock_row.failed(f"mock server: {exc}"))

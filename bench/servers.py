@@ -24,6 +24,7 @@ from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -35,8 +36,8 @@ from chatnode_spec import api_document_copy, operation_at, server_base_path
 TOOLS_DIR = Path(__file__).resolve().parent / ".tools"
 PRISM = TOOLS_DIR / "node_modules" / ".bin" / "prism"
 PRISM_PACKAGE = "@stoplight/prism-cli@5"  # the usual OpenAPI mock, our server's peer
-STREAM_PATHS = {"leads": "/get-conversation-ids/{bot_id}"}
-"""The spec operation that serves all of one bot's records of each stream."""
+LEADS_PATH = "/get-conversation-ids/{bot_id}"
+"""The spec operation that serves all of one bot's leads in one response."""
 LEAD_MARKER = b'"session_id":'
 """One per lead in our server's compact JSON; no prefix of it is also a suffix."""
 
@@ -55,9 +56,9 @@ class Server:
     """Where the spec's paths live: `http://127.0.0.1:PORT/v1` for ours, the root for Prism."""
     api_key: str
 
-    def request(self, bot_id: str, stream: str = "leads") -> Request:
-        """The request for all of a bot's `stream`, as a client sends it."""
-        operation = operation_at(STREAM_PATHS[stream])
+    def request(self, bot_id: str) -> Request:
+        """The request for all of a bot's leads, as a client sends it."""
+        operation = operation_at(LEADS_PATH)
         url = self.api_url + operation.path_template.format(bot_id=bot_id)
         headers = {"Authorization": f"Bearer {self.api_key}", "Accept": "application/json"}
         return Request(operation.method, url, headers)
@@ -76,21 +77,29 @@ def start_server(group: ProcessGroup, argv: list[str], log: Path, key: str) -> S
 
 
 def start_mock(
-    group: ProcessGroup, log: Path, config: BenchConfig, leads: int, messages: int | None = None
+    group: ProcessGroup,
+    log: Path,
+    config: BenchConfig,
+    leads: int,
+    messages: int | None = None,
+    bots: Sequence[str] = (),
 ) -> Server:
-    """`chatnode-mock-server` on a free port, serving `leads` leads for the config's bot, and
-    `messages` chat messages in each lead's session (else the mock's default range)."""
-    key, bot, seed = config.api_key, config.bot_id, config.seed
-    flags = f"--port 0 --api-key {key} --bot {bot} --leads {leads} --seed {seed}".split()
+    """`chatnode-mock-server` on a free port, serving `leads` leads to each of `bots` (the
+    config's bot if none), and `messages` chat messages in each lead's session (else the mock's
+    default range)."""
+    flags = f"--port 0 --api-key {config.api_key} --leads {leads} --seed {config.seed}".split()
     flags += [] if messages is None else ["--messages", str(messages)]
+    flags += [flag for bot in bots or [config.bot_id] for flag in ("--bot", bot)]
     cli = str(Path(sys.executable).parent / "chatnode-mock-server")
-    return start_server(group, [cli, *flags], log, key)
+    return start_server(group, [cli, *flags], log, config.api_key)
 
 
-def add_bot(server: Server, bot_id: str, leads: int) -> None:
-    """A second bot through the admin API (the CLI gives every bot the same count)."""
+def admin(server: Server, method: str, path: str, body: Any = None) -> Any:
+    """One call to the mock's admin API (bots, faults, the journal), its JSON answer."""
     root = server.api_url.removesuffix(server_base_path())
-    httpx.post(f"{root}/_admin/bots", json={"bot_id": bot_id, "count": leads}).raise_for_status()
+    response = httpx.request(method, f"{root}/_admin{path}", json=body, timeout=30)
+    response.raise_for_status()
+    return response.json()
 
 
 def find_prism(install: bool, log: Path) -> tuple[Path | None, str]:
@@ -107,10 +116,10 @@ def find_prism(install: bool, log: Path) -> tuple[Path | None, str]:
     return None, f"npm install {PRISM_PACKAGE} failed: {tail(log)}" if npm else "npm missing"
 
 
-def prism_spec(body: Path, stream: str = "leads") -> Path:
-    """Our spec (a private copy) with `body` as the 200 example, written beside it."""
-    document, operation = api_document_copy(), operation_at(STREAM_PATHS[stream])
-    answer = document["paths"][operation.path_template][operation.method.lower()]["responses"]
+def prism_spec(body: Path) -> Path:
+    """Our spec (a private copy) with `body` as the leads' 200 example, written beside it."""
+    document, operation = api_document_copy(), operation_at(LEADS_PATH)
+    answer = document["paths"][LEADS_PATH][operation.method.lower()]["responses"]
     example = {"bench": {"value": json.loads(body.read_bytes())}}
     answer["200"]["content"]["application/json"]["examples"] = example
     body.with_suffix(".spec.json").write_text(json.dumps(document))
