@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from bench.config import Case, Shape
 from bench.connector import COMMANDS, add_run, measure_read, reader_files
 from bench.latency_report import MEASURE, Reader, readers
-from bench.rows import STREAMS, Name, Row, Stream, find
+from bench.rows import STREAMS, Name, Row, Stream
 from bench.servers import Server, admin, start_mock
 
 if TYPE_CHECKING:
@@ -46,8 +46,9 @@ def skipped(reader: Reader, shape: Shape, stream: Stream, latency: float, run: R
 
 
 def run_latency_suite(run: Run) -> None:
-    """Per shape one mock server; per latency (0 first: every reader's S), every stream and
-    reader once. Rows of a reader with no S get no floor."""
+    """Per shape one mock server; per stream and reader, its runs at every latency taken in
+    turn (0, L1, L2, 0, L1, L2, ...), so a slow spell of a shared machine falls on S and on the
+    latency rows alike instead of on one of them. Rows of a reader with no S get no floor."""
     settings, work = run.config.latency, run.scratch("latency")
     cases = {(r, s): Case(r.name, "full_refresh", s) for r in readers() for s in STREAMS}
     inputs = reader_files(cases.values(), work)
@@ -60,13 +61,16 @@ def run_latency_suite(run: Run) -> None:
             run.group, shape_dir / "mock.out", run.config, shape.leads, shape.messages, bots
         )
         try:
-            for latency in (0.0, *settings.latencies):
-                set_latency(server, latency)
-                for stream, reader in ((s, r) for s in STREAMS for r in readers()):
-                    if skipped(reader, shape, stream, latency, run):
-                        continue
+            for stream, reader in ((s, r) for s in STREAMS for r in readers()):
+                latencies = [
+                    latency
+                    for latency in (0.0, *settings.latencies)
+                    if not skipped(reader, shape, stream, latency, run)
+                ]
+                if latencies:
                     places = inputs[cases[reader, stream]]
-                    run.put(measure(run, server, bots, shape, stream, reader, latency, places))
+                    for row in measure(run, server, bots, shape, stream, reader, latencies, places):
+                        run.put(row)
         finally:
             run.group.stop(server.process)
 
@@ -78,10 +82,11 @@ def measure(
     shape: Shape,
     stream: Stream,
     reader: Reader,
-    latency: float,
+    latencies: list[float],
     places: dict[str, str],
-) -> Row:
-    """One read, its requests counted in the mock's journal, against its floor."""
+) -> list[Row]:
+    """The reader's rows, one per latency, each read's requests counted in the mock's journal,
+    each latency row against its floor."""
     config = {"api_key": run.config.api_key, "bot_ids": bots, "base_url": server.api_url}
     config |= {} if reader.num_workers is None else {"num_workers": reader.num_workers}
     run_dir = run.config.work_dir / "latency" / f"{reader.name}-{reader.workers}-{stream}"
@@ -90,29 +95,34 @@ def measure(
     places = {**places, "config": str(config_path), "run_dir": run_dir}
     argv = [part.format(**places) for part in shlex.split(COMMANDS[reader.name])]
     count = served(shape, stream)
-    row = Row("latency", reader.name, "full_refresh", count, MEASURE, stream, reader.workers)
+    rows = {
+        latency: Row("latency", reader.name, "full_refresh", count, MEASURE, stream, reader.workers)
+        for latency in latencies
+    }
     # Best of `runs`, as in the connector suite. Chats read one request per session run once
     # (minutes). Each run is also timed from the mock's first request: S is a few seconds of
     # start-up whose noise on a shared machine is as big as R x L, and latency cannot touch it.
     for _ in range(1 if reader.per_session and stream == "chats" else run.config.runs):
-        admin(server, "DELETE", "/journal")
-        measured, problem = measure_read(run.group, argv, run_dir, count)
-        row = add_run(row, measured, problem)
-        if problem:
-            break
-        entries = [e for e in admin(server, "GET", "/journal")["entries"] if e["bot"]]
-        network = measured.ended_at - datetime.fromisoformat(entries[0]["timestamp"]).timestamp()
-        row.network_seconds = min(network, row.network_seconds or network)
-        row.requests = len(entries)
-    row.latency_s, row.note = latency, shape.label
-    if row.status == "ok":
-        no_latency = find(
-            run.rows.values(), suite="latency", name=reader.name, leads=count, stream=stream,
-            concurrency=reader.workers, latency_s=0.0,
-        )  # fmt: skip
-        if latency and no_latency and no_latency.network_seconds:  # S itself has no floor
-            rounds = reader.rounds(shape, stream)
-            row.floor_seconds = no_latency.network_seconds + rounds * latency
-    took = f"{measured.seconds:.2f} s, {measured.peak_rss_mb:.0f} MB"
-    run.say(f"  {reader.name} W={reader.workers} {stream} L={latency:g}: {problem or took}")
-    return row
+        for latency, row in rows.items():
+            if row.status != "ok":
+                continue  # a failed read is not retried
+            set_latency(server, latency)
+            admin(server, "DELETE", "/journal")
+            measured, problem = measure_read(run.group, argv, run_dir, count)
+            row = rows[latency] = add_run(row, measured, problem)
+            took = problem or f"{measured.seconds:.2f} s, {measured.peak_rss_mb:.0f} MB"
+            run.say(f"  {reader.name} W={reader.workers} {stream} L={latency:g}: {took}")
+            if problem:
+                continue
+            entries = [e for e in admin(server, "GET", "/journal")["entries"] if e["bot"]]
+            start = datetime.fromisoformat(entries[0]["timestamp"]).timestamp()
+            network = measured.ended_at - start
+            row.network_seconds = min(network, row.network_seconds or network)
+            row.requests = len(entries)
+    no_latency = rows.get(0.0)
+    for latency, row in rows.items():
+        row.latency_s, row.note = latency, shape.label
+        ok = row.status == "ok" and no_latency is not None and no_latency.status == "ok"
+        if latency and ok and no_latency.network_seconds:  # S itself has no floor
+            row.floor_seconds = no_latency.network_seconds + reader.rounds(shape, stream) * latency
+    return list(rows.values())
