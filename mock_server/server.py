@@ -1,14 +1,6 @@
-"""`MockServer`: the mock on a free 127.0.0.1 port in a background thread, for tests and scripts.
-It is a `MockService`, so its control methods (append, inject, journal, ...) are the service's.
-
-with MockServer(MockConfig(leads_per_bot=5)) as mock:
-    httpx.post(f"{mock.base_url}/get-conversation-ids/bot-alpha",
-               headers={"Authorization": f"Bearer {mock.api_key}"})
-    mock.append("bot-alpha", count=3)
-    session_id = mock.leads("bot-alpha")[0]["session_id"]
-    mock.append_message("bot-alpha", session_id, content="Any news on my refund?")
-    with mock.inject(faults.status(429, retry_after=1, times=2)):
-        ...
+"""`MockServer`: the mock on a free 127.0.0.1 port in a background thread, for tests and scripts
+(docs/sandbox.md shows it in use). It is a `MockService`, so its control methods (append, inject,
+journal, ...) are the service's.
 """
 
 from __future__ import annotations
