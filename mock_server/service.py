@@ -51,7 +51,7 @@ from mock_server.responses import (
     json_array_response,
     spec_error_response,
 )
-from mock_server.store import Exchange, Store
+from mock_server.store import BotChats, Exchange, Store
 from mock_server.validation import SpecValidator
 
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
@@ -115,7 +115,9 @@ class _Call:
     prefer: int | None = None
 
 
-Handler = Callable[[_Call], MockResponse]
+Answer = tuple[Callable[[], MockResponse], Callable[[], Iterator[bytes]]]
+"""A route's answer (built only once the key may read the bot) and the elements it would hold."""
+Handler = Callable[[_Call, Any], Answer]
 
 
 class MockService:
@@ -219,7 +221,7 @@ class MockService:
         operation, params = routed
         route, handler = self._handlers[operation]
         call = _Call(operation, route, params.get("bot_id"), request)
-        response = self._refusal(call) or handler(call)
+        response = self._refusal(call) or self._answer(call, handler)
         if self.config.validate_responses and response.conforming and not response.abort:
             response = self._checked(request, response)
         self.journal.record(
@@ -229,7 +231,7 @@ class MockService:
         return response
 
     def _refusal(self, call: _Call) -> MockResponse | None:
-        """Steps 2 to 5 of the module docstring: a response that answers instead of the handler."""
+        """Steps 2 to 6 of the module docstring: a response that answers instead of the route."""
         operation, request = call.operation, call.request
         if request.body.strip() and not (operation.has_request_body or self.config.allow_request_body):  # fmt: skip
             return error_response(
@@ -255,7 +257,15 @@ class MockService:
             if rejected:
                 return rejected
         prefer = request.headers.get("prefer")
-        return self._preferred(call, prefer) if prefer else None
+        forced = self._preferred(call, prefer) if prefer else None
+        if forced is None and call.route == "send" and orjson.loads(request.body).get("streaming") is True:  # fmt: skip
+            return error_response(
+                400,
+                "streaming: true is not supported: ChatNode does not publish the wire format of "
+                "a streamed answer, so the mock will not invent one; send streaming: false",
+                "streaming_unsupported",
+            )
+        return forced
 
     def _preferred(self, call: _Call, prefer: str) -> MockResponse | None:
         """Prism's `Prefer: code=NNN`: the documented response for NNN, or None for a 2xx
@@ -279,70 +289,46 @@ class MockService:
         message = chatnode_spec.documented_error_message(operation, status) or f"HTTP {status}"
         return spec_error_response(status, message)
 
-    def _serve_leads(self, call: _Call) -> MockResponse:
+    def _serve_leads(self, call: _Call, bot: BotChats) -> Answer:
         """POST /get-conversation-ids/{bot_id}: every lead of the bot."""
-        leads = self.store.snapshot(call.bot_id or "")
-        if leads is None:
-            return self._bot_answer(call, None)
-        conforming = not (self.config.quirks or leads.has_raw)
-        return self._bot_answer(
-            call,
-            lambda: json_array_response(leads.element_chunks(), conforming=conforming),
-            leads.element_chunks,
-        )
+        leads, conforming = bot.leads, not (self.config.quirks or bot.leads.has_raw)
+        return lambda: json_array_response(leads.element_chunks(), conforming=conforming), leads.element_chunks  # fmt: skip
 
-    def _serve_chats(self, call: _Call) -> MockResponse:
+    def _serve_chats(self, call: _Call, bot: BotChats) -> Answer:
         """POST /get-chats/{bot_id}: the messages of the sessions in the body (a JSON array of
         session ids, validated by now), or of the `k` most recent sessions when it is empty."""
-        chats = self.store.chat_snapshot(call.bot_id or "")
-        if chats is None:
-            return self._bot_answer(call, None)
         body = call.request.body
 
         def elements() -> Iterator[bytes]:  # only once the key may read the bot
             asked = orjson.loads(body) if body.strip() else None
-            return chats.element_chunks(chats.select(asked or None, _k(call.request.query)))
+            return bot.element_chunks(bot.select(asked or None, _k(call.request.query)))
 
-        return self._bot_answer(
-            call, lambda: json_array_response(elements(), conforming=chats.conforming), elements
-        )
+        return lambda: json_array_response(elements(), conforming=bot.conforming), elements
 
-    def _serve_send(self, call: _Call) -> MockResponse:
+    def _serve_send(self, call: _Call, bot: BotChats) -> Answer:
         """POST /{bot_id}: the visitor's message and the agent's reply, recorded in the session
         (a new one without `chat_session_id`). A fault that answers instead (a status) records
         nothing; `latency` and `drop` record first."""
         body = orjson.loads(call.request.body)
-        if body.get("streaming") is True:
-            return error_response(
-                400,
-                "streaming: true is not supported: ChatNode does not publish the wire format of "
-                "a streamed answer, so the mock will not invent one; send streaming: false",
-                "streaming_unsupported",
-            )
-        bot_id = call.bot_id or ""
-        if self.store.snapshot(bot_id) is None:
-            return self._bot_answer(call, None)
 
         def answer() -> MockResponse:
-            exchange = self.send_message(bot_id, body["message"], body.get("chat_session_id"))
+            exchange = self.send_message(bot.leads.bot_id, body["message"], body.get("chat_session_id"))  # fmt: skip
             return MockResponse(200, orjson.dumps(exchange.response()), conforming=True)
 
-        return self._bot_answer(call, answer)
+        return answer, _nothing
 
-    def _serve_auth(self, call: _Call) -> MockResponse:
+    def _serve_auth(self, call: _Call, bot: BotChats | None) -> Answer:
         """GET /auth_me: the key's team (an ASSUMED shape: ChatNode publishes none)."""
         answer = MockResponse(200, orjson.dumps(team(self.config.seed)), conforming=True)
-        return self._bot_answer(call, lambda: answer)
+        return lambda: answer, _nothing
 
-    def _bot_answer(
-        self,
-        call: _Call,
-        answer: Callable[[], MockResponse] | None,
-        elements: Callable[[], Iterator[bytes]] = lambda: iter(()),
-    ) -> MockResponse:
+    def _answer(self, call: _Call, handler: Handler) -> MockResponse:
         """What every route shares: the key check (401, or 403 for a bot it may not read or
-        that does not exist, `answer` None), then a fault for this route and bot if the plan
-        picks one, else `answer()`. A fault sees the `elements` only when the key may."""
+        that does not exist), then a fault for this route and bot if the plan picks one, else
+        the handler's answer. A fault sees the elements only when the key may."""
+        bot = None if call.bot_id is None else self.store.chat_snapshot(call.bot_id)
+        missing = call.bot_id is not None and bot is None
+        answer, elements = (None, _nothing) if missing else handler(call, bot)
         token = bearer_token(call.request.headers.get("authorization"))
         call.auth = self.keys.check(token, call.bot_id, answer is not None)
 
@@ -384,6 +370,10 @@ def _undeclared(
         f"{', '.join(map(repr, unknown))}; the spec declares {', '.join(sorted(declared)) or 'none'}",
         "unknown_parameter" if what == "query parameter" else "unknown_field",
     )
+
+
+def _nothing() -> Iterator[bytes]:
+    return iter(())
 
 
 def _k(query: str) -> int:
