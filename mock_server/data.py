@@ -489,16 +489,6 @@ _AI = [_message_fragment("ai", answer) for _, answer in EXCHANGES]
 _TEXTS_BY_TYPE = {"human": [q for q, _ in EXCHANGES], "ai": [a for _, a in EXCHANGES]}
 
 
-def message(message_id: str, kind: str, content: str, session_id: str, at: str) -> dict[str, Any]:
-    """One message in the shape the spec's `Chat` example shows, keys in the spec's order."""
-    return {
-        "id": message_id,
-        "message": {"data": {"type": kind, "content": content}, "type": kind},
-        "session_id": session_id,
-        "created_at": at,
-    }
-
-
 @dataclass(frozen=True)
 class Conversations:
     """A store's conversations: a session's is a pure function of (seed, bot, session, its lead's
@@ -511,13 +501,12 @@ class Conversations:
     quirks: bool = False
 
     def __post_init__(self) -> None:
+        """The one check of the range, for the CLI, `MockConfig`, the fixtures and the demo."""
         low, high = self.per_session
         object.__setattr__(self, "per_session", (low, high))
         if not 0 <= low <= high <= MAX_MESSAGES_PER_SESSION:
-            raise ValueError(
-                f"messages per session {low}-{high}: need 0 <= MIN <= MAX <= "
-                f"{MAX_MESSAGES_PER_SESSION}"
-            )
+            need = f"need 0 <= MIN <= MAX <= {MAX_MESSAGES_PER_SESSION}"
+            raise ValueError(f"messages per session {low}-{high}: {need}")
 
     @property
     def span_ms(self) -> int:
@@ -536,12 +525,10 @@ class Conversations:
         if count == 0:
             return b""
         texts = self._render(bot_id, session_id, lead_ms, count)
-        if self.quirks:
-            choices = digest(
-                self.seed, bot_id, f"chat-quirks:{session_id}", count * QUIRK_CHOICE.size
-            )
-            return quirky_chunk(texts, choices, CHAT_QUIRKS)
-        return ",".join(texts).encode()
+        if not self.quirks:
+            return ",".join(texts).encode()
+        choices = digest(self.seed, bot_id, f"chat-quirks:{session_id}", count * QUIRK_CHOICE.size)
+        return quirky_chunk(texts, choices, CHAT_QUIRKS)
 
     def session_messages(self, bot_id: str, session_id: str, lead_ms: int) -> list[dict[str, Any]]:
         """The same messages as dicts."""
@@ -575,18 +562,18 @@ class Conversations:
     ) -> dict[str, Any]:
         """The `number`th message appended to a bot at runtime: a seeded id, and a seeded text of
         its type unless `content` is given."""
-        raw = digest(
-            self.seed,
-            bot_id,
-            f"chat-append:{number}:{session_id}",
-            _MESSAGE.size + QUIRK_CHOICE.size,
-        )
+        size = _MESSAGE.size + QUIRK_CHOICE.size
+        raw = digest(self.seed, bot_id, f"chat-append:{number}:{session_id}", size)
         a, b, c, d, pick, _ = _MESSAGE.unpack(raw[: _MESSAGE.size])
         if content is None:
             texts = _TEXTS_BY_TYPE.get(kind, _SYSTEM_TEXTS)
             content = texts[pick % len(texts)]
-        message_id = f"{ALNUM4[a]}{ALNUM4[b]}{ALNUM4[c]}{ALNUM3[d]}"
-        item = message(message_id, kind, content, session_id, spec_timestamp(at_ms))
+        item = {  # the spec's `Chat` example's shape and key order
+            "id": f"{ALNUM4[a]}{ALNUM4[b]}{ALNUM4[c]}{ALNUM3[d]}",
+            "message": {"data": {"type": kind, "content": content}, "type": kind},
+            "session_id": session_id,
+            "created_at": spec_timestamp(at_ms),
+        }
         if self.quirks:
             quirk(item, QUIRK_CHOICE.unpack(raw[_MESSAGE.size :]), CHAT_QUIRKS)
         return item
