@@ -381,7 +381,7 @@ def lead_chunks(
 def leads_for_bot(seed: int, bot_id: str, count: int, **options: Any) -> Iterator[dict[str, Any]]:
     """The same leads as dicts, parsed from `lead_chunks` (so both never disagree)."""
     for chunk in lead_chunks(seed, bot_id, count, **options):
-        yield from orjson.loads(b"[" + chunk + b"]")
+        yield from parse_chunks([chunk])
 
 
 # --- Chats: each lead's session has a conversation -------------------------------------------

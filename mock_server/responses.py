@@ -53,10 +53,7 @@ class MockResponse:
 
     def iter_body(self) -> Iterator[bytes]:
         """The body as chunks, whichever way it is held."""
-        if self.chunks is None:
-            yield self.body
-        else:
-            yield from self.chunks
+        return iter((self.body,)) if self.chunks is None else self.chunks
 
     def materialized(self) -> MockResponse:
         """A copy with the body in memory (for validation, or a client in-process); a streamed

@@ -44,12 +44,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_of(sock: socket.socket) -> str:
-    """`http://HOST:PORT` of a bound socket."""
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 class MockServer(MockService):
     """The mock API served by uvicorn in a daemon thread; a context manager. Being the service,
     it needs no admin token for its control methods."""
@@ -110,7 +104,8 @@ class MockServer(MockService):
         except BaseException:
             self.stop()
             raise
-        self.root_url = url_of(self._socket)
+        host, port = self._socket.getsockname()[:2]
+        self.root_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         self.base_url = self.root_url + chatnode_spec.server_base_path()
         return self
 
