@@ -271,11 +271,11 @@ class SessionUnderAnotherBot(Mutant):
 def _rewrite_last_turn(store: Store, bot_id: str, session: str, change: Any) -> None:
     """Replace the session's last two stored messages (a turn) by `change(question, answer)`."""
     with store._lock:
-        log = store._chats[bot_id]
+        log = store._bots[bot_id]
         texts = log.messages[session]
         question, answer = (orjson.loads(t) for t in texts[-2:])
         rewritten = tuple(orjson.dumps(m) for m in change(question, answer))
-        store._chats[bot_id] = replace(
+        store._bots[bot_id] = replace(
             log, messages={**log.messages, session: texts[:-2] + rewritten}
         )
 

@@ -20,31 +20,26 @@ from mock_server.store import BotExistsError
 ADMIN_PREFIX = "/_admin"
 
 Params = Mapping[str, str]
+Handler = Callable[[MockService, Params, dict[str, Any]], Any]
 
 
 class AdminRoute(NamedTuple):
     method: str
     path: str
     """Under ADMIN_PREFIX."""
-    handler: Callable[[MockService, Params, Any], Any]
+    handler: Handler
     request: str
     """The body it takes, for the docs."""
     answer: str
     """What it answers, for the docs."""
     status: int = 200
+    fields: tuple[str, ...] | None = None
+    """The body is a JSON object (or none) with only these fields; None: any (the handler checks
+    or ignores them)."""
+    required: tuple[str, ...] = ()
 
 
-def _fields(body: Any, allowed: tuple[str, ...], required: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The JSON body as keyword arguments: an object (none counts as `{}`) with only `allowed`
-    fields and every `required` one."""
-    body = {} if body is None else body
-    if not isinstance(body, dict) or set(body) - set(allowed) or set(required) - set(body):
-        need = f"; {', '.join(required)} required" if required else ""
-        raise ValueError(f"Send a JSON object with fields among {', '.join(allowed)}{need}")
-    return body
-
-
-def _messages(service: MockService, params: Params, body: Any) -> Any:
+def _messages(service: MockService, params: Params, body: dict[str, Any]) -> Any:
     bot_id, session_id = params["bot_id"], params["session_id"]
     chats = service.store.chat_snapshot(bot_id)
     if chats is None or not chats.has_session(session_id):
@@ -52,64 +47,55 @@ def _messages(service: MockService, params: Params, body: Any) -> Any:
     return service.chats(bot_id, [session_id])
 
 
-def _append_leads(service: MockService, params: Params, body: Any) -> Any:
+def _append_leads(service: MockService, params: Params, body: dict[str, Any]) -> Any:
     bot_id = params["bot_id"]
-    appended = service.append(bot_id, **_fields(body, ("count", "leads")))
+    appended = service.append(bot_id, **body)
     return {"bot_id": bot_id, "appended": appended, "total": service.bots()[bot_id]}
 
 
-def _set_leads(service: MockService, params: Params, body: Any) -> Any:
-    service.set_leads(params["bot_id"], **_fields(body, ("count", "leads")))
+def _set_leads(service: MockService, params: Params, body: dict[str, Any]) -> Any:
+    service.set_leads(params["bot_id"], **body)
     return {"bot_id": params["bot_id"], "total": service.bots()[params["bot_id"]]}
 
 
-def _add_bot(service: MockService, params: Params, body: Any) -> Any:
-    fields = _fields(body, ("bot_id", "count", "leads"), ("bot_id",))
-    service.add_bot(**fields)
-    return {"bot_id": fields["bot_id"], "leads": service.bots()[fields["bot_id"]]}
+def _add_bot(service: MockService, params: Params, body: dict[str, Any]) -> Any:
+    service.add_bot(**body)
+    return {"bot_id": body["bot_id"], "leads": service.bots()[body["bot_id"]]}
 
 
-def _append_message(service: MockService, params: Params, body: Any) -> Any:
+def _append_message(service: MockService, params: Params, body: dict[str, Any]) -> Any:
     bot_id, session_id = params["bot_id"], params["session_id"]
-    fields = _fields(body, ("content", "type", "raw"))
-    appended = service.append_message(bot_id, session_id, **fields)
+    appended = service.append_message(bot_id, session_id, **body)
     return {"bot_id": bot_id, "session_id": session_id, "appended": appended}
 
 
-def _send_message(service: MockService, params: Params, body: Any) -> Any:
-    fields = _fields(body, ("message", "chat_session_id"), ("message",))
-    exchange = service.send_message(params["bot_id"], fields["message"], fields.get("chat_session_id"))  # fmt: skip
+def _send_message(service: MockService, params: Params, body: dict[str, Any]) -> Any:
+    exchange = service.send_message(params["bot_id"], body["message"], body.get("chat_session_id"))  # fmt: skip
     messages = [exchange.question, exchange.answer]
     return {"response": exchange.response(), "lead": exchange.lead, "messages": messages}
 
 
-def _add_fault(service: MockService, params: Params, body: Any) -> Any:
-    if not isinstance(body, dict):
-        raise ValueError('Send {"spec": "429:times=3"} or the fields of a fault rule')
+def _add_fault(service: MockService, params: Params, body: dict[str, Any]) -> Any:
     injected = service.inject(body)
     return {"id": injected.id, **injected.rule.to_json()}
 
 
-def _remove_fault(service: MockService, params: Params, body: Any) -> Any:
+def _remove_fault(service: MockService, params: Params, body: dict[str, Any]) -> Any:
     rule_id = params["fault_id"]
     if not (rule_id.isdigit() and service.remove_fault(int(rule_id))):
         raise KeyError(f"No fault rule {rule_id}; GET {ADMIN_PREFIX}/faults lists them")
     return {"removed": rule_id}
 
 
-def _reset(service: MockService, params: Params, body: Any) -> Any:
-    service.reset()
-    return {"status": "reset", "bots": list(service.bots())}
-
-
-def _then(change: Callable[[MockService], Any], answer: Any) -> Callable[..., Any]:
-    """A handler that makes a change and answers a constant."""
-    return lambda service, params, body: change(service) or answer
+def _then(change: Callable[[MockService], Any], answer: Callable[[MockService], Any]) -> Handler:
+    """A handler that makes a change and answers what `answer` says of the service then."""
+    return lambda service, params, body: change(service) or answer(service)
 
 
 _BOTS = "/bots/{bot_id}"
 _SESSION = _BOTS + "/sessions/{session_id}/messages"
 COUNT_OR_LEADS = '`{"count": N}` or `{"leads": [...]}`'
+COUNT_OR_LEADS_FIELDS = ("count", "leads")
 
 ADMIN_ROUTES = [
     AdminRoute("GET", "/health", lambda s, p, b: {"status": "ok", "bots": list(s.bots())},
@@ -117,34 +103,36 @@ ADMIN_ROUTES = [
     AdminRoute("GET", "/bots", lambda s, p, b: {"bots": [{"bot_id": k, "leads": n} for k, n in s.bots().items()]},
                "", '`{"bots": [{"bot_id": "bot-alpha", "leads": 100}, ...]}`'),
     AdminRoute("POST", "/bots", _add_bot, '`{"bot_id": "b3", "count": 10}` or `{"bot_id": "b3", "leads": [...]}`',
-               '`{"bot_id": "b3", "leads": 10}`; 409 if it exists', 201),
+               '`{"bot_id": "b3", "leads": 10}`; 409 if it exists', 201, ("bot_id", "count", "leads"), ("bot_id",)),
     AdminRoute("GET", _BOTS + "/leads", lambda s, p, b: s.leads(p["bot_id"]),
                "", "the leads Get Leads serves now"),
     AdminRoute("POST", _BOTS + "/leads", _append_leads, COUNT_OR_LEADS,
                '`{"bot_id": ..., "appended": [...], "total": 103}`: generated leads are created after '
-               "everything the bot has; raw leads are served verbatim (even non-conforming)"),
-    AdminRoute("PUT", _BOTS + "/leads", _set_leads, COUNT_OR_LEADS, '`{"bot_id": ..., "total": 5}`'),
+               "everything the bot has; raw leads are served verbatim (even non-conforming)", 200, COUNT_OR_LEADS_FIELDS),
+    AdminRoute("PUT", _BOTS + "/leads", _set_leads, COUNT_OR_LEADS, '`{"bot_id": ..., "total": 5}`', 200,
+               COUNT_OR_LEADS_FIELDS),
     AdminRoute("GET", _SESSION, _messages, "", "the session's messages as Get Chat History serves them"),
     AdminRoute("POST", _SESSION, _append_message,
                '`{"content": "...", "type": "human"}` (both optional) or `{"raw": {...}}`',
                '`{"bot_id", "session_id", "appended": message}`, created after every message the '
-               "bot has; 404 for an unknown bot or session", 201),
+               "bot has; 404 for an unknown bot or session", 201, ("content", "type", "raw")),
     AdminRoute("POST", _BOTS + "/messages", _send_message,
                '`{"message": "...", "chat_session_id": "..."}` (the id optional)',
                '`{"response": <Send Message\'s answer>, "lead": <the lead listed for a new session, or '
                'null>, "messages": [<question>, <answer>]}`: an end user chatting, without a key, '
-               "faults or journal", 201),
+               "faults or journal", 201, ("message", "chat_session_id"), ("message",)),
     AdminRoute("GET", "/faults", lambda s, p, b: {"faults": s.fault_rules()},
                "", '`{"faults": [{"id": 1, "kind": "status", "status": 429, "times": 3, "remaining": 3}]}`'),
     AdminRoute("POST", "/faults", _add_fault, '`{"spec": "429:retry_after=0:times=3"}` or `{"kind": "drop", "bot": "b"}`',
                '`{"id": 1, "kind": "status", ...}`', 201),
-    AdminRoute("DELETE", "/faults", _then(MockService.clear_faults, {"faults": []}), "", "clears every rule"),
+    AdminRoute("DELETE", "/faults", _then(MockService.clear_faults, lambda s: {"faults": []}), "", "clears every rule"),
     AdminRoute("DELETE", "/faults/{fault_id}", _remove_fault, "", '`{"removed": "1"}`; 404 if none'),
     AdminRoute("GET", "/journal", lambda s, p, b: {"entries": s.journal()}, "",
                '`{"entries": [{"timestamp": ..., "method": "POST", "path": "/v1/get-conversation-ids/bot-alpha", '
                '"bot": "bot-alpha", "status": 200, "fault": null, "auth": "ok", "prefer": null}]}`'),
-    AdminRoute("DELETE", "/journal", _then(MockService.clear_journal, {"entries": []}), "", "clears it"),
-    AdminRoute("POST", "/reset", _reset, "", "bots, leads, chats and faults back to the configuration; journal emptied"),
+    AdminRoute("DELETE", "/journal", _then(MockService.clear_journal, lambda s: {"entries": []}), "", "clears it"),
+    AdminRoute("POST", "/reset", _then(MockService.reset, lambda s: {"status": "reset", "bots": list(s.bots())}),
+               "", "bots, leads, chats and faults back to the configuration; journal emptied"),
 ]  # fmt: skip
 """Every admin endpoint, with what it takes and answers (docs/sandbox.md's table is made of it)."""
 
@@ -172,7 +160,12 @@ def answer(service: MockService, request: MockRequest) -> MockResponse:
         return routed
     route, params = routed
     try:
-        body = orjson.loads(request.body) if request.body.strip() else None
+        body = orjson.loads(request.body) if request.body.strip() else {}
+        fields, required = route.fields, set(route.required)
+        if not isinstance(body, dict) or set(body) - set(body if fields is None else fields) or required - set(body):  # fmt: skip
+            among = "" if fields is None else f" with fields among {', '.join(fields)}"
+            need = f"; {', '.join(route.required)} required" if route.required else ""
+            raise ValueError(f"Send a JSON object{among}{need}")
         result = route.handler(service, params, body)
     except orjson.JSONDecodeError as exc:
         return error_response(400, f"Request body is not JSON: {exc}")

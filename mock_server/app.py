@@ -1,6 +1,6 @@
 """The ASGI app: it reads each request's body (413 past MAX_BODY_BYTES), hands the request to
-`admin.answer` under `/_admin/` and to `MockService.dispatch` (the one router of the API, shared
-with the respx router) everywhere else, and writes the answer back, streamed when it is big."""
+`admin.answer` under `/_admin/` and to `MockService.dispatch` elsewhere, and writes the answer
+back, streamed when it is big."""
 
 from __future__ import annotations
 
@@ -42,7 +42,10 @@ async def _respond(service: MockService, request: Request) -> MockResponse:
     body = await _read_body(request)
     if body is None:
         return error_response(413, f"Request body over {MAX_BODY_BYTES} bytes; send a smaller one")
-    mock_request = _mock_request(request.scope, body)
+    scope = request.scope
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+    query = scope.get("query_string", b"").decode("latin-1")
+    mock_request = MockRequest(scope["method"], scope["path"], headers, query, body)
     if admin.is_admin_path(mock_request.path):
         return admin.answer(service, mock_request)
     response = service.dispatch(mock_request)
@@ -53,7 +56,8 @@ async def _respond(service: MockService, request: Request) -> MockResponse:
 
 async def _read_body(request: Request) -> bytes | None:
     """The request body, or None once it passes MAX_BODY_BYTES (reading stops there)."""
-    if not _may_have_body(request.scope):
+    headers = request.scope["headers"]
+    if not any(n == b"transfer-encoding" or (n == b"content-length" and v != b"0") for n, v in headers):  # fmt: skip
         return b""
     parts, size = [], 0
     async for part in request.stream():
@@ -62,19 +66,6 @@ async def _read_body(request: Request) -> bytes | None:
             return None
         parts.append(part)
     return b"".join(parts)
-
-
-def _may_have_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"transfer-encoding" or (name == b"content-length" and value != b"0"):
-            return True
-    return False
-
-
-def _mock_request(scope: Scope, body: bytes) -> MockRequest:
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    query = scope.get("query_string", b"").decode("latin-1")
-    return MockRequest(scope["method"], scope["path"], headers, query, body)
 
 
 def to_starlette(response: MockResponse) -> Response:
@@ -90,13 +81,9 @@ def to_starlette(response: MockResponse) -> Response:
 
 
 class ChunkedResponse(Response):
-    """Streams a body chunk by chunk, yielding to the event loop between chunks so a
-    million-lead body never blocks other requests, and stopping if the client goes away.
-
-    For the `drop` fault it sends half of the first chunk and returns without finishing the
-    response; the ASGI server then has to close the connection, and the client sees an
-    incomplete chunked body.
-    """
+    """Streams a body chunk by chunk, yielding to the event loop between chunks so a million-lead
+    body never blocks other requests, and stopping if the client goes away. For `drop` it sends
+    half of the first chunk and returns unfinished: the server closes the connection."""
 
     def __init__(self, response: MockResponse) -> None:
         self.status_code = response.status

@@ -25,13 +25,8 @@ class AuthOutcome(Enum):
 
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header; None when absent or another scheme."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
-        return None
-    return token
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def admin_allowed(token: str | None, admin_token: str | None) -> bool:
@@ -50,11 +45,8 @@ class KeyRing:
     keys: Mapping[str, BotScope]
 
     def scope_of(self, token: str) -> BotScope | bool:
-        """The bot scope of a known token, or False when the token matches no key.
-
-        Compares against every key with `hmac.compare_digest`, without stopping at a match, so
-        the time taken does not tell which key (or how much of one) was right.
-        """
+        """The bot scope of a known token, or False. Compares with every key in constant time,
+        without stopping at a match, so the time taken does not tell which key was right."""
         presented = token.encode()
         found: BotScope | bool = False
         for key, scope in self.keys.items():
@@ -84,9 +76,8 @@ _TEAM_NAMES = [
 
 
 def team(seed: int) -> dict[str, Any]:
-    """The team every key of a mock belongs to, as `GET /auth_me` answers it: a pure function of
-    the seed, never of a key. The shape (`id`, `name`, `slug`) is ASSUMED: ChatNode publishes none
-    (see `chatnode_spec/assumed/`)."""
+    """The team every key belongs to, as `GET /auth_me` answers it, a pure function of the seed.
+    The shape is ASSUMED: ChatNode publishes none (see `chatnode_spec/assumed/`)."""
     raw = digest(seed, "", "team", 21)
     return {
         "id": 1000 + int.from_bytes(raw[:4], "little") % 90_000,

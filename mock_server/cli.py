@@ -15,9 +15,7 @@ from mock_server.config import (
     DEFAULT_API_KEY,
     DEFAULT_BOTS,
     MockConfig,
-    argument_type,
     parse_api_keys,
-    parse_messages_per_session,
 )
 from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, DEFAULT_RECENT_SESSIONS
 from mock_server.faults import parse_fault
@@ -79,14 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     add("--bot", dest="bots", action="append", metavar="BOT_ID",
         help=f"a bot to serve, repeatable (default {' '.join(DEFAULT_BOTS)})")
     add("--leads", dest="leads_per_bot", type=int, default=100, metavar="N", help="leads per bot (default 100)")
-    add("--messages", dest="messages_per_session", type=argument_type(parse_messages_per_session),
+    add("--messages", dest="messages_per_session",
         default=DEFAULT_MESSAGES_PER_SESSION, metavar="N|MIN-MAX",
         help=f"chat messages per lead's session: exactly N, or a seeded number from MIN to MAX (default {low}-{high})")
     add("--seed", type=int, default=0, help="data seed (default 0)")
     add("--quirks", action="store_true",
         help="serve leads and chats as a sloppy real API might: 0-6 fraction digits, Z or other offsets, nulls, "
         "unknown fields, slightly out of order, now and then a message type other than human/ai (not spec-conforming)")
-    add("--fault", dest="faults", action="append", type=argument_type(parse_fault), metavar="SPEC",
+    add("--fault", dest="faults", action="append", metavar="SPEC",
         help="a fault rule, repeatable (syntax below)")
     add("--allow-request-body", action="store_true",
         help="ignore request bodies instead of answering 400 unexpected_body")
@@ -108,11 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> MockConfig:
     """The MockConfig the flags describe; ValueError with a readable message on a bad flag."""
-    fields = vars(args) | {
-        "faults": tuple(args.faults or ()),
-        "bots": tuple(args.bots or DEFAULT_BOTS),
-    }
-    return MockConfig(**fields | {"api_keys": parse_api_keys(args.api_keys or [DEFAULT_API_KEY])})
+    return MockConfig(
+        **vars(args)
+        | {
+            "faults": tuple(map(parse_fault, args.faults or ())),
+            "bots": tuple(args.bots or DEFAULT_BOTS),
+            "api_keys": parse_api_keys(args.api_keys or [DEFAULT_API_KEY]),
+        }
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

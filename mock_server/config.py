@@ -1,20 +1,16 @@
 """The one home of the mock server's configuration: the CLI, the fixtures and the Python API all
-build a `MockConfig` and hand it to the same app factory. Each rule on it is checked once, here,
-as a ValueError that every caller (CLI, fixtures, demo) reports as it is."""
+build a `MockConfig`. Each rule on it is checked once, as a ValueError every caller reports."""
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TypeVar
 
-from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, MAX_MESSAGES_PER_SESSION
+from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, Conversations
 from mock_server.faults import FaultRule
 
-T = TypeVar("T")
 ADMIN_TOKEN_ENV = "CHATNODE_MOCK_ADMIN_TOKEN"
 DEFAULT_API_KEY = "mock-secret-key"
 DEFAULT_BOTS = ("bot-alpha", "bot-beta")
@@ -116,8 +112,8 @@ def parse_api_key(text: str) -> tuple[str, BotScope]:
 
 
 def parse_messages_per_session(value: str | Sequence[int]) -> tuple[int, int]:
-    """`N` or `MIN-MAX` (the CLI's `--messages`), or a (MIN, MAX) pair, checked: the one rule
-    for the CLI, `MockConfig`, the fixtures and the demo."""
+    """`N` or `MIN-MAX` (the CLI's `--messages`), or a (MIN, MAX) pair, checked by the one rule,
+    `data.Conversations`'s, for the CLI, `MockConfig`, the fixtures and the demo."""
     if isinstance(value, str):
         low, sep, high = value.strip().partition("-")
         try:
@@ -126,26 +122,7 @@ def parse_messages_per_session(value: str | Sequence[int]) -> tuple[int, int]:
             raise ValueError(
                 f"--messages {value!r}: use N or MIN-MAX with whole numbers, e.g. 100 or 0-8"
             ) from None
-    low, high = value
-    if not 0 <= low <= high <= MAX_MESSAGES_PER_SESSION:
-        raise ValueError(
-            f"messages per session {low}-{high}: need 0 <= MIN <= MAX <= {MAX_MESSAGES_PER_SESSION}"
-        )
-    return low, high
-
-
-def argument_type(parse: Callable[[str], T]) -> Callable[[str], T]:
-    """An argparse `type=` from a parser that raises ValueError: argparse then prints the
-    parser's own message (it would replace a plain ValueError's with "invalid value")."""
-
-    def convert(text: str) -> T:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = getattr(parse, "__name__", "value")
-    return convert
+    return Conversations(per_session=(value[0], value[1])).per_session
 
 
 def parse_api_keys(texts: Sequence[str]) -> dict[str, BotScope]:

@@ -1,13 +1,11 @@
-"""Seeded data for both streams: a bot's leads (Get Leads) and its sessions' messages (Get Chat
-History), each a pure function of its inputs.
+"""Seeded data for both streams: a bot's leads and its sessions' messages, each a pure function
+of its inputs.
 
-Randomness comes from SHAKE-256 over (seed, bot id, label): the same on every machine and Python
-version, and prefix-stable, so any run of records can be generated without those before it and a
-body of a million records is written chunk by chunk, never held whole. Records are written as JSON
-text from precomputed tables (the hot loops); with quirks on, one function, `quirk`, bends the
-parsed records of either stream into what a loose API may send, so both forms hold the same
-records at the same instants. Timestamps are exact integer milliseconds throughout: no float
-ever carries an instant.
+Randomness is SHAKE-256 over (seed, bot id, label): the same everywhere, and prefix-stable, so
+any run of records is generated without those before it and a million-record body is written
+chunk by chunk from precomputed tables, never held whole. With quirks on, one function, `quirk`,
+bends either stream's records into what a loose API may send, at the same instants. Timestamps
+are exact integer milliseconds: no float ever carries an instant.
 """
 
 from __future__ import annotations
@@ -37,8 +35,7 @@ def digest(seed: int, bot_id: str, label: str, size: int) -> bytes:
 
 def alnum_table(width: int, multiplier: int) -> list[str]:
     """65,536 lowercase alphanumeric strings of `width`, so a random 16-bit number picks one;
-    with a multiplier coprime with 36**width they are distinct, or (width 3, 46,656 strings)
-    cover every string evenly."""
+    a multiplier coprime with 36**width spreads them evenly."""
     space, table = len(ALNUM) ** width, []
     for i in range(65536):
         n, chars = (i * multiplier) % space, []
@@ -59,8 +56,7 @@ def stretch(table: list[T], size: int = 256) -> list[T]:
 
 
 def uuid_text(raw: bytes) -> str:
-    """A version-4 UUID in its usual text form from 16 random bytes (the form of the ids in
-    Send Message's example, `d0135d64-2f4b-4a79-9b29-af76e4ea93a7`)."""
+    """A version-4 UUID in text form from 16 random bytes (Send Message's example form)."""
     h = raw[:16].hex()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[raw[8] & 3]}{h[17:20]}-{h[20:32]}"
 
@@ -72,8 +68,7 @@ DAY_MS = 86_400_000
 MINUTE_OF_DAY = [f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
 MS_OF_MINUTE = [f"{ms // 1000:02d}.{ms % 1000:03d}" for ms in range(60_000)]
 DAY_PREFIX: dict[int, str] = {}
-"""`YYYY-MM-DDT` by day number since the epoch, filled by `day_prefix`; hot loops read it
-directly and call `day_prefix` on a miss (a million records span a year)."""
+"""`YYYY-MM-DDT` by day since the epoch; hot loops read it and call `day_prefix` on a miss."""
 
 
 def day_prefix(day: int) -> str:
@@ -91,8 +86,7 @@ def spec_timestamp(ms: int) -> str:
 
 
 def parse_ms(text: str) -> int:
-    """Epoch milliseconds (floored) of an ISO 8601 timestamp with an offset or `Z`; ValueError
-    when it is not one."""
+    """Epoch milliseconds (floored) of an ISO 8601 timestamp with an offset, else ValueError."""
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no offset")
@@ -122,8 +116,7 @@ def quirk_timestamp(ms: int, micro: int, digits: int, offset_pick: int) -> str:
 
 QUIRK_CHOICE = struct.Struct("<BBBBBHB")
 """Per record, from bytes of its own (so quirks never change the record underneath): fraction
-digits, offset, nulls (a bit per optional field), extra field, order key, microseconds, odd
-value."""
+digits, offset, nulls (a bit per optional field), extra, order key, microseconds, odd value."""
 
 
 @dataclass(frozen=True)
@@ -143,9 +136,9 @@ class Quirks:
 
 
 def quirk(record: dict[str, Any], choice: tuple[int, ...], kinds: Quirks) -> dict[str, Any]:
-    """The one quirk function of both streams: `record` (conforming) with its `created_at` in
-    another form at the same instant, absent optional fields as null, an unknown field, an odd
-    value, each as `choice` (a `QUIRK_CHOICE`) picks."""
+    """The one quirk function of both streams: `record` with `created_at` in another form at the
+    same instant, absent optional fields as null, an unknown field, an odd value, as `choice`
+    (a `QUIRK_CHOICE`) picks."""
     digits, offset_pick, nulls, extra, _, micro, odd = choice
     at_ms = parse_ms(record["created_at"])
     record["created_at"] = quirk_timestamp(at_ms, micro % 1000, digits % 7, offset_pick)
@@ -162,8 +155,7 @@ def quirk(record: dict[str, Any], choice: tuple[int, ...], kinds: Quirks) -> dic
 
 
 def quirky_chunk(texts: list[str], choices: bytes, kinds: Quirks) -> bytes:
-    """Conforming records (JSON texts) as a chunk of their quirk forms, locally shuffled by each
-    one's order key; `choices` holds a `QUIRK_CHOICE` per record."""
+    """Records (JSON texts) as a chunk of their quirk forms, shuffled locally by order key."""
     records = orjson.loads("[" + ",".join(texts) + "]")
     keyed = [
         (choice[4], k, quirk(record, choice, kinds))
@@ -185,7 +177,7 @@ def parse_chunks(chunks: Iterable[bytes]) -> list[Any]:
 # --- Leads -----------------------------------------------------------------------------------
 
 CHUNK_SIZE = 1024
-"""Leads per generated chunk: big enough to amortise per-chunk work, small enough to stream."""
+"""Leads per generated chunk: enough to amortise per-chunk work, few enough to stream."""
 BASE_START_MS = (datetime(2024, 1, 1, tzinfo=UTC) - EPOCH) // timedelta(milliseconds=1)
 BASE_SPAN_MS = 365 * DAY_MS
 """A bot's base leads spread over one year from 2024, whatever their number."""
@@ -312,8 +304,8 @@ def base_timeline(seed: int, bot_id: str, count: int) -> Timeline:
 
 
 def _render_leads(records: Iterator[tuple[int, ...]], start_ms: int, gap_ms: int) -> list[str]:
-    """Conforming leads as JSON text, keys and spacing exactly as orjson writes them: the hot
-    loop of a million-lead body, table lookups and f-strings only, locals bound once."""
+    """Leads as JSON text exactly as orjson writes them: the hot loop of a million-lead body,
+    table lookups and f-strings only."""
     persons, agents, heads, d4, d3 = _person_fragments(), _AGENT, _PHONE_HEAD, _DIGITS4, _DIGITS3
     p4, p3, minutes, seconds, days = ALNUM4, ALNUM3, MINUTE_OF_DAY, MS_OF_MINUTE, DAY_PREFIX
     out = []
@@ -334,8 +326,8 @@ def _render_leads(records: Iterator[tuple[int, ...]], start_ms: int, gap_ms: int
 
 @cache
 def _person_fragments() -> list[str]:
-    """65,536 ready-made `,"enduser_name":...,"enduser_email":...` fragments, some without name
-    or email; built once (about 0.1 s) so the hot loop does one lookup per person."""
+    """65,536 ready `,"enduser_name":...,"enduser_email":...` fragments (some without name or
+    email), built once (about 0.1 s) so the hot loop does one lookup per person."""
     raw = hashlib.shake_256(b"chatnode-mock persons").digest(65536 * 6)
     fragments = []
     for first, last, style, number, has_name, has_email in struct.iter_unpack("<6B", raw):
@@ -366,8 +358,7 @@ def lead_chunks(
     timeline: Timeline | None = None,
 ) -> Iterator[bytes]:
     """Leads `start_index .. start_index + count` of a bot as chunks of JSON text `{...},{...}`
-    (no brackets; see `responses.json_array`). The timeline defaults to `base_timeline(seed,
-    bot_id, count)`. With quirks the same leads come in their quirk forms, locally shuffled."""
+    (see `responses.json_array`), on `base_timeline(seed, bot_id, count)` by default."""
     timeline = timeline or base_timeline(seed, bot_id, count)
     stop, index = start_index + count, start_index
     while index < stop:
@@ -388,10 +379,9 @@ def lead_chunks(
 
 
 def leads_for_bot(seed: int, bot_id: str, count: int, **options: Any) -> Iterator[dict[str, Any]]:
-    """The same leads as dicts, a chunk at a time (parsed from the fast path, so both can never
-    disagree); options as `lead_chunks` takes them."""
+    """The same leads as dicts, parsed from `lead_chunks` (so both never disagree)."""
     for chunk in lead_chunks(seed, bot_id, count, **options):
-        yield from orjson.loads(b"[" + chunk + b"]")
+        yield from parse_chunks([chunk])
 
 
 # --- Chats: each lead's session has a conversation -------------------------------------------
@@ -499,22 +489,11 @@ _AI = [_message_fragment("ai", answer) for _, answer in EXCHANGES]
 _TEXTS_BY_TYPE = {"human": [q for q, _ in EXCHANGES], "ai": [a for _, a in EXCHANGES]}
 
 
-def message(message_id: str, kind: str, content: str, session_id: str, at: str) -> dict[str, Any]:
-    """One message in the shape the spec's `Chat` example shows, keys in the spec's order."""
-    return {
-        "id": message_id,
-        "message": {"data": {"type": kind, "content": content}, "type": kind},
-        "session_id": session_id,
-        "created_at": at,
-    }
-
-
 @dataclass(frozen=True)
 class Conversations:
-    """How a store's conversations are generated: a session's is a pure function of (seed, bot,
-    session, its lead's created_at, the per-session range, quirks). A conversation alternates
-    human and ai, human first, each message 1 s to 3 min after the one before and the first
-    after the lead, so every message is later than its lead."""
+    """A store's conversations: a session's is a pure function of (seed, bot, session, its lead's
+    created_at, the per-session range, quirks). Human and ai alternate, human first, each message
+    1 s to 3 min after the one before (the first after the lead)."""
 
     seed: int = 0
     per_session: tuple[int, int] = DEFAULT_MESSAGES_PER_SESSION
@@ -522,13 +501,12 @@ class Conversations:
     quirks: bool = False
 
     def __post_init__(self) -> None:
+        """The one check of the range, for the CLI, `MockConfig`, the fixtures and the demo."""
         low, high = self.per_session
         object.__setattr__(self, "per_session", (low, high))
         if not 0 <= low <= high <= MAX_MESSAGES_PER_SESSION:
-            raise ValueError(
-                f"messages per session {low}-{high}: need 0 <= MIN <= MAX <= "
-                f"{MAX_MESSAGES_PER_SESSION}"
-            )
+            need = f"need 0 <= MIN <= MAX <= {MAX_MESSAGES_PER_SESSION}"
+            raise ValueError(f"messages per session {low}-{high}: {need}")
 
     @property
     def span_ms(self) -> int:
@@ -542,21 +520,18 @@ class Conversations:
         return low + int.from_bytes(raw, "little") % (high - low + 1)
 
     def session_chunk(self, bot_id: str, session_id: str, lead_ms: int) -> bytes:
-        """A session's generated messages as JSON text `{...},{...}` (no brackets; empty when it
-        has none), in time order, or locally shuffled in their quirk forms."""
+        """A session's generated messages as JSON text `{...},{...}` (empty when it has none)."""
         count = self.count(bot_id, session_id)
         if count == 0:
             return b""
         texts = self._render(bot_id, session_id, lead_ms, count)
-        if self.quirks:
-            choices = digest(
-                self.seed, bot_id, f"chat-quirks:{session_id}", count * QUIRK_CHOICE.size
-            )
-            return quirky_chunk(texts, choices, CHAT_QUIRKS)
-        return ",".join(texts).encode()
+        if not self.quirks:
+            return ",".join(texts).encode()
+        choices = digest(self.seed, bot_id, f"chat-quirks:{session_id}", count * QUIRK_CHOICE.size)
+        return quirky_chunk(texts, choices, CHAT_QUIRKS)
 
     def session_messages(self, bot_id: str, session_id: str, lead_ms: int) -> list[dict[str, Any]]:
-        """The same messages as dicts (parsed from the fast path, so both can never disagree)."""
+        """The same messages as dicts."""
         return parse_chunks([self.session_chunk(bot_id, session_id, lead_ms)])
 
     def _render(self, bot_id: str, session_id: str, lead_ms: int, count: int) -> list[str]:
@@ -586,19 +561,19 @@ class Conversations:
         self, bot_id: str, session_id: str, number: int, at_ms: int, content: str | None, kind: str
     ) -> dict[str, Any]:
         """The `number`th message appended to a bot at runtime: a seeded id, and a seeded text of
-        its type unless `content` is given; in its quirk form when quirks are on."""
-        raw = digest(
-            self.seed,
-            bot_id,
-            f"chat-append:{number}:{session_id}",
-            _MESSAGE.size + QUIRK_CHOICE.size,
-        )
+        its type unless `content` is given."""
+        size = _MESSAGE.size + QUIRK_CHOICE.size
+        raw = digest(self.seed, bot_id, f"chat-append:{number}:{session_id}", size)
         a, b, c, d, pick, _ = _MESSAGE.unpack(raw[: _MESSAGE.size])
         if content is None:
             texts = _TEXTS_BY_TYPE.get(kind, _SYSTEM_TEXTS)
             content = texts[pick % len(texts)]
-        message_id = f"{ALNUM4[a]}{ALNUM4[b]}{ALNUM4[c]}{ALNUM3[d]}"
-        item = message(message_id, kind, content, session_id, spec_timestamp(at_ms))
+        item = {  # the spec's `Chat` example's shape and key order
+            "id": f"{ALNUM4[a]}{ALNUM4[b]}{ALNUM4[c]}{ALNUM3[d]}",
+            "message": {"data": {"type": kind, "content": content}, "type": kind},
+            "session_id": session_id,
+            "created_at": spec_timestamp(at_ms),
+        }
         if self.quirks:
             quirk(item, QUIRK_CHOICE.unpack(raw[_MESSAGE.size :]), CHAT_QUIRKS)
         return item

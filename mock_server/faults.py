@@ -43,9 +43,8 @@ NormalResponse = Callable[[], MockResponse]
 
 
 class Kind(NamedTuple):
-    """How a kind is written, what it answers, its own fields and its one response, made from
-    the rule, the normal response (built only if needed) and the elements the normal 200 would
-    hold as JSON chunks (none when the caller may not see them)."""
+    """How a kind is written, what it answers, its own fields, and its one response, made from the
+    rule, the normal response (built only if needed) and the normal 200's element chunks."""
 
     syntax: str
     answer: str
@@ -115,11 +114,6 @@ class FaultRule:
                 raise ValueError(f"{name}={value!r} is not valid; {name}={field.meaning}")
             object.__setattr__(self, name, value)
 
-    def matches(self, bot_id: str | None, route: str | None) -> bool:
-        """Whether the rule's bot and route scopes admit a request (`times` and `p` are the
-        plan's to count and draw)."""
-        return self.bot in (None, bot_id) and self.route in (None, route)
-
     @property
     def label(self) -> str:
         """Short name for the journal: `status:429`, `latency:1.5`, `drop`, ..."""
@@ -151,19 +145,16 @@ def parse_fault(text: str) -> FaultRule:
     head, *options = text.strip().split(":")
     name, _, value = head.partition("=")
     data: dict[str, Any] = {"kind": head}
-    if head.isdigit():
-        data = {"kind": FaultKind.STATUS, "status": head}
-    elif name == FaultKind.LATENCY:
-        data = {"kind": FaultKind.LATENCY, "seconds": value}
     try:
+        if head.isdigit():
+            data = {"kind": FaultKind.STATUS, "status": int(head)}
+        elif name == FaultKind.LATENCY:
+            data = {"kind": FaultKind.LATENCY, "seconds": float(value)}
         for option in options:
             name, sep, value = option.partition("=")
             if not sep or name not in OPTIONS:
                 raise ValueError(f"option {option!r} is not one of {', '.join(OPTIONS)}=VALUE")
-            data[name] = FIELDS[name].type(value)
-        for name in ("status", "seconds"):
-            if name in data:
-                data[name] = FIELDS[name].type(data[name])
+            data[name] = OPTIONS[name].type(value)
         if data["kind"] not in FaultKind.__members__.values():
             raise ValueError(f"unknown kind {head!r}; use {', '.join(k.syntax for k in KINDS.values())}")  # fmt: skip
         return FaultRule(**data)
@@ -239,9 +230,9 @@ class FaultPlan:
         with self._lock:
             for active in self._rules:
                 rule = active.rule
-                if not rule.matches(bot_id, route) or (
-                    rule.p is not None and active.draws.random() >= rule.p
-                ):
+                if rule.bot not in (None, bot_id) or rule.route not in (None, route):
+                    continue
+                if rule.p is not None and active.draws.random() >= rule.p:
                     continue
                 if active.remaining is not None:
                     active.remaining -= 1
@@ -252,13 +243,13 @@ class FaultPlan:
 
 
 class InjectedFault:
-    """A rule added to a running plan: `remove()` it, or use it as a context manager."""
+    """A rule added to a running plan: `remove()` it (False if already spent or cleared), or use
+    it as a context manager."""
 
     def __init__(self, plan: FaultPlan, rule: FaultRule) -> None:
         self.rule, self._plan, self.id = rule, plan, plan.add(rule)
 
     def remove(self) -> bool:
-        """Take the rule out of the plan; False if it was already gone (spent or cleared)."""
         return self._plan.remove(self.id)
 
     def __enter__(self) -> InjectedFault:
@@ -291,8 +282,7 @@ NON_OBJECT_ELEMENT = b'"record-unavailable"'
 
 
 def _non_object(rule: FaultRule, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:
-    # After the first chunk of records (a generated chunk, an appended batch, a session's
-    # messages), or alone in an empty list.
+    # After the first chunk of records, or alone in an empty list.
     first = next((chunk for chunk in elements if chunk), b"")
     return MockResponse(200, chunks=json_array(chain((first, NON_OBJECT_ELEMENT), elements)))
 
@@ -314,5 +304,4 @@ KINDS: dict[FaultKind, Kind] = {
 
 
 def fault_response(rule: FaultRule, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:  # fmt: skip
-    """The response for a request that a fault rule picked."""
     return KINDS[rule.kind].respond(rule, normal, elements)

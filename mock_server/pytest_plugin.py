@@ -1,14 +1,7 @@
-"""pytest plugin (entry point `chatnode_mock`): a live mock server per test, like respx's
-`respx_mock`.
-
-    def test_reads_leads(chatnode_mock):
-        client = MyClient(base_url=chatnode_mock.base_url, api_key=chatnode_mock.api_key)
-
-    @pytest.mark.chatnode_mock(leads_per_bot=5, quirks=True)
-    def test_tolerates_quirks(chatnode_mock): ...
-
-`chatnode_mock_factory` (session-scoped) starts servers with any config and stops them all at
-the end of the session, for tests that need several or a module-wide one.
+"""pytest plugin (entry point `chatnode_mock`): `chatnode_mock`, a live mock server per test
+configured by `@pytest.mark.chatnode_mock(**MockConfig fields)`, like respx's `respx_mock`; and
+`chatnode_mock_factory` (session-scoped), which starts servers with any config and stops them all
+at the end of the session.
 """
 
 from __future__ import annotations

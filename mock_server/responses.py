@@ -1,8 +1,5 @@
-"""The transport-neutral request and response the mock's core speaks, and its one error shape.
-
-The ASGI app and the respx router both turn their native request into a `MockRequest`, ask the
-same `MockService` for a `MockResponse`, and write that back; so they cannot drift apart.
-"""
+"""The transport-neutral request and response the mock's core speaks, and its one error shape:
+the ASGI app and the respx router both speak them to the same `MockService`."""
 
 from __future__ import annotations
 
@@ -18,18 +15,8 @@ PIECE_BYTES = 1 << 16
 """A listed body is written in pieces of about this size; one that fits in one piece is sent
 whole, with a Content-Length."""
 
-_ERROR_CODES = {
-    400: "bad_request",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "payload_too_large",
-    429: "rate_limited",
-    500: "internal_error",
-    502: "bad_gateway",
-    503: "service_unavailable",
-    504: "gateway_timeout",
-}
+_ERROR_CODES = {413: "payload_too_large", 429: "rate_limited", 500: "internal_error"}
+"""Where the code differs from the status's phrase (`404` is `not_found`)."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +53,7 @@ class MockResponse:
 
     def iter_body(self) -> Iterator[bytes]:
         """The body as chunks, whichever way it is held."""
-        if self.chunks is None:
-            yield self.body
-        else:
-            yield from self.chunks
+        return iter((self.body,)) if self.chunks is None else self.chunks
 
     def materialized(self) -> MockResponse:
         """A copy with the body in memory (for validation, or a client in-process); a streamed
@@ -79,7 +63,7 @@ class MockResponse:
 
 def json_array(elements: Iterable[bytes]) -> Iterator[bytes]:
     """A JSON array streamed from element chunks (each `{...},{...}`, empty ones skipped): the one
-    writer of every list body, leads or messages, generated, stored or faulted."""
+    writer of every list body."""
     yield b"["
     separator = b""
     for chunk in elements:
@@ -90,9 +74,8 @@ def json_array(elements: Iterable[bytes]) -> Iterator[bytes]:
 
 
 def json_array_response(elements: Iterable[bytes], *, conforming: bool) -> MockResponse:
-    """The 200 of a list endpoint (leads or messages alike), written in pieces of about
-    `PIECE_BYTES` while holding no more than one: whole, with a Content-Length, when the body
-    fits in one piece, else streamed. Deciding reads at most two pieces."""
+    """The 200 of a list endpoint, in pieces of about `PIECE_BYTES`, holding no more than one:
+    whole (with a Content-Length) when it fits in one, else streamed."""
     pieces = _pieces(json_array(elements))
     first = next(pieces)
     second = next(pieces, None)
@@ -117,21 +100,18 @@ def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
 
 def error_code(status: int) -> str:
     """A stable snake_case name for a status, as the `error` field of the generic error shape."""
-    if status in _ERROR_CODES:
-        return _ERROR_CODES[status]
     try:
-        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+        phrase = _ERROR_CODES.get(status) or HTTPStatus(status).phrase
     except ValueError:
         return f"http_{status}"
+    return phrase.lower().replace(" ", "_").replace("-", "_")
 
 
 def error_response(
     status: int, message: str, error: str | None = None, headers: dict[str, str] | None = None
 ) -> MockResponse:
-    """The one shape of every error the spec does not document: `{"message": ..., "error": ...}`.
-
-    `message` says what went wrong and what to do; `error` is a stable code to branch on.
-    """
+    """The one shape of every error the spec does not document: `{"message": ..., "error": ...}`,
+    what went wrong and what to do, and a stable code to branch on."""
     body = orjson.dumps({"message": message, "error": error or error_code(status)})
     return MockResponse(status, body, headers=dict(headers or {}))
 

@@ -1,14 +1,9 @@
 """A respx router that answers like the mock server, in-process, for clients that speak httpx.
 
-    router = chatnode_respx_router(MockConfig(leads_per_bot=5))
-    with router:
-        httpx.post("https://api.public.chatnode.ai/v1/get-conversation-ids/bot-alpha", ...)
-
-Every request under the base URL goes through the same `MockService` as the live server
-(validation, auth, faults, journal), so the two cannot disagree. Differences that only a socket
-has: `drop` raises `httpx.RemoteProtocolError` instead of breaking a connection, bodies arrive
-whole, and `latency` blocks the calling thread with `time.sleep` (pass `sleep=None` to skip it,
-e.g. under an async client).
+Every request under the base URL goes through the same `MockService` as the live server, so the
+two cannot disagree, except where only a socket can: `drop` raises `httpx.RemoteProtocolError`,
+bodies arrive whole, and `latency` blocks the calling thread with `time.sleep` (`sleep=None` skips
+it, e.g. under an async client).
 """
 
 from __future__ import annotations
@@ -35,12 +30,8 @@ def chatnode_respx_router(
     service: MockService | None = None,
     sleep: Callable[[float], None] | None = time.sleep,
 ) -> respx.MockRouter:
-    """A respx router serving the mock API under `base_url` (the real ChatNode URL by default).
-
-    The router's `chatnode` attribute is the `MockService`, for appending leads and messages, injecting
-    faults and reading the journal. Requests outside `base_url` are not mocked (respx fails
-    them, as it does any unmatched request).
-    """
+    """A respx router serving the mock API under `base_url` (the real ChatNode URL by default);
+    its `chatnode` attribute is the `MockService`. respx fails requests outside `base_url`."""
     service = service or MockService(config or MockConfig())
     base = base_url.rstrip("/")
     base_path = urlsplit(base).path

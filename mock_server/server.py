@@ -1,14 +1,6 @@
-"""`MockServer`: the mock on a free 127.0.0.1 port in a background thread, for tests and scripts.
-It is a `MockService`, so its control methods (append, inject, journal, ...) are the service's.
-
-with MockServer(MockConfig(leads_per_bot=5)) as mock:
-    httpx.post(f"{mock.base_url}/get-conversation-ids/bot-alpha",
-               headers={"Authorization": f"Bearer {mock.api_key}"})
-    mock.append("bot-alpha", count=3)
-    session_id = mock.leads("bot-alpha")[0]["session_id"]
-    mock.append_message("bot-alpha", session_id, content="Any news on my refund?")
-    with mock.inject(faults.status(429, retry_after=1, times=2)):
-        ...
+"""`MockServer`: the mock on a free 127.0.0.1 port in a background thread, for tests and scripts
+(docs/sandbox.md shows it in use). It is a `MockService`, so its control methods (append, inject,
+journal, ...) are the service's.
 """
 
 from __future__ import annotations
@@ -17,7 +9,7 @@ import asyncio
 import logging
 import socket
 import threading
-from collections.abc import Callable
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -31,11 +23,9 @@ from mock_server.service import MockService
 _INCOMPLETE_RESPONSE = "ASGI callable returned without completing response."
 
 
-class _DropFaultLogFilter(logging.Filter):
+def _not_a_drop(record: logging.LogRecord) -> bool:
     """The `drop` fault leaves its response unfinished on purpose; that is not a server error."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != _INCOMPLETE_RESPONSE
+    return record.getMessage() != _INCOMPLETE_RESPONSE
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -52,12 +42,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)
     return sock
-
-
-def url_of(sock: socket.socket) -> str:
-    """`http://HOST:PORT` of a bound socket."""
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class MockServer(MockService):
@@ -91,16 +75,15 @@ class MockServer(MockService):
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def start(self, timeout: float = 10.0) -> MockServer:
-        """Bind, start serving, and return once the server accepts connections. If it cannot,
-        the socket and thread are released before the error propagates, so `start` may be
-        called again."""
+        """Bind, serve, and return once the server accepts connections; on failure the socket and
+        thread are released first, so `start` may be called again."""
         if self._thread is not None:
             raise RuntimeError("MockServer is already running")
         try:
             self._socket = bind_socket(self.config.host, self.config.port)
             logger = logging.getLogger("uvicorn.error")
-            if not any(isinstance(f, _DropFaultLogFilter) for f in logger.filters):
-                logger.addFilter(_DropFaultLogFilter())
+            if _not_a_drop not in logger.filters:
+                logger.addFilter(_not_a_drop)
             app = create_app(self.config, self)
             self._server = uvicorn.Server(
                 uvicorn.Config(app, lifespan="off", access_log=False, log_level=self.config.log_level,
@@ -110,11 +93,19 @@ class MockServer(MockService):
             thread = threading.Thread(target=self._serve, name=f"chatnode-mock:{port}", daemon=True)
             thread.start()
             self._thread = thread
-            _wait_for(lambda: self._server is not None and self._server.started, thread, timeout)
+            for _ in range(int(timeout / 0.01)):
+                if self._server.started:
+                    break
+                if not thread.is_alive():
+                    raise RuntimeError("mock server failed to start; see the log above")
+                time.sleep(0.01)
+            else:
+                raise TimeoutError(f"mock server did not start within {timeout} s")
         except BaseException:
             self.stop()
             raise
-        self.root_url = url_of(self._socket)
+        host, port = self._socket.getsockname()[:2]
+        self.root_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         self.base_url = self.root_url + chatnode_spec.server_base_path()
         return self
 
@@ -139,14 +130,3 @@ class MockServer(MockService):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _wait_for(ready: Callable[[], bool], thread: threading.Thread, timeout: float) -> None:
-    deadline = threading.Event()
-    for _ in range(int(timeout / 0.01)):
-        if ready():
-            return
-        if not thread.is_alive():
-            raise RuntimeError("mock server failed to start; see the log above")
-        deadline.wait(0.01)
-    raise TimeoutError(f"mock server did not start within {timeout} s")

@@ -1,25 +1,22 @@
 """The mock's core: one routed API request in, one `MockResponse` out, no I/O.
 
-The ASGI app and the respx router are thin adapters around `MockService.dispatch`, the one router
-over the spec's paths, so the live server and the in-process router answer every request (404 and
-405 included) identically. `MockService`'s public methods are the one set of changes to a running
-mock: the admin API, `MockServer` (a `MockService` on a socket), the fixtures and the respx router
-all go through them. The order of decisions is:
+`MockService.dispatch` is the one router over the spec's paths: the ASGI app and the respx router
+only adapt to it, so both answer every request (404 and 405 included) identically. Its public
+methods are the one set of changes to a running mock, which the admin API, `MockServer`, the
+fixtures and the respx router all call. The order of decisions is:
 
 1. routing: the most specific path template wins (`/auth_me` before Send Message's `/{bot_id}`);
-2. body: an operation the spec gives none (leads, auth) takes none, so a non-empty one is a 400
-   (unless allowed);
-3. query parameters the spec does not declare for the operation are a 400 `unknown_parameter`;
-4. openapi-core validates the request (missing/malformed bearer -> 401, bad parameter, a chats
-   body that is not a JSON array of strings, a Send Message body without a string `message`
-   -> 400); then a body field the spec does not declare is a 400 (unless allowed);
+2. a body sent to an operation the spec gives none is a 400 (unless allowed);
+3. a query parameter the spec does not declare is a 400 `unknown_parameter`;
+4. openapi-core validates the request (bad or missing bearer 401, else 400); then a body field
+   the spec does not declare is a 400 `unknown_field` (unless allowed);
 5. `Prefer: code=NNN` forces a documented response (Prism's convention);
-6. Send Message refuses `streaming: true` (400: its wire format is not published);
-7. the fault plan may pick a fault for the route and bot (after validation, before the key check,
-   like a gateway);
+6. Send Message refuses `streaming: true` (its wire format is not published);
+7. the fault plan may pick a fault for the route and bot (after validation, before the key
+   check, like a gateway);
 8. the key must be known (401) and may read the bot, which must exist (403);
-9. 200 with the bot's leads, the messages of the sessions asked for (streamed), Send Message's
-   reply (recorded in the session), or the key's team.
+9. 200: the bot's leads, the messages of the sessions asked for (streamed), Send Message's reply
+   (recorded in the session), or the key's team.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
@@ -55,7 +51,7 @@ from mock_server.responses import (
     json_array_response,
     spec_error_response,
 )
-from mock_server.store import Exchange, Store
+from mock_server.store import BotChats, Exchange, Store
 from mock_server.validation import SpecValidator
 
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
@@ -105,16 +101,27 @@ def match_route(
 
 
 @dataclass
-class _Outcome:
-    """What the journal records about a request, filled in as it is decided."""
+class _Call:
+    """A request routed to an operation, and what the journal records of it as it is decided."""
 
+    operation: Operation
+    route: str
+    """Its name in `faults.ROUTES`, as fault rules scope it."""
+    bot_id: str | None
+    """None for an operation about the key itself (`/auth_me`)."""
+    request: MockRequest
     auth: AuthOutcome = AuthOutcome.NOT_CHECKED
     fault: str | None = None
     prefer: int | None = None
 
 
+Answer = tuple[Callable[[], MockResponse], Callable[[], Iterator[bytes]]]
+"""A route's answer (built only once the key may read the bot) and the elements it would hold."""
+Handler = Callable[[_Call, Any], Answer]
+
+
 class MockService:
-    """The state of one mock (leads, faults, journal) and the request handling over it."""
+    """The state of one mock (leads, chats, faults, journal) and the request handling over it."""
 
     def __init__(self, config: MockConfig) -> None:
         self.config = config
@@ -143,9 +150,9 @@ class MockService:
         base = chatnode_spec.server_base_path()
         self.routes = route_table((op.method, base + op.path_template, op) for op in self._handlers)
 
-    # The one set of changes to a running mock (see the module docstring); the store's methods
-    # say what each does. Errors: ValueError for bad arguments, KeyError for an unknown bot or
-    # session (its subclass BotExistsError for adding a known bot).
+    # The one set of changes to a running mock; the store's methods say what each does. Errors:
+    # ValueError for bad arguments, KeyError for an unknown bot or session (its subclass
+    # BotExistsError for adding a known bot).
     # fmt: off
 
     def bots(self) -> dict[str, int]:
@@ -205,26 +212,27 @@ class MockService:
         self.journal.clear()
 
     def dispatch(self, request: MockRequest) -> MockResponse:
-        """Route by the spec's paths, then handle: what every adapter (ASGI, respx) answers with.
-        Every request is journaled, 404 and 405 included."""
+        """Route, then decide: what every adapter (ASGI, respx) answers with. Every request is
+        journaled, 404 and 405 included."""
         routed = match_route(self.routes, request, "API")
         if isinstance(routed, MockResponse):
             self.journal.record(request.method, request.path, None, routed.status, None, "n/a")
             return routed
-        operation, path_params = routed
-        outcome = _Outcome()
-        response = self._decide(operation, path_params, request, outcome)
+        operation, params = routed
+        route, handler = self._handlers[operation]
+        call = _Call(operation, route, params.get("bot_id"), request)
+        response = self._refusal(call) or self._answer(call, handler)
         if self.config.validate_responses and response.conforming and not response.abort:
             response = self._checked(request, response)
-        bot_id, auth = path_params.get("bot_id"), outcome.auth.value
-        args = (request.method, request.path, bot_id, response.status, outcome.fault, auth)
-        self.journal.record(*args, outcome.prefer)
+        self.journal.record(
+            request.method, request.path, call.bot_id, response.status, call.fault,
+            call.auth.value, call.prefer,
+        )  # fmt: skip
         return response
 
-    def _decide(
-        self, operation: Operation, path_params: Mapping[str, str], request: MockRequest, outcome: _Outcome
-    ) -> MockResponse:  # fmt: skip
-        """Steps 2 to 5 of the module docstring, then the route's handler."""
+    def _refusal(self, call: _Call) -> MockResponse | None:
+        """Steps 2 to 6 of the module docstring: a response that answers instead of the route."""
+        operation, request = call.operation, call.request
         if request.body.strip() and not (operation.has_request_body or self.config.allow_request_body):  # fmt: skip
             return error_response(
                 400,
@@ -237,7 +245,7 @@ class MockService:
             return rejected
         verdict = self.validator.check_request(request, operation)
         if verdict.status == 401:
-            outcome.auth = AuthOutcome.MISSING
+            call.auth = AuthOutcome.MISSING
             return self._documented(operation, 401)
         if verdict.status is not None:
             return error_response(verdict.status, verdict.detail, verdict.error)
@@ -249,15 +257,17 @@ class MockService:
             if rejected:
                 return rejected
         prefer = request.headers.get("prefer")
-        forced = self._preferred(operation, prefer, outcome) if prefer else None
-        if forced is not None:
-            return forced
-        route, handler = self._handlers[operation]
-        return handler(_Call(operation, route, path_params.get("bot_id"), request, outcome))
+        forced = self._preferred(call, prefer) if prefer else None
+        if forced is None and call.route == "send" and orjson.loads(request.body).get("streaming") is True:  # fmt: skip
+            return error_response(
+                400,
+                "streaming: true is not supported: ChatNode does not publish the wire format of "
+                "a streamed answer, so the mock will not invent one; send streaming: false",
+                "streaming_unsupported",
+            )
+        return forced
 
-    def _preferred(
-        self, operation: Operation, prefer: str, outcome: _Outcome
-    ) -> MockResponse | None:
+    def _preferred(self, call: _Call, prefer: str) -> MockResponse | None:
         """Prism's `Prefer: code=NNN`: the documented response for NNN, or None for a 2xx
         the spec documents (answer normally). Undocumented codes get the generic error shape."""
         match = _PREFER_CODE.search(prefer)
@@ -267,106 +277,73 @@ class MockService:
             return error_response(
                 400, f"Prefer: code={match.group(1)} is not an HTTP status", "invalid_prefer"
             )
-        code = outcome.prefer = int(match.group(1))
-        if code in operation.documented_statuses and 200 <= code < 300:
+        code = call.prefer = int(match.group(1))
+        documented = code in call.operation.documented_statuses
+        if documented and 200 <= code < 300:
             return None
-        if code in operation.documented_statuses:
-            return self._documented(operation, code)
+        if documented:
+            return self._documented(call.operation, code)
         return error_response(code, f"Response {code} forced by the Prefer header")
 
     def _documented(self, operation: Operation, status: int) -> MockResponse:
         message = chatnode_spec.documented_error_message(operation, status) or f"HTTP {status}"
         return spec_error_response(status, message)
 
-    def _serve_leads(self, call: _Call) -> MockResponse:
+    def _serve_leads(self, call: _Call, bot: BotChats) -> Answer:
         """POST /get-conversation-ids/{bot_id}: every lead of the bot."""
-        leads = self.store.snapshot(call.bot_id)
-        if leads is None:
-            return self._bot_answer(call, None, _no_elements)
-        conforming = not (self.config.quirks or leads.has_raw)
+        leads, conforming = bot.leads, not (self.config.quirks or bot.leads.has_raw)
+        return lambda: json_array_response(leads.element_chunks(), conforming=conforming), leads.element_chunks  # fmt: skip
 
-        def answer() -> MockResponse:
-            return json_array_response(leads.element_chunks(), conforming=conforming)
-
-        return self._bot_answer(call, answer, leads.element_chunks)
-
-    def _serve_chats(self, call: _Call) -> MockResponse:
+    def _serve_chats(self, call: _Call, bot: BotChats) -> Answer:
         """POST /get-chats/{bot_id}: the messages of the sessions in the body (a JSON array of
-        session ids, already validated by the spec), or of the `k` most recent sessions when it
-        is empty. Ids that are not sessions of the bot's leads contribute nothing."""
-        chats = self.store.chat_snapshot(call.bot_id)
-        if chats is None:
-            return self._bot_answer(call, None, _no_elements)
-        request = call.request
+        session ids, validated by now), or of the `k` most recent sessions when it is empty."""
+        body = call.request.body
 
-        @cache
-        def sessions() -> list[str]:  # only once the key may read the bot
-            asked = orjson.loads(request.body) if request.body.strip() else None
-            return chats.select(asked or None, _recent_sessions_k(request.query))
+        def elements() -> Iterator[bytes]:  # only once the key may read the bot
+            asked = orjson.loads(body) if body.strip() else None
+            return bot.element_chunks(bot.select(asked or None, _k(call.request.query)))
 
-        return self._bot_answer(
-            call,
-            lambda: json_array_response(
-                chats.element_chunks(sessions()), conforming=chats.conforming
-            ),
-            lambda: chats.element_chunks(sessions()),
-        )
+        return lambda: json_array_response(elements(), conforming=bot.conforming), elements
 
-    def _serve_send(self, call: _Call) -> MockResponse:
+    def _serve_send(self, call: _Call, bot: BotChats) -> Answer:
         """POST /{bot_id}: the visitor's message and the agent's reply, recorded in the session
-        (a new one without `chat_session_id`), answered in the spec's `Message` shape. A fault
-        that answers instead (a status) records nothing; `latency` and `drop` record first."""
+        (a new one without `chat_session_id`). A fault that answers instead (a status) records
+        nothing; `latency` and `drop` record first."""
         body = orjson.loads(call.request.body)
-        if body.get("streaming") is True:
-            return error_response(
-                400,
-                "streaming: true is not supported: ChatNode does not publish the wire format of "
-                "a streamed answer, so the mock will not invent one; send streaming: false",
-                "streaming_unsupported",
-            )
-        chats = self.store.chat_snapshot(call.bot_id or "")
-        if chats is None:
-            return self._bot_answer(call, None, _no_elements)
 
         def answer() -> MockResponse:
-            exchange = self.send_message(
-                chats.leads.bot_id, body["message"], body.get("chat_session_id")
-            )
+            exchange = self.send_message(bot.leads.bot_id, body["message"], body.get("chat_session_id"))  # fmt: skip
             return MockResponse(200, orjson.dumps(exchange.response()), conforming=True)
 
-        return self._bot_answer(call, answer, _no_elements)
+        return answer, _nothing
 
-    def _serve_auth(self, call: _Call) -> MockResponse:
+    def _serve_auth(self, call: _Call, bot: BotChats | None) -> Answer:
         """GET /auth_me: the key's team (an ASSUMED shape: ChatNode publishes none)."""
         answer = MockResponse(200, orjson.dumps(team(self.config.seed)), conforming=True)
-        return self._bot_answer(call, lambda: answer, _no_elements)
+        return lambda: answer, _nothing
 
-    def _bot_answer(
-        self,
-        call: _Call,
-        answer: Callable[[], MockResponse] | None,
-        elements: Callable[[], Iterator[bytes]],
-    ) -> MockResponse:
+    def _answer(self, call: _Call, handler: Handler) -> MockResponse:
         """What every route shares: the key check (401, or 403 for a bot it may not read or
-        that does not exist, `answer` None; no bot for `/auth_me`), then a fault for this route
-        and bot, if the plan picks one, else `answer()`. A fault sees the `elements` only when
-        the key may."""
+        that does not exist), then a fault for this route and bot if the plan picks one, else
+        the handler's answer. A fault sees the elements only when the key may."""
+        bot = None if call.bot_id is None else self.store.chat_snapshot(call.bot_id)
+        missing = call.bot_id is not None and bot is None
+        answer, elements = (None, _nothing) if missing else handler(call, bot)
         token = bearer_token(call.request.headers.get("authorization"))
-        outcome = call.outcome
-        outcome.auth = self.keys.check(token, call.bot_id, answer is not None)
+        call.auth = self.keys.check(token, call.bot_id, answer is not None)
 
         def normal() -> MockResponse:
-            if outcome.auth in (AuthOutcome.MISSING, AuthOutcome.UNKNOWN):
+            if call.auth in (AuthOutcome.MISSING, AuthOutcome.UNKNOWN):
                 return self._documented(call.operation, 401)
-            if outcome.auth is AuthOutcome.FORBIDDEN or answer is None:
+            if call.auth is AuthOutcome.FORBIDDEN or answer is None:
                 return self._documented(call.operation, 403)
             return answer()
 
         fault = self.faults.pick(call.bot_id, call.route)
         if fault is None:
             return normal()
-        outcome.fault = fault.label
-        visible = elements() if outcome.auth is AuthOutcome.OK else iter(())
+        call.fault = fault.label
+        visible = elements() if call.auth is AuthOutcome.OK else iter(())
         return fault_response(fault, normal, visible)
 
     def _checked(self, request: MockRequest, response: MockResponse) -> MockResponse:
@@ -378,22 +355,6 @@ class MockService:
         return error_response(
             500, f"The mock's response violates the spec: {'; '.join(errors)}", "invalid_response"
         )
-
-
-@dataclass(frozen=True)
-class _Call:
-    """A request routed to a bot operation, with what is known of it so far."""
-
-    operation: Operation
-    route: str
-    """Its name in `faults.ROUTES`, as fault rules scope it."""
-    bot_id: str | None
-    """None for an operation about the key itself (`/auth_me`)."""
-    request: MockRequest
-    outcome: _Outcome
-
-
-Handler = Callable[[_Call], MockResponse]
 
 
 def _undeclared(
@@ -411,12 +372,11 @@ def _undeclared(
     )
 
 
-def _no_elements() -> Iterator[bytes]:
+def _nothing() -> Iterator[bytes]:
     return iter(())
 
 
-def _recent_sessions_k(query: str) -> int:
-    """The `k` query parameter (already an integer, per the spec), or the default; below 0
-    counts as 0."""
+def _k(query: str) -> int:
+    """The `k` query parameter (an integer, per the spec), or the default; below 0 counts as 0."""
     values = parse_qs(query).get("k")
     return max(int(values[-1]), 0) if values else DEFAULT_RECENT_SESSIONS

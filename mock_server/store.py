@@ -1,20 +1,18 @@
-"""What each bot serves right now: its generated base leads plus whatever a test added since, and
-the chats of those leads' sessions (generated, plus messages a test appended).
+"""What each bot serves right now: its seeded leads plus whatever a test added since, and the
+chats of those leads' sessions (generated, plus messages appended since).
 
-A bot's leads are an immutable tuple of segments (lazily generated runs, or raw dicts given by a
-test), swapped under a lock; so is the log of its appended messages. A request takes a snapshot
-and streams it without holding the lock, so a test can append from another thread while a
-million-lead body is on the wire. A snapshot's session lookup (session id -> the lead's
-created_at) is built on first use and cached with it, so it is built once per version of the
-bot's leads.
+A bot is an immutable snapshot (its leads a tuple of segments, lazily generated or given),
+swapped under a lock. A request streams a snapshot without holding the lock, so a test can append
+from another thread while a million-lead body is on the wire. A snapshot's session index is
+built on first use and cached with it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
+from functools import cached_property, partial
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -38,53 +36,33 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class GeneratedSegment:
-    """`count` seeded leads of a bot, generated only when streamed."""
+class Segment:
+    """A run of a bot's leads: `count` of them, all created before `end_ms`, written as JSON
+    chunks by `chunks` (seeded leads are generated only as they stream)."""
 
-    seed: int
-    bot_id: str
-    count: int
-    quirks: bool
-    start_index: int
-    timeline: Timeline
-
-    def chunks(self) -> Iterator[bytes]:
-        return lead_chunks(
-            self.seed,
-            self.bot_id,
-            self.count,
-            quirks=self.quirks,
-            start_index=self.start_index,
-            timeline=self.timeline,
-        )
-
-    @property
-    def end_ms(self) -> int:
-        return self.timeline.end_ms(self.count)
-
-
-@dataclass(frozen=True)
-class RawSegment:
-    """Leads given verbatim (by a test: served as given, even when they break the spec on purpose;
-    or made by Send Message for a session it started, `conforming`)."""
-
-    body: bytes
-    """The leads as JSON, joined by commas without brackets."""
     count: int
     end_ms: int
-    conforming: bool = False
-
-    @classmethod
-    def of(cls, leads: Sequence[Any], after_ms: int, *, conforming: bool = False) -> RawSegment:
-        stamps = [_epoch_ms(lead.get("created_at")) for lead in leads if isinstance(lead, dict)]
-        end = max([after_ms, *(s + 1000 for s in stamps if s is not None)])
-        return cls(orjson.dumps(list(leads))[1:-1], len(leads), end, conforming)
-
-    def chunks(self) -> Iterator[bytes]:
-        yield self.body
+    chunks: Callable[[], Iterator[bytes]]
+    generated: bool = False
+    """Seeded: the next generated run starts after these in the bot's random stream."""
+    raw: bool = False
+    """Given by a test and served as given, even when it breaks the spec on purpose."""
 
 
-Segment = GeneratedSegment | RawSegment
+def generated_segment(
+    seed: int, bot_id: str, count: int, quirks: bool, start_index: int, timeline: Timeline
+) -> Segment:
+    chunks = partial(lead_chunks, seed, bot_id, count, quirks=quirks, start_index=start_index, timeline=timeline)  # fmt: skip
+    return Segment(count, timeline.end_ms(count), chunks, generated=True)
+
+
+def raw_segment(leads: Sequence[Any], after_ms: int, *, conforming: bool = False) -> Segment:
+    """Leads given verbatim (by a test, or by Send Message for a session it started,
+    `conforming`), created before an instant after `after_ms` and theirs."""
+    stamps = [_epoch_ms(lead.get("created_at")) for lead in leads if isinstance(lead, dict)]
+    end = max([after_ms, *(s + 1000 for s in stamps if s is not None)])
+    body = orjson.dumps(list(leads))[1:-1]
+    return Segment(len(leads), end, lambda: iter((body,)), raw=not conforming)
 
 
 def _epoch_ms(value: Any) -> int | None:
@@ -142,13 +120,12 @@ class BotLeads:
         """These leads and then the segment's. A session index already built is handed down,
         extended by the segment's leads only: each session Send Message starts on a big bot
         would otherwise cost re-reading all its leads."""
-        generated = segment.count if isinstance(segment, GeneratedSegment) else 0
         extended = BotLeads(
             self.bot_id,
             (*self.segments, segment),
-            self.next_index + generated,
+            self.next_index + (segment.count if segment.generated else 0),
             max(self.end_ms, segment.end_ms),
-            self.has_raw or (isinstance(segment, RawSegment) and not segment.conforming),
+            self.has_raw or segment.raw,
         )
         built = self.__dict__.get("sessions")
         if built is not None:
@@ -169,16 +146,14 @@ def _add_sessions(found: dict[str, int | None], chunks: Iterable[bytes]) -> dict
 
 @dataclass(frozen=True)
 class Exchange:
-    """One Send Message as the store recorded it."""
+    """One Send Message as the store recorded it: the visitor's message and the agent's, as Get
+    Chat History serves them, the reply, and the lead listed for a session it started, if any."""
 
     session_id: str
     question: Any
-    """The visitor's message, as Get Chat History serves it."""
     answer: Any
-    """The agent's message, as Get Chat History serves it."""
     reply: replies.Reply
     lead: Any | None
-    """The lead Get Leads lists for the session this message started, if it started one."""
 
     def response(self) -> dict[str, Any]:
         """Send Message's 200 body, in the shape of the spec's `Message`."""
@@ -191,93 +166,75 @@ class Exchange:
         }
 
 
-def _fresh_session_id(snapshot: BotChats, at_ms: int) -> str:
-    """A session id in the widget's form, `<bot id>-<epoch ms>`, that the bot does not have yet."""
-    while snapshot.has_session(f"{snapshot.leads.bot_id}-{at_ms}"):
-        at_ms += 1
-    return f"{snapshot.leads.bot_id}-{at_ms}"
-
-
 MESSAGE_APPEND_GAP_MS = 60_000
 """An appended message comes this long after everything the bot's chats held before it."""
 
 
 @dataclass(frozen=True)
-class ChatLog:
-    """The messages appended to a bot's sessions at runtime (by a test, or sent through Send
-    Message), served after the generated ones."""
+class BotChats:
+    """An immutable snapshot of one bot: its leads, their sessions' generated conversations, and
+    the messages appended at runtime (by a test, or through Send Message), served after those."""
 
+    leads: BotLeads
+    conversations: Conversations
     messages: Mapping[str, tuple[bytes, ...]] = field(default_factory=lambda: MappingProxyType({}))
     """Session id -> its appended messages as JSON texts, oldest first."""
     appended: int = 0
     """How many so far: numbers the next one, which seeds its id and text."""
-    end_ms: int = 0
-    """An instant after every appended message."""
-    has_raw: bool = False
+    messages_end_ms: int = 0
+    raw_messages: bool = False
     started: frozenset[str] = frozenset()
-    """Sessions that Send Message started: they have no generated history, and Get Chat History
-    serves them whether or not Get Leads lists them."""
-
-    def with_messages(
-        self, session_id: str, items: Sequence[tuple[Any, int]], raw: bool, started: bool = False
-    ) -> ChatLog:
-        """This log plus `items` ((message, its created_at in epoch ms), oldest first) at the end
-        of the session."""
-        messages = dict(self.messages)
-        texts = tuple(orjson.dumps(item) for item, _ in items)
-        messages[session_id] = (*messages.get(session_id, ()), *texts)
-        return ChatLog(
-            MappingProxyType(messages),
-            self.appended + len(items),
-            max([self.end_ms, *(at_ms + 1 for _, at_ms in items)]),
-            self.has_raw or raw,
-            self.started | {session_id} if started else self.started,
-        )
-
-
-@dataclass(frozen=True)
-class BotChats:
-    """An immutable snapshot of one bot's chats: its leads' sessions, each session's generated
-    conversation, and the messages appended to it since."""
-
-    leads: BotLeads
-    log: ChatLog
-    conversations: Conversations
+    """Sessions Send Message started: no generated history, served whether listed or not."""
 
     @property
     def conforming(self) -> bool:
         """Whether the messages are meant to match the spec (not quirky, nothing raw)."""
-        return not (self.conversations.quirks or self.log.has_raw)
+        return not (self.conversations.quirks or self.raw_messages)
 
     @property
     def end_ms(self) -> int:
-        """An instant after every message of the bot, generated or appended."""
-        return max(self.log.end_ms, self.leads.end_ms + self.conversations.span_ms)
+        """An instant after every lead and message of the bot, generated or appended."""
+        return max(self.messages_end_ms, self.leads.end_ms + self.conversations.span_ms)
 
     def select(self, session_ids: Sequence[str] | None, k: int) -> list[str]:
-        """The sessions a request names, once each, in its order, without those that are not
-        sessions of this bot's leads; or, without ids, the `k` most recent sessions."""
+        """The sessions a request names, once each, in its order, without those the bot does
+        not have; or, without ids, the `k` most recent sessions."""
         if session_ids is None:
             return list(self.leads.recent_sessions(k))
         return [s for s in dict.fromkeys(session_ids) if self.has_session(s)]
 
     def has_session(self, session_id: str) -> bool:
         """A session of one of the bot's leads, or one Send Message started (listed or not)."""
-        return session_id in self.leads.sessions or session_id in self.log.started
+        return session_id in self.leads.sessions or session_id in self.started
 
     def element_chunks(self, session_ids: Sequence[str]) -> Iterator[bytes]:
-        """The messages of these sessions as JSON chunks, session by session: generated only as
-        the body streams, so memory stays flat however many messages a response holds."""
-        sessions, appended, started = self.leads.sessions, self.log.messages, self.log.started
+        """The messages of these sessions as JSON chunks, generated session by session as the
+        body streams, so memory stays flat however many messages a response holds."""
+        sessions, appended = self.leads.sessions, self.messages
         for session_id in session_ids:
             lead_ms = sessions.get(session_id)
-            if lead_ms is not None and session_id not in started:
+            if lead_ms is not None and session_id not in self.started:
                 yield self.conversations.session_chunk(self.leads.bot_id, session_id, lead_ms)
             if session_id in appended:
                 yield b",".join(appended[session_id])
 
     def materialize(self, session_ids: Sequence[str]) -> list[Any]:
         return parse_chunks(self.element_chunks(session_ids))
+
+    def with_messages(
+        self, session_id: str, items: Sequence[tuple[Any, int]], raw: bool, started: bool = False
+    ) -> BotChats:
+        """This bot plus `items` ((message, its epoch ms), oldest first) at the session's end."""
+        messages = dict(self.messages)
+        messages[session_id] = (*messages.get(session_id, ()), *map(orjson.dumps, (i for i, _ in items)))  # fmt: skip
+        return replace(
+            self,
+            messages=MappingProxyType(messages),
+            appended=self.appended + len(items),
+            messages_end_ms=max([self.messages_end_ms, *(at_ms + 1 for _, at_ms in items)]),
+            raw_messages=self.raw_messages or raw,
+            started=self.started | {session_id} if started else self.started,
+        )
 
 
 class BotExistsError(KeyError):
@@ -312,28 +269,26 @@ class Store:
         self._seed, self._quirks = seed, quirks
         self.conversations = Conversations(seed, messages_per_session, quirks)
         self._lock = threading.Lock()
-        self._bots: dict[str, BotLeads] = {}
-        self._chats: dict[str, ChatLog] = {}
+        self._bots: dict[str, BotChats] = {}
         self.reset()
 
     def reset(self) -> None:
         """Back to the configured bots with their seeded leads and conversations."""
         bots = {b: self._fresh(b, self._leads_per_bot, None) for b in self._initial_bots}
         with self._lock:
-            self._bots, self._chats = bots, {b: ChatLog() for b in bots}
+            self._bots = bots
 
     def bot_ids(self) -> list[str]:
         with self._lock:
             return list(self._bots)
 
     def snapshot(self, bot_id: str) -> BotLeads | None:
-        with self._lock:
-            return self._bots.get(bot_id)
+        chats = self.chat_snapshot(bot_id)
+        return chats and chats.leads
 
     def chat_snapshot(self, bot_id: str) -> BotChats | None:
         with self._lock:
-            leads = self._bots.get(bot_id)
-            return leads and BotChats(leads, self._chats[bot_id], self.conversations)
+            return self._bots.get(bot_id)
 
     def leads(self, bot_id: str) -> list[Any]:
         """What the bot serves now, as Python objects."""
@@ -362,7 +317,7 @@ class Store:
         with self._lock:
             if bot_id in self._bots:
                 raise BotExistsError(f"bot {bot_id!r} already exists; set its leads instead")
-            self._bots[bot_id], self._chats[bot_id] = fresh, ChatLog()
+            self._bots[bot_id] = fresh
 
     def append(
         self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
@@ -372,15 +327,14 @@ class Store:
         activity, as it would between two syncs), or `leads` served verbatim."""
         count_or_leads(count, leads)
 
-        def change(snapshot: BotChats) -> tuple[BotLeads, ChatLog, Segment]:
-            current = snapshot.leads
+        def change(bot: BotChats) -> tuple[BotChats, Segment]:
             if leads is not None:
-                segment: Segment = RawSegment.of(leads, snapshot.end_ms)
+                segment = raw_segment(leads, bot.end_ms)
             else:
-                timeline = Timeline(snapshot.end_ms, APPEND_GAP_MS)
-                args = (self._seed, bot_id, count, self._quirks, current.next_index, timeline)
-                segment = GeneratedSegment(*args)  # type: ignore[arg-type]
-            return current.with_segment(segment), snapshot.log, segment
+                timeline = Timeline(bot.end_ms, APPEND_GAP_MS)
+                start = bot.leads.next_index
+                segment = generated_segment(self._seed, bot_id, count or 0, self._quirks, start, timeline)  # fmt: skip
+            return replace(bot, leads=bot.leads.with_segment(segment)), segment
 
         return BotLeads(bot_id).with_segment(self._commit(bot_id, change)).materialize()
 
@@ -391,7 +345,7 @@ class Store:
         messages appended to its old sessions go with them."""
         count_or_leads(count, leads)
         fresh = self._fresh(bot_id, count, leads)
-        self._commit(bot_id, lambda _: (fresh, ChatLog(), None))
+        self._commit(bot_id, lambda _: (fresh, None))
 
     def append_message(
         self,
@@ -410,18 +364,17 @@ class Store:
         if not isinstance(content, str | None) or not isinstance(type, str):
             raise ValueError("content and type must be texts")
 
-        def change(snapshot: BotChats) -> tuple[BotLeads, ChatLog, Any]:
-            if session_id not in snapshot.leads.sessions:
+        def change(bot: BotChats) -> tuple[BotChats, Any]:
+            if session_id not in bot.leads.sessions:
                 raise KeyError(f"bot {bot_id!r} has no lead with session_id {session_id!r}")
-            at_ms = snapshot.end_ms + MESSAGE_APPEND_GAP_MS
+            at_ms = bot.end_ms + MESSAGE_APPEND_GAP_MS
             if raw is not None:
                 item: Any = dict(raw)
                 at_ms = max(at_ms, _epoch_ms(item.get("created_at")) or 0)
             else:
-                number = snapshot.log.appended
-                item = self.conversations.appended(bot_id, session_id, number, at_ms, content, type)
-            log = snapshot.log.with_messages(session_id, [(item, at_ms)], raw is not None)
-            return snapshot.leads, log, item
+                made = self.conversations.appended
+                item = made(bot_id, session_id, bot.appended, at_ms, content, type)
+            return bot.with_messages(session_id, [(item, at_ms)], raw is not None), item
 
         return self._commit(bot_id, change)
 
@@ -438,39 +391,43 @@ class Store:
         if not isinstance(text, str) or not isinstance(session_id, str | None):
             raise ValueError("the message and its session id must be texts")
 
-        def change(snapshot: BotChats) -> tuple[BotLeads, ChatLog, Exchange]:
-            at_ms = snapshot.end_ms + MESSAGE_APPEND_GAP_MS
-            session, leads, lead = session_id, snapshot.leads, None
-            if session is None or not snapshot.has_session(session):
-                session = session or _fresh_session_id(snapshot, at_ms)
+        def change(bot: BotChats) -> tuple[BotChats, Exchange]:
+            at_ms = bot.end_ms + MESSAGE_APPEND_GAP_MS
+            session, lead = session_id, None
+            known = session_id is not None and bot.has_session(session_id)
+            if not known:
+                if session is None:  # the widget's form, one the bot does not have yet
+                    fresh_ms = at_ms
+                    while bot.has_session(f"{bot_id}-{fresh_ms}"):
+                        fresh_ms += 1
+                    session = f"{bot_id}-{fresh_ms}"
                 if list_lead:
                     lead = {"session_id": session, "created_at": spec_timestamp(at_ms)}
-                    leads = leads.with_segment(RawSegment.of([lead], at_ms, conforming=True))
-            number = snapshot.log.appended
+                    segment = raw_segment([lead], at_ms, conforming=True)
+                    bot = replace(bot, leads=bot.leads.with_segment(segment))
+            number = bot.appended
             answer = replies.reply(self._seed, bot_id, session, number, text)
             reply_ms = at_ms + 1000 + number * 7919 % 14_000
             made = self.conversations.appended
             human = made(bot_id, session, number, at_ms, text, "human")
             ai = made(bot_id, session, number + 1, reply_ms, answer.content, "ai")
-            started = session not in snapshot.log.messages and not snapshot.has_session(session)
-            log = snapshot.log.with_messages(
-                session, [(human, at_ms), (ai, reply_ms)], raw=False, started=started
-            )
-            return leads, log, Exchange(session, human, ai, answer, lead)
+            started = not known and session not in bot.messages
+            bot = bot.with_messages(session, [(human, at_ms), (ai, reply_ms)], False, started)
+            return bot, Exchange(session, human, ai, answer, lead)
 
         return self._commit(bot_id, change)
 
-    def _commit(self, bot_id: str, change: Callable[[BotChats], tuple[BotLeads, ChatLog, T]]) -> T:
-        """Apply `change` to the bot's current chats and return its result, atomically: the
-        change is computed outside the lock (a big bot's session index may take a while to
-        build) and stored only if nothing moved meanwhile, else computed again. Two writers to
-        one bot thus never interleave, and each one's messages come after the other's."""
+    def _commit(self, bot_id: str, change: Callable[[BotChats], tuple[BotChats, T]]) -> T:
+        """Apply `change` to the bot and return its result, atomically: computed outside the
+        lock (a big bot's session index may take a while to build) and stored only if nothing
+        moved meanwhile, else computed again. Two writers to one bot thus never interleave, and
+        each one's messages come after the other's."""
         while True:
             snapshot = self._require(bot_id)
-            leads, log, result = change(snapshot)
+            changed, result = change(snapshot)
             with self._lock:
-                if self._bots.get(bot_id) is snapshot.leads and self._chats[bot_id] is snapshot.log:
-                    self._bots[bot_id], self._chats[bot_id] = leads, log
+                if self._bots.get(bot_id) is snapshot:
+                    self._bots[bot_id] = changed
                     return result
 
     def _require(self, bot_id: str) -> BotChats:
@@ -479,10 +436,11 @@ class Store:
             raise KeyError(f"no bot {bot_id!r}; known bots: {self.bot_ids()}")
         return snapshot
 
-    def _fresh(self, bot_id: str, count: int | None, leads: Sequence[Any] | None) -> BotLeads:
-        """A bot's leads from scratch: `leads` verbatim, or `count` seeded ones."""
+    def _fresh(self, bot_id: str, count: int | None, leads: Sequence[Any] | None) -> BotChats:
+        """A bot from scratch: `leads` verbatim, or `count` seeded ones, and no messages yet."""
         if leads is not None:
-            return BotLeads(bot_id).with_segment(RawSegment.of(leads, 0))
-        timeline = base_timeline(self._seed, bot_id, count or 0)
-        segment = GeneratedSegment(self._seed, bot_id, count or 0, self._quirks, 0, timeline)
-        return BotLeads(bot_id).with_segment(segment)
+            segment = raw_segment(leads, 0)
+        else:
+            timeline = base_timeline(self._seed, bot_id, count or 0)
+            segment = generated_segment(self._seed, bot_id, count or 0, self._quirks, 0, timeline)
+        return BotChats(BotLeads(bot_id).with_segment(segment), self.conversations)

@@ -1,12 +1,10 @@
 """openapi-core at the mock's edge: every request is validated against the spec, and (on demand)
 every response the spec documents is checked before it leaves.
 
-openapi-core takes about a millisecond per request, which would cap the mock far below the
-throughput its benchmark asks for. The mock hands openapi-core only what the spec can read (the
-method, path, query, the headers its security schemes and parameters name, and the body and its
-content type when the operation has one), so the outcome is a pure function of those and is
-memoised exactly; requests with a body over MEMO_BODY_BYTES are judged afresh, so the memo never
-holds more than its size times that.
+openapi-core takes about a millisecond per request, far below the throughput the benchmark asks
+for. It is handed only what the spec reads (method, path, query, the headers the spec names, and
+the body when the operation has one), so its verdict is a pure function of those and memoised
+exactly; bodies over MEMO_BODY_BYTES are judged afresh, which bounds the memo's size.
 """
 
 from __future__ import annotations
@@ -42,10 +40,9 @@ _VALIDATION_STATUS: list[tuple[type[Exception], int, str]] = [
 
 @dataclass(frozen=True)
 class RequestVerdict:
-    """openapi-core's verdict on a request, reduced to what the mock acts on."""
+    """openapi-core's verdict on a request: no status when it is valid."""
 
     status: int | None = None
-    """None when the request is valid."""
     error: str = ""
     detail: str = ""
 
@@ -78,7 +75,7 @@ class SpecValidator:
         )
 
     def _read(self, request: MockRequest) -> Headers:
-        """The request headers the spec reads: the whole of the memo key besides the line."""
+        """The request headers the spec reads."""
         return tuple((n, request.headers[n]) for n in self._headers if n in request.headers)
 
     def _validate(
@@ -124,8 +121,7 @@ def _describe(error: Exception) -> str:
 
 
 def _text(error: object) -> str:
-    """`str(error)`, which openapi-core's deserialisation errors cannot give for a body that is
-    not UTF-8 (they decode it to quote it)."""
+    """`str(error)`, which openapi-core's errors cannot give for a body that is not UTF-8."""
     try:
         return str(error)
     except UnicodeDecodeError:

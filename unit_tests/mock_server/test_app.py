@@ -259,6 +259,8 @@ class TestAdmin:
             ("POST", "/bots/bot-alpha/messages", {"message": 5}, 400),
             ("POST", "/faults", {"kind": "status", "status": 429, "retry_after": "soon"}, 400),
             ("POST", "/faults", {"spec": "teapot"}, 400),
+            ("POST", "/faults", [{"spec": "drop"}], 400),
+            ("PUT", "/bots/bot-alpha/leads", [], 400),
             ("DELETE", "/faults/999", None, 404),
             ("DELETE", "/faults/abc", None, 404),
             ("GET", "/nope", None, 404),
