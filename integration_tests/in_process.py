@@ -12,19 +12,25 @@ to show that each property fails against a deliberately broken connector.
 `run_sync` reads one stream (`leads` or `chats`) and keys its records by the stream's primary
 key; `read_streams` reads several at once, for the tests about how one stream's failure leaves
 another.
+
+`run_entrypoint` runs one command (`check`, `discover`, `read`) of any source the way its console
+script would, from input files, and reports it as a `ConnectorRun`, as a process's output is:
+the tests of `check`, of the Cloud edition and of the manifest-only runtime share it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessageSerializer, Type
+from airbyte_cdk.sources import Source
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
     ConcurrentDeclarativeSource,
 )
@@ -32,7 +38,12 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
-from integration_tests.connector_runner import connector_config, primary_key
+from integration_tests.connector_runner import (
+    ConnectorRun,
+    command_line,
+    connector_config,
+    primary_key,
+)
 from mock_server.server import MockServer
 from source_chatnode.in_process import configured_catalog
 from source_chatnode.run import declarative_source
@@ -176,3 +187,26 @@ def _collect(
         if message.trace is not None and message.trace.error is not None
     ]
     return result
+
+
+def run_entrypoint(
+    create_source: Callable[[list[str]], Source],
+    command: str,
+    workdir: Path,
+    **inputs: Any,
+) -> ConnectorRun:
+    """One command in this process, as a console script runs it: `inputs` (config, catalog,
+    state) written to files in `workdir`, the source built from the command line by
+    `create_source`, then the CDK's entrypoint. Its messages are the run's stdout; an exception
+    out of the entrypoint is what makes a process exit non-zero, so it is the return code."""
+    args = command_line(command, workdir, **inputs)
+    entrypoint = AirbyteEntrypoint(create_source(args))
+    printed: list[str] = []
+    failure = ""
+    try:
+        for line in entrypoint.run(entrypoint.parse_args(args)):
+            printed.append(line)
+    except Exception as error:  # a process would exit non-zero: so does the run
+        failure = repr(error)
+    messages = [json.loads(line) for line in printed]
+    return ConnectorRun(int(bool(failure)), "\n".join(printed), failure, messages)

@@ -4,7 +4,7 @@ Meltano runs every plugin with `PYTHONWARNINGS=once`, and a destination reads th
 line by line as JSON: a warning printed there crashes it. The CDK prints warnings raised while a
 command runs onto stdout (its print buffer stands in for stderr), so both the manifest (no
 deprecated field) and the CLI (warnings go to the real stderr) keep them off. The manifest-only
-runtime's runs (`run_sdm`) assert the same on every command they run.
+runtime's runs (test_manifest_only_runtime.py) assert that no command raises a warning at all.
 """
 
 from __future__ import annotations
