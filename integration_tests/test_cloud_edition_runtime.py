@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
@@ -26,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import (
     AirbyteMessageSerializer,
     AirbyteStateMessageSerializer,
@@ -50,6 +48,7 @@ from integration_tests.connector_runner import (
     run_cli,
     state_messages,
 )
+from integration_tests.in_process import run_entrypoint
 from mock_server import faults
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
@@ -118,15 +117,14 @@ def as_run(messages: list[dict[str, Any]], failed: bool) -> ConnectorRun:
     return run
 
 
-def check(config: Mapping[str, Any]) -> ConnectorRun:
+def check(connector: Connector, config: Mapping[str, Any]) -> ConnectorRun:
     """`check` in process, through the CDK's entrypoint (which masks secrets), as the runtime
     calls it."""
-    with tempfile.TemporaryDirectory() as folder:
-        config_file = Path(folder) / "config.json"
-        config_file.write_text(json.dumps(config), encoding="utf-8")
-        args = AirbyteEntrypoint.parse_args(["check", "--config", str(config_file)])
-        printed = list(AirbyteEntrypoint(cloud_source(config)).run(args))
-    return as_run([json.loads(line) for line in printed], failed=False)
+    run = run_entrypoint(
+        lambda _: cloud_source(config), "check", connector.next_workdir(), config=config
+    )
+    assert_no_secret(run)
+    return run
 
 
 def read(
@@ -279,7 +277,7 @@ def test_error_table_401_403_naming_the_bot_429_and_5xx(
     connector: Connector, backoff_waits: list[float], caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong_key = {**connector.config(), "api_key": "cn-wrong-000000"}
-    check_run = check(wrong_key)
+    check_run = check(connector, wrong_key)
     assert check_run.connection_status["status"] == "FAILED"
     assert "401" in check_run.connection_status["message"]
     assert "api_key" in check_run.connection_status["message"]
