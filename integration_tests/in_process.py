@@ -22,12 +22,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+from airbyte_cdk.cli.source_declarative_manifest._run import create_declarative_source
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessageSerializer, Type
 from airbyte_cdk.sources import Source
@@ -210,3 +215,58 @@ def run_entrypoint(
         failure = repr(error)
     messages = [json.loads(line) for line in printed]
     return ConnectorRun(int(bool(failure)), "\n".join(printed), failure, messages)
+
+
+OURS = ("source_chatnode", "mock_server")
+"""Our packages: none of them is in the manifest-only runtime's image."""
+COMPONENTS_MODULES = ("components", "source_declarative_manifest.components")
+"""Where the runtime registers `components.py` once it has loaded it."""
+
+
+@contextmanager
+def manifest_only_runtime(custom_code: bool) -> Iterator[None]:
+    """As in `source-declarative-manifest`'s image: our packages unimportable (a `None` in
+    `sys.modules` makes `import` raise ImportError, also for what is already imported), custom
+    code allowed or, as on Airbyte Cloud, refused. On the way out, everything as it was, the
+    runtime's `components` module gone."""
+    touched = [*OURS, *COMPONENTS_MODULES]
+    touched += [name for name in sys.modules if name.partition(".")[0] in OURS]
+    saved = {name: sys.modules[name] for name in touched if name in sys.modules}
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AIRBYTE_ENABLE_UNSAFE_CODE", str(custom_code).lower())
+            sys.modules.update(dict.fromkeys(n for n in touched if n.partition(".")[0] in OURS))
+            yield
+    finally:
+        for name in touched:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+
+
+def run_in_manifest_only_runtime(
+    command: str,
+    workdir: Path,
+    manifest: Path,
+    components: Path | None = None,
+    **inputs: Any,
+) -> ConnectorRun:
+    """One command of `source-declarative-manifest` in this process: the source built as the
+    runtime builds it (`create_declarative_source`: the manifest injected from `--manifest-path`,
+    custom code from `--components-path`, allowed only with one), in `manifest_only_runtime`.
+    It raises no warning: the runtime prints a warning raised while a command runs onto stdout,
+    where a destination reading protocol messages would choke on it (test_protocol_stdout.py)."""
+    paths = ["--manifest-path", str(manifest)]
+    if components is not None:
+        paths += ["--components-path", str(components)]
+    with (
+        manifest_only_runtime(custom_code=components is not None),
+        warnings.catch_warnings(record=True) as raised,
+    ):
+        warnings.simplefilter("always")
+        run = run_entrypoint(
+            lambda args: create_declarative_source([*args, *paths]), command, workdir, **inputs
+        )
+    # A ResourceWarning comes from collecting some earlier test's socket, not from this run.
+    shown = [str(w.message) for w in raised if not issubclass(w.category, ResourceWarning)]
+    assert not shown, f"source-declarative-manifest {command} raised warnings: {shown}"
+    return run

@@ -12,63 +12,26 @@ test_cloud_edition_runtime.py.
 from __future__ import annotations
 
 import importlib
-import sys
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from airbyte_cdk.cli.source_declarative_manifest._run import create_declarative_source
 
 from integration_tests.conftest import COMPONENTS, MANIFEST, Connector, canonical
 from integration_tests.connector_runner import ConnectorRun, configured_catalog, state_messages
-from integration_tests.in_process import run_entrypoint
+from integration_tests.in_process import (
+    manifest_only_runtime,
+    run_entrypoint,
+    run_in_manifest_only_runtime,
+)
 from source_chatnode.run import create_source
 
-OURS = ("source_chatnode", "mock_server")
-"""Our packages: none of them is in the runtime's image."""
-COMPONENTS_MODULES = ("components", "source_declarative_manifest.components")
-"""Where the runtime registers `components.py` once it has loaded it."""
 STREAMS = ("leads", "chats")
 
 
-@contextmanager
-def manifest_only_runtime() -> Iterator[None]:
-    """Our packages unimportable (a `None` in `sys.modules` makes `import` raise ImportError,
-    also for what is already imported) and custom code allowed, as in the runtime's image; on
-    the way out, everything as it was, the runtime's `components` module gone."""
-    touched = [*OURS, *COMPONENTS_MODULES]
-    touched += [name for name in sys.modules if name.partition(".")[0] in OURS]
-    saved = {name: sys.modules[name] for name in touched if name in sys.modules}
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("AIRBYTE_ENABLE_UNSAFE_CODE", "true")
-            sys.modules.update(dict.fromkeys(n for n in touched if n.partition(".")[0] in OURS))
-            yield
-    finally:
-        for name in touched:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
-
-
 def in_runtime(connector: Connector, command: str, **inputs: Any) -> ConnectorRun:
-    """One command of the manifest-only runtime over our manifest and components. It raises no
-    warning: the runtime prints a warning raised while a command runs onto stdout, where a
-    destination reading protocol messages would choke on it (test_protocol_stdout.py)."""
-    paths = ["--manifest-path", str(MANIFEST), "--components-path", str(COMPONENTS)]
-    with manifest_only_runtime(), warnings.catch_warnings(record=True) as raised:
-        warnings.simplefilter("always")
-        run = run_entrypoint(
-            lambda args: create_declarative_source([*args, *paths]),
-            command,
-            connector.next_workdir(f"sdm-{command}"),
-            **inputs,
-        )
-    # A ResourceWarning comes from collecting some earlier test's socket, not from this run.
-    shown = [str(w.message) for w in raised if not issubclass(w.category, ResourceWarning)]
-    assert not shown, f"source-declarative-manifest {command} raised warnings: {shown}"
-    return run
+    """One command of the manifest-only runtime over our manifest and components."""
+    workdir = connector.next_workdir(f"sdm-{command}")
+    return run_in_manifest_only_runtime(command, workdir, MANIFEST, COMPONENTS, **inputs)
 
 
 def run_ours(connector: Connector, command: str, **inputs: Any) -> ConnectorRun:
@@ -77,7 +40,7 @@ def run_ours(connector: Connector, command: str, **inputs: Any) -> ConnectorRun:
 
 
 def test_our_packages_cannot_be_imported_in_the_runtime() -> None:
-    with manifest_only_runtime():
+    with manifest_only_runtime(custom_code=True):
         for package in ("source_chatnode", "source_chatnode.components", "mock_server.faults"):
             with pytest.raises(ImportError):
                 importlib.import_module(package)
