@@ -1,21 +1,19 @@
 """`make demo` end to end: the mock server, the connector's life cycle, and PyAirbyte into DuckDB.
 
-The demo runs once, through `demo.__main__.main` as `make demo` runs it but on a small seed, in
-this process: a process of its own would only add the seconds it takes to import the demo's
-dependencies (PyAirbyte still runs the connector's console script, as it would for a user). Every
-number it prints is checked against the mock's own data for that seed, rebuilt in process through
-the `MockServer` Python API (same bots, seed and sizes; the same end users sending the same
-messages in the same order through the store's Send Message, so even the replies and their dates
-match). The command line's own answers (help, a refused flag) come from `main` too.
+The demo runs once, as `make demo` runs it but on a small seed; every number it prints is checked
+against the mock's own data for that seed, rebuilt in process through the `MockServer` Python API
+(same bots, seed and sizes; the same end users sending the same messages in the same order
+through the store's Send Message, so even the replies and their dates match).
+
+The command line's own answers (help, a refused flag) come from `demo.__main__.main` in process:
+a process there would only add the seconds it takes to import the demo's dependencies.
 """
 
 from __future__ import annotations
 
-import io
-import logging
-import os
+import subprocess
+import sys
 from collections import Counter
-from contextlib import redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,24 +28,26 @@ from mock_server.server import MockServer
 LEADS, CHATS, SEED, MESSAGES = 30, 4, 3, (1, 4)
 
 
+def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "demo", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @pytest.fixture(scope="module")
 def demo_output() -> str:
-    """What the demo prints. It drops the CDK's root log handler and sets PyAirbyte's offline
-    switches in the environment, which other tests of this process may rely on: both are put
-    back afterwards."""
     low, high = MESSAGES
-    args = ["--leads", str(LEADS), "--chats", str(CHATS), "--seed", str(SEED)]
-    root_handlers, environment = list(logging.getLogger().handlers), dict(os.environ)
-    printed = io.StringIO()
-    try:
-        with redirect_stdout(printed):
-            exit_code = main([*args, "--messages", f"{low}-{high}"])
-    finally:
-        logging.getLogger().handlers[:] = root_handlers
-        os.environ.clear()
-        os.environ.update(environment)
-    assert exit_code == 0, printed.getvalue()[-3000:]
-    return printed.getvalue()
+    process = run_demo(
+        "--leads", str(LEADS), "--chats", str(CHATS), "--seed", str(SEED),
+        "--messages", f"{low}-{high}",
+    )  # fmt: skip
+    assert process.returncode == 0, process.stderr[-3000:]
+    return process.stdout
 
 
 def messages_of(server: MockServer, bot: str) -> list[dict[str, Any]]:
