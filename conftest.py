@@ -1,4 +1,4 @@
-"""Test-wide settings: hypothesis profiles, and two fixtures every in-process sync relies on.
+"""Test-wide settings: hypothesis profiles, and the fixtures every in-process sync relies on.
 
 Pick a profile with `HYPOTHESIS_PROFILE` (`make test` uses `ci`): `ci` is derandomized and
 bounded so the suite fits its time budget on two cores; `dev` explores more examples.
@@ -6,6 +6,7 @@ bounded so the suite fits its time budget on two cores; `dev` explores more exam
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import time
@@ -14,6 +15,7 @@ from typing import Any
 
 import airbyte_cdk.sources.declarative.concurrent_declarative_source as declarative_source_module
 import backoff._sync
+import orjson
 import pytest
 from airbyte_cdk.sources.streams.http import rate_limiting
 from hypothesis import HealthCheck, settings
@@ -77,4 +79,38 @@ def component_schema_read_once() -> Iterator[None]:
             "get_declarative_component_schema",
             functools.cache(declarative_source_module.get_declarative_component_schema),
         )
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def manifest_prepared_once() -> Iterator[None]:
+    """Each declarative source the CDK builds resolves its manifest's `$ref`s, propagates types
+    and parameters, then validates the result against the component schema: pure Python over
+    the same manifest every time, a third of building a source, which the property tests do for
+    every sync. Here each distinct manifest (by content) is prepared and validated once per
+    process; a source gets its own copy, and a manifest that fails validation fails every time."""
+    prepare = declarative_source_module.ConcurrentDeclarativeSource._pre_process_manifest
+    validate = declarative_source_module.validate_manifest
+    prepared: dict[bytes, dict[str, Any]] = {}
+    valid: set[bytes] = set()
+
+    def prepare_once(source: Any, manifest: dict[str, Any]) -> dict[str, Any]:
+        key = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS)
+        if key not in prepared:
+            prepared[key] = prepare(source, manifest)
+        return copy.deepcopy(prepared[key])
+
+    def validate_once(manifest: Any, schema: Any) -> None:
+        key = orjson.dumps(manifest, option=orjson.OPT_SORT_KEYS)
+        if key not in valid:
+            validate(manifest, schema)
+            valid.add(key)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            declarative_source_module.ConcurrentDeclarativeSource,
+            "_pre_process_manifest",
+            prepare_once,
+        )
+        patch.setattr(declarative_source_module, "validate_manifest", validate_once)
         yield

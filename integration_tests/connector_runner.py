@@ -165,6 +165,26 @@ def state_messages(run: ConnectorRun) -> list[dict[str, Any]]:
     return list(last.values())
 
 
+def command_line(
+    command: str,
+    workdir: Path,
+    *,
+    config: Mapping[str, Any] | None = None,
+    catalog: Mapping[str, Any] | None = None,
+    state: Sequence[Mapping[str, Any]] | None = None,
+) -> list[str]:
+    """The command and its `--config`/`--catalog`/`--state` flags, each input written to its
+    own file in `workdir`, as the platform hands them to a connector."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    args = [command]
+    for flag, content in (("--config", config), ("--catalog", catalog), ("--state", state)):
+        if content is not None:
+            path = workdir / f"{flag.strip('-')}.json"
+            path.write_text(json.dumps(content), encoding="utf-8")
+            args += [flag, str(path)]
+    return args
+
+
 def run_cli(
     command: str,
     workdir: Path,
@@ -177,15 +197,9 @@ def run_cli(
     env: Mapping[str, str] | None = None,
 ) -> ConnectorRun:
     """Write the given inputs to files in `workdir` and run one connector command on them."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    args = [*executable, command]
-    for flag, content in (("--config", config), ("--catalog", catalog), ("--state", state)):
-        if content is not None:
-            path = workdir / f"{flag.strip('-')}.json"
-            path.write_text(json.dumps(content), encoding="utf-8")
-            args += [flag, str(path)]
+    args = command_line(command, workdir, config=config, catalog=catalog, state=state)
     process = subprocess.run(
-        [*args, *extra_args],
+        [*executable, *args, *extra_args],
         capture_output=True,
         text=True,
         timeout=CLI_TIMEOUT_SECONDS,

@@ -12,19 +12,30 @@ to show that each property fails against a deliberately broken connector.
 `run_sync` reads one stream (`leads` or `chats`) and keys its records by the stream's primary
 key; `read_streams` reads several at once, for the tests about how one stream's failure leaves
 another.
+
+`run_entrypoint` runs one command (`check`, `discover`, `read`) of any source the way its console
+script would, from input files, and reports it as a `ConnectorRun`, as a process's output is:
+the tests of `check`, of the Cloud edition and of the manifest-only runtime share it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
+from airbyte_cdk.cli.source_declarative_manifest._run import create_declarative_source
+from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import AirbyteMessage, AirbyteStateMessageSerializer, Type
+from airbyte_cdk.sources import Source
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import (
     ConcurrentDeclarativeSource,
 )
@@ -32,7 +43,12 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.models.outcome import ExpectedOutcome
 from airbyte_cdk.utils.yaml_loader import safe_load_yaml
 
-from integration_tests.connector_runner import connector_config, primary_key
+from integration_tests.connector_runner import (
+    ConnectorRun,
+    command_line,
+    connector_config,
+    primary_key,
+)
 from mock_server.server import MockServer
 from source_chatnode.in_process import configured_catalog
 from source_chatnode.run import declarative_source
@@ -176,3 +192,81 @@ def _collect(
         if message.trace is not None and message.trace.error is not None
     ]
     return result
+
+
+def run_entrypoint(
+    create_source: Callable[[list[str]], Source],
+    command: str,
+    workdir: Path,
+    **inputs: Any,
+) -> ConnectorRun:
+    """One command in this process, as a console script runs it: `inputs` (config, catalog,
+    state) written to files in `workdir`, the source built from the command line by
+    `create_source`, then the CDK's entrypoint. Its messages are the run's stdout; an exception
+    out of the entrypoint is what makes a process exit non-zero, so it is the return code."""
+    args = command_line(command, workdir, **inputs)
+    entrypoint = AirbyteEntrypoint(create_source(args))
+    printed: list[str] = []
+    failure = ""
+    try:
+        for line in entrypoint.run(entrypoint.parse_args(args)):
+            printed.append(line)
+    except Exception as error:  # a process would exit non-zero: so does the run
+        failure = repr(error)
+    messages = [json.loads(line) for line in printed]
+    return ConnectorRun(int(bool(failure)), "\n".join(printed), failure, messages)
+
+
+OURS = ("source_chatnode", "mock_server")
+"""Our packages: none of them is in the manifest-only runtime's image."""
+COMPONENTS_MODULES = ("components", "source_declarative_manifest.components")
+"""Where the runtime registers `components.py` once it has loaded it."""
+
+
+@contextmanager
+def manifest_only_runtime(custom_code: bool) -> Iterator[None]:
+    """As in `source-declarative-manifest`'s image: our packages unimportable (a `None` in
+    `sys.modules` makes `import` raise ImportError, also for what is already imported), custom
+    code allowed or, as on Airbyte Cloud, refused. On the way out, everything as it was, the
+    runtime's `components` module gone."""
+    touched = [*OURS, *COMPONENTS_MODULES]
+    touched += [name for name in sys.modules if name.partition(".")[0] in OURS]
+    saved = {name: sys.modules[name] for name in touched if name in sys.modules}
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AIRBYTE_ENABLE_UNSAFE_CODE", str(custom_code).lower())
+            sys.modules.update(dict.fromkeys(n for n in touched if n.partition(".")[0] in OURS))
+            yield
+    finally:
+        for name in touched:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+
+
+def run_in_manifest_only_runtime(
+    command: str,
+    workdir: Path,
+    manifest: Path,
+    components: Path | None = None,
+    **inputs: Any,
+) -> ConnectorRun:
+    """One command of `source-declarative-manifest` in this process: the source built as the
+    runtime builds it (`create_declarative_source`: the manifest injected from `--manifest-path`,
+    custom code from `--components-path`, allowed only with one), in `manifest_only_runtime`.
+    It raises no warning: the runtime prints a warning raised while a command runs onto stdout,
+    where a destination reading protocol messages would choke on it (test_protocol_stdout.py)."""
+    paths = ["--manifest-path", str(manifest)]
+    if components is not None:
+        paths += ["--components-path", str(components)]
+    with (
+        manifest_only_runtime(custom_code=components is not None),
+        warnings.catch_warnings(record=True) as raised,
+    ):
+        warnings.simplefilter("always")
+        run = run_entrypoint(
+            lambda args: create_declarative_source([*args, *paths]), command, workdir, **inputs
+        )
+    # A ResourceWarning comes from collecting some earlier test's socket, not from this run.
+    shown = [str(w.message) for w in raised if not issubclass(w.category, ResourceWarning)]
+    assert not shown, f"source-declarative-manifest {command} raised warnings: {shown}"
+    return run

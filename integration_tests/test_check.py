@@ -15,7 +15,6 @@ the point: the manifest-only runtime here, the `source-chatnode` console script 
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -23,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer, Status
 from airbyte_cdk.test.entrypoint_wrapper import read as read_in_process
 
 from integration_tests.conftest import API_KEY, Connector, run_sdm
 from integration_tests.connector_runner import ConnectorRun, configured_catalog
+from integration_tests.in_process import run_entrypoint
 from mock_server import faults
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
@@ -80,21 +79,14 @@ class InProcessCheck:
         """The run as the process would report it: stdout the Airbyte messages `launch` prints,
         stderr every log record of the run (the process prints them as LOG messages) and
         whatever else reached stdout or stderr."""
-        config_file = self.connector.next_workdir("check") / "config.json"
-        config_file.parent.mkdir(parents=True)
-        config_file.write_text(json.dumps({**self.connector.config(bots), **changes}))
-        args = ["check", "--config", str(config_file)]
         self.capsys.readouterr()
         self.caplog.clear()
-        entrypoint = AirbyteEntrypoint(create_source(args))
-        printed = list(entrypoint.run(entrypoint.parse_args(args)))
+        config = {**self.connector.config(bots), **changes}
+        run = run_entrypoint(create_source, "check", self.connector.next_workdir(), config=config)
+        assert run.returncode == 0, run.stderr
         captured = self.capsys.readouterr()
-        run = ConnectorRun(
-            returncode=0,
-            stdout="\n".join([*printed, captured.out]),
-            stderr="\n".join([captured.err, self.caplog.text]),
-            messages=[json.loads(line) for line in printed],
-        )
+        run.stdout = "\n".join([run.stdout, captured.out])
+        run.stderr = "\n".join([captured.err, self.caplog.text])
         for secret in (SCOPED_KEY, API_KEY):
             assert secret not in run.stdout + run.stderr, "the API key leaked"
         return run

@@ -8,9 +8,10 @@ One layer per concern, as `test_errors.py` does for the main edition:
   through airbyte-cdk's own entrypoint, the code `source-declarative-manifest` runs, since the
   edition has no custom components. The CDK's retry waits are recorded, not slept
   (`backoff_waits`, /conftest.py), so the 429 and 503 rows cost no real time.
-- The runtime wiring is proven by the fewest `source-declarative-manifest` processes, with
-  nothing of ours importable and custom code refused, as on Airbyte Cloud: check, discover and one
-  read from saved state that a forbidden bot fails (exit code, records, state, pure protocol).
+- The runtime, with nothing of ours importable and custom code refused, as on Airbyte Cloud:
+  check and discover on the source it builds (`run_in_manifest_only_runtime`, in process), and
+  one `source-declarative-manifest` process for the console script's wiring: a read from saved
+  state that a forbidden bot fails (exit code, records, state, pure protocol).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import tempfile
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.models import (
     AirbyteMessageSerializer,
     AirbyteStateMessageSerializer,
@@ -50,6 +49,7 @@ from integration_tests.connector_runner import (
     run_cli,
     state_messages,
 )
+from integration_tests.in_process import run_in_manifest_only_runtime
 from mock_server import faults
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
@@ -118,15 +118,12 @@ def as_run(messages: list[dict[str, Any]], failed: bool) -> ConnectorRun:
     return run
 
 
-def check(config: Mapping[str, Any]) -> ConnectorRun:
-    """`check` in process, through the CDK's entrypoint (which masks secrets), as the runtime
-    calls it."""
-    with tempfile.TemporaryDirectory() as folder:
-        config_file = Path(folder) / "config.json"
-        config_file.write_text(json.dumps(config), encoding="utf-8")
-        args = AirbyteEntrypoint.parse_args(["check", "--config", str(config_file)])
-        printed = list(AirbyteEntrypoint(cloud_source(config)).run(args))
-    return as_run([json.loads(line) for line in printed], failed=False)
+def check(connector: Connector, config: Mapping[str, Any]) -> ConnectorRun:
+    """`check` as `source-declarative-manifest` builds and runs the edition, in process."""
+    workdir = connector.next_workdir("check")
+    run = run_in_manifest_only_runtime("check", workdir, CLOUD_EDITION, config=config)
+    assert_no_secret(run)
+    return run
 
 
 def read(
@@ -279,7 +276,7 @@ def test_error_table_401_403_naming_the_bot_429_and_5xx(
     connector: Connector, backoff_waits: list[float], caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong_key = {**connector.config(), "api_key": "cn-wrong-000000"}
-    check_run = check(wrong_key)
+    check_run = check(connector, wrong_key)
     assert check_run.connection_status["status"] == "FAILED"
     assert "401" in check_run.connection_status["message"]
     assert "api_key" in check_run.connection_status["message"]
@@ -508,15 +505,18 @@ def test_every_malformed_chats_body_fails_loudly_and_never_moves_the_cursor(
 
 
 def test_check_and_discover_in_the_runtime_offer_the_main_manifests_streams(
-    connector: Connector, cloud_env: dict[str, str]
+    connector: Connector,
 ) -> None:
     from source_chatnode.run import load_manifest as load_main_manifest
 
     schemas = load_main_manifest()["schemas"]
-    check_run = run_cloud(connector, "check", cloud_env, config=connector.config())
+    check_run = check(connector, connector.config())
     assert check_run.returncode == 0, check_run.stderr[-2000:]
     assert check_run.connection_status["status"] == "SUCCEEDED", check_run.stdout[-2000:]
-    discover = run_cloud(connector, "discover", cloud_env, config=connector.config())
+    workdir = connector.next_workdir("discover")
+    discover = run_in_manifest_only_runtime(
+        "discover", workdir, CLOUD_EDITION, config=connector.config()
+    )
     assert discover.returncode == 0, discover.stderr[-2000:]
     streams = {stream["name"]: stream for stream in discover.catalog["streams"]}
     assert set(streams) == {"leads", "chats"}

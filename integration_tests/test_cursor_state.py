@@ -17,10 +17,17 @@ from typing import Any
 
 import pytest
 import yaml
+from airbyte_cdk.models import AirbyteStateMessageSerializer, Level
 from airbyte_cdk.utils.slice_hasher import SliceHasher
 
 from integration_tests.conftest import API_KEY
-from integration_tests.in_process import MANIFEST_UNDER_TEST_ENV, SyncResult, run_sync
+from integration_tests.connector_runner import bot_cursors_of
+from integration_tests.in_process import (
+    MANIFEST_UNDER_TEST_ENV,
+    SyncResult,
+    read_streams,
+    run_sync,
+)
 from mock_server import faults
 from mock_server.server import MockServer
 from source_chatnode.run import load_manifest
@@ -231,3 +238,28 @@ def test_without_the_wrapper_the_cursor_hashes_a_slice_for_each_lead(
     result = run_sync(many_leads, QUIRKY_BOTS[:2])
     assert len(result.records) == 2 * LEADS_PER_BOT
     assert len(hash_calls) >= 2 * len(result.records)
+
+
+UNDATED_LEADS = [
+    {"session_id": "missing"},
+    {"session_id": "null", "created_at": None},
+    {"session_id": "unparseable", "created_at": "yesterday"},
+    {"session_id": "not-a-string", "created_at": 1719770000},
+]
+"""Leads the connector cannot place in time (docs/chatnode.md): emitted, never a cursor."""
+
+
+def test_undated_leads_are_emitted_and_an_unparseable_one_is_named_in_a_warning(
+    chatnode_mock: MockServer,
+) -> None:
+    dated = {"session_id": "dated", "created_at": "2024-06-30T17:32:53.518+00:00"}
+    chatnode_mock.add_bot("bot-undated", leads=[*UNDATED_LEADS, dated])
+    output = read_streams(chatnode_mock, ["bot-undated"], ["leads"])
+    emitted = [message.record.data["session_id"] for message in output.records]
+    assert sorted(emitted) == sorted(lead["session_id"] for lead in [*UNDATED_LEADS, dated])
+    warnings = [log.log.message for log in output.logs if log.log.level == Level.WARN]
+    assert any(
+        "cursor field 'created_at'" in warning and "'yesterday'" in warning for warning in warnings
+    ), warnings
+    state = AirbyteStateMessageSerializer.dump(output.state_messages[-1].state)
+    assert saved_instant(bot_cursors_of(state)["bot-undated"]) == instant_of(dated["created_at"])

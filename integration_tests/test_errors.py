@@ -2,8 +2,9 @@
 
 The behaviour (which message, which retries after which wait, whose records and state survive)
 is read in process (`integration_tests.in_process`), where the CDK's retry waits are recorded
-instead of slept (`backoff_waits`, /conftest.py). The CLI tests at the end prove the wiring only:
-exit code, failure type and a key that never reaches the output, even with `--debug`.
+instead of slept (`backoff_waits`, /conftest.py). The tests at the end prove the wiring: exit
+code and failure type through the console script's entrypoint, and, in a process, a key that
+never reaches the output, even with `--debug`.
 """
 
 from __future__ import annotations
@@ -27,12 +28,12 @@ from integration_tests.conftest import (
     served_records,
 )
 from integration_tests.connector_runner import bot_cursors_of, configured_catalog
-from integration_tests.in_process import read_streams
+from integration_tests.in_process import read_streams, run_entrypoint
 from mock_server import faults
 from mock_server.faults import FaultRule
 from mock_server.server import MockServer
 from source_chatnode.in_process import configured_catalog as catalog_of
-from source_chatnode.run import declarative_source, load_manifest
+from source_chatnode.run import create_source, declarative_source, load_manifest
 
 NO_STATE = datetime(1970, 1, 1, tzinfo=UTC)
 RETRY_AFTER_WAIT = 2.0
@@ -263,8 +264,12 @@ def test_a_malformed_200_fails_loudly_and_state_never_passes_an_unemitted_record
 
 
 def test_read_with_a_wrong_key_is_a_config_error_for_both_streams(connector: Connector) -> None:
-    run = connector.run(
+    """In process, as the console script builds and runs the source: the exit code is whether
+    the entrypoint raised; the --debug test below runs the process and reads all it prints."""
+    run = run_entrypoint(
+        create_source,
         "read",
+        connector.next_workdir(),
         config={**connector.config(), "api_key": "cn-wrong-000000"},
         catalog=configured_catalog("incremental", ("leads", "chats")),
     )

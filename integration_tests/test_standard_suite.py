@@ -2,7 +2,8 @@
 
 The suite reads `integration_tests/acceptance-test-config.yml`. Its config files are templates
 without a `base_url`: the suite's mock takes a free loopback port, so the configs the suite reads
-are written at test time, with the mock's address, into a folder of this test run.
+are written at test time, with the mock's address, into a folder of this test run. The two
+checks of the suite's pinned files read in process, as the console script builds the source.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from integration_tests.connector_runner import (
     bot_cursors_of,
     configured_catalog,
     primary_key,
-    run_cli,
     state_stream,
 )
+from integration_tests.in_process import run_entrypoint
 from mock_server.config import MockConfig
 from mock_server.server import MockServer
+from source_chatnode.run import create_source
 
 CONFIG_TEMPLATES = ("sample_config.json", "invalid_config.json")
 SAMPLE_TEMPLATE = json.loads((INTEGRATION_DIR / "sample_config.json").read_text(encoding="utf-8"))
@@ -145,9 +147,8 @@ def test_expected_records_are_what_the_suite_mock_serves_and_the_connector_reads
     assert lines == expected_record_lines(suite_mock), f"stale: regenerate with `{REGENERATE}`"
     expected = [json.loads(line) for line in lines]
     assert {line["stream"] for line in expected} == set(STREAMS)
-    run = run_cli(
-        "read", tmp_path, config=sample_config, catalog=configured_catalog("full_refresh", STREAMS)
-    )
+    catalog = configured_catalog("full_refresh", STREAMS)
+    run = run_entrypoint(create_source, "read", tmp_path, config=sample_config, catalog=catalog)
     assert run.returncode == 0, run.error_messages
     for stream in STREAMS:
         pinned = [line["data"] for line in expected if line["stream"] == stream]
@@ -161,7 +162,8 @@ def test_abnormal_future_state_reads_no_dated_record_and_keeps_its_cursors(
     due yet."""
     state = json.loads((INTEGRATION_DIR / "abnormal_state.json").read_text(encoding="utf-8"))
     assert [state_stream(message) for message in state] == list(STREAMS)
-    run = run_cli(
+    run = run_entrypoint(
+        create_source,
         "read",
         tmp_path,
         config=sample_config,
