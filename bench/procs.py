@@ -91,6 +91,9 @@ class Measured:
     """None when it timed out."""
     ended_at: float = 0.0
     """The clock time (`time.time()`) it exited at, to set beside the mock's journal."""
+    last_output_at: float = 0.0
+    """The clock time of its last write to stdout (the file's mtime): a read's end without the
+    interpreter's teardown, whose tenths of a second vary from run to run."""
 
 
 def run_measured(
@@ -105,7 +108,8 @@ def run_measured(
         seconds, ended_at = time.perf_counter() - started, time.time()
     returncode = process.returncode
     group.stop(process)
-    return Measured(seconds, rss.peak_mb, returncode, ended_at)
+    last_output_at = log.stat().st_mtime if log.exists() else ended_at
+    return Measured(seconds, rss.peak_mb, returncode, ended_at, last_output_at)
 
 
 def tail(path: Path, limit: int = 600) -> str:

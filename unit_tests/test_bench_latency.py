@@ -11,8 +11,8 @@ import pytest
 from bench.cli import run
 from bench.config import BenchConfig, LatencyConfig, Shape
 from bench.connector import before_manifest
-from bench.latency_report import MEASURE, readers
-from bench.rows import Name
+from bench.latency_report import MEASURE, latency_targets, readers
+from bench.rows import Name, Row
 from source_chatnode.run import load_manifest
 
 
@@ -67,3 +67,25 @@ def test_the_before_variant_is_ours_without_concurrency_and_with_batches_in_turn
     assert "concurrency_level" in ours and "concurrency_level" not in before
     chats = next(s for s in before["streams"] if s["name"] == "chats")
     assert chats["retriever"]["batches_in_flight"] == 1
+
+
+@pytest.mark.parametrize(
+    ("network_seconds", "measured", "status"),
+    [
+        (1.25, "1.25x", "pass"),  # S 1.0 + 0.25 s of waits where R x L = 0.2 s
+        (1.32, "1.60x", "miss"),
+        (0.98, "-0.10x (faster than S: the latency hidden within noise)", "pass"),
+    ],
+)
+def test_a_latency_target_bounds_the_time_above_s(
+    network_seconds: float, measured: str, status: str
+) -> None:
+    """Ours at W=10 reads 20 bots' leads in two rounds: at L 0.1 the floor is S + 0.2 s. A read
+    faster than S waited nothing above it, which the bound allows."""
+    shape = Shape(20, 500, 4)
+    row = Row("latency", Name.OURS, "full_refresh", 10_000, MEASURE, "leads", 10,
+              latency_s=0.1, note=shape.label, network_seconds=network_seconds,
+              floor_seconds=1.0 + 2 * 0.1)  # fmt: skip
+    assert latency_targets([row]) == [
+        ("latency 0.1 s, 20 x 500 leads x 4 messages, leads: source-chatnode W=10 waits ≤ 1.5x R x L",
+         measured, status)]  # fmt: skip
