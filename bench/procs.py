@@ -89,10 +89,9 @@ class Measured:
     peak_rss_mb: float
     returncode: int | None
     """None when it timed out."""
-    ended_at: float = 0.0
-    """The clock time (`time.time()`) it exited at, to set beside the mock's journal."""
     last_output_at: float = 0.0
-    """The clock time of its last write to stdout (the file's mtime): a read's end without the
+    """The clock time (`time.time()`, to set beside the mock's journal) of its last write to
+    stdout, the file's mtime, or of its exit if it wrote none: a read's end without the
     interpreter's teardown, whose tenths of a second vary from run to run."""
 
 
@@ -109,7 +108,7 @@ def run_measured(
     returncode = process.returncode
     group.stop(process)
     last_output_at = log.stat().st_mtime if log.exists() else ended_at
-    return Measured(seconds, rss.peak_mb, returncode, ended_at, last_output_at)
+    return Measured(seconds, rss.peak_mb, returncode, last_output_at)
 
 
 def tail(path: Path, limit: int = 600) -> str:
