@@ -160,7 +160,7 @@ def reader_files(cases: Iterable[Case], work: Path) -> dict[Case, dict[str, str]
     builder serves them all."""
     python, known, places = Path(sys.executable), manifests(), {}
     fixed = {"python": str(python), "bin": str(python.parent), "peers": str(BENCH_DIR / "peers")}
-    for case in cases:
+    for case in dict.fromkeys(cases):  # readers that differ only in workers share a case
         name, manifest, files = f"{case.name}-{case.mode}-{case.stream}", known.get(case), {}
         if isinstance(manifest, dict):
             (work / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
