@@ -6,7 +6,7 @@ PYTEST_ARGS ?=
 # Some machines set this; every connector process would then recompile airbyte-cdk (~1.3 s each).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install lint format test test-meltano demo bench bench-quick clean cloud-edition dist
+.PHONY: help install lint format test test-meltano demo bench bench-quick clean cloud-edition docs dist
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ bench-quick: install  ## the whole harness on small sizes, a few minutes: bench/
 
 cloud-edition: install  ## regenerate source_chatnode/builder/manifest.yaml, the Airbyte Cloud edition (no custom components)
 	$(RUN) python tools/cloud_edition.py
+
+docs: install  ## rewrite the generated sections of docs/ (flags, faults, admin API, the checker's reference)
+	$(RUN) python tools/docs.py
 
 dist:  ## build both distributions, sdist and wheel, into dist/ (docs/packaging.md)
 	$(UV) build --all-packages --out-dir dist

@@ -1,5 +1,5 @@
 """`chatnode-contract` on the command line: flags in, a `CheckConfig`, the report out, an exit
-code. `--help` prints the tables the code runs on, as docs/contract.md does (`reference.py`)."""
+code. `--help` prints the tables the code runs on, as docs/contract.md does (`tools/docs.py` writes it)."""
 
 from __future__ import annotations
 

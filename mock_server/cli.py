@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from mock_server.admin import ADMIN_PREFIX, ADMIN_ROUTES
 from mock_server.config import (
     ADMIN_TOKEN_ENV,
     DEFAULT_API_KEY,
@@ -18,9 +19,19 @@ from mock_server.config import (
     parse_api_keys,
 )
 from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, DEFAULT_RECENT_SESSIONS
-from mock_server.faults import parse_fault
-from mock_server.reference import admin_summary, fault_syntax
+from mock_server.faults import KINDS, OPTIONS, parse_fault
 from mock_server.server import MockServer
+
+
+def fault_syntax() -> str:
+    """The fault syntax from the tables the parser reads (docs/sandbox.md renders them too)."""
+    kinds = "\n".join(f"  {k.syntax:<34} {k.answer}" for k in KINDS.values())
+    options = "\n".join(f"  {n}={o.meaning}" for n, o in OPTIONS.items())
+    text = f"WHAT[:OPTION=VALUE]...; WHAT is one of\n{kinds}\nOPTIONS (scopes combine):\n{options}"
+    return text.replace("`", "")
+
+
+ADMIN_SUMMARY = "\n".join(f"  {r.method:<6} {ADMIN_PREFIX}{r.path}" for r in ADMIN_ROUTES)
 
 EPILOG = f"""\
 fault syntax (--fault, repeatable; the first matching rule decides a request):
@@ -38,7 +49,7 @@ send message (POST /v1/{{bot_id}}, {{"message": TEXT, "chat_session_id": ID}}): 
 authenticate me (GET /v1/auth_me): the key's team, {{"id", "name", "slug"}}: an ASSUMED shape.
 
 admin API (JSON; with an admin token every call needs `Authorization: Bearer TOKEN`):
-{admin_summary()}
+{ADMIN_SUMMARY}
 
 examples:
   chatnode-mock-server --port 8080

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
 
-from mock_server import reference
 from mock_server.cli import ADMIN_TOKEN_ENV, build_parser, config_from_args, main
-from mock_server.reference import SECTIONS, render
 from unit_tests.mock_process import mock_server_process
-
-DOCS = Path(__file__).parents[2] / "docs" / "sandbox.md"
 
 
 @contextmanager
@@ -121,18 +115,3 @@ def test_bad_flags_exit_2_with_a_message(
     with pytest.raises(SystemExit, match="2") as info:
         main(argv)
     assert info.value.code == 2 and message in capsys.readouterr().err
-
-
-def test_sandbox_docs_are_generated_from_the_code_tables() -> None:
-    """docs/sandbox.md's flag, fault and admin tables are what `python -m mock_server.reference`
-    writes from the code: regenerate and compare."""
-    text = DOCS.read_text(encoding="utf-8")
-    assert set(re.findall(r"<!-- generated: ([\w-]+) -->", text)) == set(SECTIONS)
-    assert render(text) == text, "docs/sandbox.md is stale: run python -m mock_server.reference"
-
-
-def test_the_reference_check_fails_on_stale_docs(tmp_path: Path) -> None:
-    stale = tmp_path / "sandbox.md"
-    stale.write_text(DOCS.read_text(encoding="utf-8").replace("| `drop` |", "| `dropped` |"))
-    assert reference.main(["--check", str(stale)]) == 1
-    assert reference.main([str(stale)]) == 0 and reference.main(["--check", str(stale)]) == 0
