@@ -50,7 +50,9 @@ def test_every_generated_section_is_on_a_page() -> None:
 
 def test_the_check_fails_on_a_stale_page_and_a_rewrite_keeps_what_is_around(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
-    page.write_text("intro\n<!-- generated: fault-kinds -->\nold\n<!-- end: fault-kinds -->\noutro\n")
+    page.write_text(
+        "intro\n<!-- generated: fault-kinds -->\nold\n<!-- end: fault-kinds -->\noutro\n"
+    )
     assert docs.main(["--check", str(page)]) == 1
     assert docs.main([str(page)]) == 0 and docs.main(["--check", str(page)]) == 0
     fresh = page.read_text()
