@@ -40,7 +40,7 @@ from hypothesis.stateful import (
 from integration_tests.in_process import SyncResult, run_sync
 from integration_tests.oracle import EPOCH, at_most
 from mock_server.server import MockServer
-from mock_server.store import Exchange, Store
+from mock_server.store import Exchange
 from unit_tests.strategies import instant_of, message_contents
 
 API_KEY = "cn-send-prop-7f6e5d4c3b"
@@ -221,78 +221,59 @@ def test_every_sent_message_is_read_once_and_bots_never_mix(server: MockServer) 
     run_machine(server)
 
 
-# Mutants: the same machine against a store with one bug each
+# Mutants: the same machine against a mock whose Send Message has one bug each
 
 
-class Mutant(Store):
-    """A store whose Send Message records the exchange, then `spoil`s it in one way."""
-
-    def send_message(
-        self, bot_id: str, text: str, session_id: str | None = None, **kw: Any
-    ) -> Exchange:
-        exchange = super().send_message(bot_id, text, session_id, **kw)
-        self.spoil(bot_id, exchange)
-        return exchange
-
-    def spoil(self, bot_id: str, exchange: Exchange) -> None:
-        raise NotImplementedError
-
-
-class LostReply(Mutant):
+def lost_reply(mock: MockServer, bot_id: str, exchange: Exchange) -> None:
     """Records the question of a Send Message but not the reply it answered."""
-
-    def spoil(self, bot_id: str, exchange: Exchange) -> None:
-        _rewrite_last_turn(self, bot_id, exchange.session_id, lambda q, a: [q])
+    _rewrite_last_turn(mock, bot_id, exchange.session_id, lambda q, a: [q])
 
 
-class ReplyBeforeQuestion(Mutant):
+def reply_before_question(mock: MockServer, bot_id: str, exchange: Exchange) -> None:
     """Dates the reply a second before its question."""
 
-    def spoil(self, bot_id: str, exchange: Exchange) -> None:
-        def backdate(question: dict[str, Any], answer: dict[str, Any]) -> list[dict[str, Any]]:
-            asked = instant_of(question["created_at"])
-            assert asked is not None
-            moment = asked.timestamp() - 1
-            stamp = datetime.fromtimestamp(moment, asked.tzinfo).isoformat(timespec="milliseconds")
-            return [question, answer | {"created_at": stamp}]
+    def backdate(question: dict[str, Any], answer: dict[str, Any]) -> list[dict[str, Any]]:
+        asked = instant_of(question["created_at"])
+        assert asked is not None
+        moment = asked.timestamp() - 1
+        stamp = datetime.fromtimestamp(moment, asked.tzinfo).isoformat(timespec="milliseconds")
+        return [question, answer | {"created_at": stamp}]
 
-        _rewrite_last_turn(self, bot_id, exchange.session_id, backdate)
+    _rewrite_last_turn(mock, bot_id, exchange.session_id, backdate)
 
 
-class SessionUnderAnotherBot(Mutant):
+def session_under_another_bot(mock: MockServer, bot_id: str, exchange: Exchange) -> None:
     """Lists a session that Send Message started under the next bot too."""
-
-    def spoil(self, bot_id: str, exchange: Exchange) -> None:
-        if exchange.lead is not None:
-            other = BOTS[(BOTS.index(bot_id) + 1) % len(BOTS)]
-            self.append(other, leads=[exchange.lead])
+    if exchange.lead is not None:
+        other = BOTS[(BOTS.index(bot_id) + 1) % len(BOTS)]
+        mock.append(other, leads=[exchange.lead])
 
 
-def _rewrite_last_turn(store: Store, bot_id: str, session: str, change: Any) -> None:
+def _rewrite_last_turn(mock: MockServer, bot_id: str, session: str, change: Any) -> None:
     """Replace the session's last two stored messages (a turn) by `change(question, answer)`."""
-    with store._lock:
-        log = store._bots[bot_id]
+    with mock._lock:
+        log = mock._bots[bot_id]
         texts = log.messages[session]
         question, answer = (orjson.loads(t) for t in texts[-2:])
         rewritten = tuple(orjson.dumps(m) for m in change(question, answer))
-        store._bots[bot_id] = replace(
+        mock._bots[bot_id] = replace(
             log, messages={**log.messages, session: texts[:-2] + rewritten}
         )
 
 
-@pytest.mark.parametrize("broken", [LostReply, ReplyBeforeQuestion, SessionUnderAnotherBot])
-def test_a_broken_store_is_caught(server: MockServer, broken: type[Mutant]) -> None:
-    config = server.config
-    sound = server.service.store
-    server.service.store = broken(
-        config.bots,
-        config.leads_per_bot,
-        seed=config.seed,
-        messages_per_session=config.messages_per_session,
-    )
-    try:
-        # The first failure is the proof: shrinking it would only cost time.
-        with pytest.raises((AssertionError, Flaky)):
-            run_machine(server, phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False)
-    finally:
-        server.service.store = sound
+@pytest.mark.parametrize("spoil", [lost_reply, reply_before_question, session_under_another_bot])
+def test_a_broken_store_is_caught(
+    server: MockServer, spoil: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Send Message records the exchange, then `spoil`s it; the machine must fail."""
+    sound = server.send_message
+
+    def broken(bot_id: str, message: str, session_id: str | None = None) -> Exchange:
+        exchange = sound(bot_id, message, session_id)
+        spoil(server, bot_id, exchange)
+        return exchange
+
+    monkeypatch.setattr(server, "send_message", broken)
+    # The first failure is the proof: shrinking it would only cost time.
+    with pytest.raises((AssertionError, Flaky)):
+        run_machine(server, phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False)

@@ -41,7 +41,7 @@ class AdminRoute(NamedTuple):
 
 def _messages(service: MockService, params: Params, body: dict[str, Any]) -> Any:
     bot_id, session_id = params["bot_id"], params["session_id"]
-    chats = service.store.chat_snapshot(bot_id)
+    chats = service.snapshot(bot_id)
     if chats is None or not chats.has_session(session_id):
         raise KeyError(f"Bot {bot_id!r} has no session {session_id!r}; GET its leads")
     return service.chats(bot_id, [session_id])

@@ -59,11 +59,6 @@ class MockServer(MockService):
         """`http://127.0.0.1:PORT/v1`, what a ChatNode client takes as its base URL."""
 
     @property
-    def service(self) -> MockService:
-        """The service behind the server: the server itself (kept for `server.service.store`)."""
-        return self
-
-    @property
     def api_key(self) -> str:
         """The first configured API key (reads every bot with the default config)."""
         return self.config.first_api_key

@@ -51,7 +51,7 @@ from mock_server.responses import (
     json_array_response,
     spec_error_response,
 )
-from mock_server.store import BotChats, Exchange, Store
+from mock_server.store import BotChats, Store
 from mock_server.validation import SpecValidator
 
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
@@ -120,18 +120,21 @@ Answer = tuple[Callable[[], MockResponse], Callable[[], Iterator[bytes]]]
 Handler = Callable[[_Call, Any], Answer]
 
 
-class MockService:
-    """The state of one mock (leads, chats, faults, journal) and the request handling over it."""
+class MockService(Store):
+    """The state of one mock (its store of bots, the fault plan, the journal) and the request
+    handling over it. Its public methods, the store's included, are the one set of changes to a
+    running mock, which the admin API, `MockServer`, the fixtures and the respx router all call."""
 
     def __init__(self, config: MockConfig) -> None:
-        self.config = config
-        self.store = Store(
+        super().__init__(
             config.bots,
             config.leads_per_bot,
             seed=config.seed,
             quirks=config.quirks,
             messages_per_session=config.messages_per_session,
+            list_sent_sessions=config.list_sent_sessions,
         )
+        self.config = config
         self.faults = FaultPlan(config.faults)
         self.journal = Journal(config.journal_limit)
         """`journal()`: the API requests served so far (no credentials in it)."""
@@ -150,46 +153,17 @@ class MockService:
         base = chatnode_spec.server_base_path()
         self.routes = route_table((op.method, base + op.path_template, op) for op in self._handlers)
 
-    # The one set of changes to a running mock; the store's methods say what each does. Errors:
-    # ValueError for bad arguments, KeyError for an unknown bot or session (its subclass
-    # BotExistsError for adding a known bot).
-    # fmt: off
-
-    def bots(self) -> dict[str, int]:
-        """Each bot and how many leads it serves now."""
-        snapshots = [self.store.snapshot(bot) for bot in self.store.bot_ids()]
-        return {s.bot_id: s.count for s in snapshots if s is not None}
-
-    def leads(self, bot_id: str) -> list[Any]:
-        return self.store.leads(bot_id)
-
-    def chats(self, bot_id: str, session_ids: Sequence[str] | None = None, k: int = DEFAULT_RECENT_SESSIONS) -> list[Any]:
-        return self.store.chats(bot_id, session_ids, k)
-
-    def add_bot(self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None) -> None:
-        self.store.add_bot(bot_id, count, leads)
-
-    def append(self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None) -> list[Any]:
-        return self.store.append(bot_id, count, leads)
-
-    def set_leads(self, bot_id: str, leads: Sequence[Any] | None = None, *, count: int | None = None) -> None:
-        self.store.set_leads(bot_id, leads, count=count)
-
-    def append_message(self, bot_id: str, session_id: str, *, content: str | None = None, type: str = "human",
-                       raw: Mapping[str, Any] | None = None) -> Any:
-        return self.store.append_message(bot_id, session_id, content=content, type=type, raw=raw)
-
-    def send_message(self, bot_id: str, message: str, session_id: str | None = None) -> Exchange:
-        """An end user chats, as `POST /v1/{bot_id}` records it, without a key, faults or a
-        journal entry; `.response()` of the result is what Send Message answers."""
-        return self.store.send_message(bot_id, message, session_id, list_lead=self.config.list_sent_sessions)
-
+    # The changes to a running mock are the store's (`Store`) and these; errors: ValueError for
+    # bad arguments, KeyError for an unknown bot, session or rule (its subclass BotExistsError for
+    # adding a known bot).
     def inject(self, rule: FaultRule | str | Mapping[str, Any]) -> InjectedFault:
         """Add a fault rule (a `FaultRule`, its CLI text or its JSON fields) after the others;
         the handle removes it, or use it in a `with`."""
         if isinstance(rule, str):
             rule = parse_fault(rule)
-        return InjectedFault(self.faults, rule if isinstance(rule, FaultRule) else FaultRule.from_json(dict(rule)))
+        return InjectedFault(
+            self.faults, rule if isinstance(rule, FaultRule) else FaultRule.from_json(dict(rule))
+        )
 
     def fault_rules(self) -> list[dict[str, Any]]:
         """The rules in force, in order, with their ids and the requests each has left."""
@@ -204,10 +178,9 @@ class MockService:
     def clear_journal(self) -> None:
         self.journal.clear()
 
-    # fmt: on
     def reset(self) -> None:
         """Back to the configuration: its bots, leads and chats, its fault plan, no journal."""
-        self.store.reset()
+        super().reset()
         self.faults.replace(self.config.faults)
         self.journal.clear()
 
@@ -326,7 +299,7 @@ class MockService:
         """What every route shares: the key check (401, or 403 for a bot it may not read or
         that does not exist), then a fault for this route and bot if the plan picks one, else
         the handler's answer. A fault sees the elements only when the key may."""
-        bot = None if call.bot_id is None else self.store.chat_snapshot(call.bot_id)
+        bot = None if call.bot_id is None else self.snapshot(call.bot_id)
         missing = call.bot_id is not None and bot is None
         answer, elements = (None, _nothing) if missing else handler(call, bot)
         token = bearer_token(call.request.headers.get("authorization"))

@@ -264,13 +264,14 @@ class Store:
         seed: int = 0,
         quirks: bool = False,
         messages_per_session: tuple[int, int] = DEFAULT_MESSAGES_PER_SESSION,
+        list_sent_sessions: bool = True,
     ) -> None:
         self._initial_bots, self._leads_per_bot = tuple(bots), leads_per_bot
-        self._seed, self._quirks = seed, quirks
+        self._seed, self._quirks, self._list_sent = seed, quirks, list_sent_sessions
         self.conversations = Conversations(seed, messages_per_session, quirks)
         self._lock = threading.Lock()
         self._bots: dict[str, BotChats] = {}
-        self.reset()
+        Store.reset(self)
 
     def reset(self) -> None:
         """Back to the configured bots with their seeded leads and conversations."""
@@ -278,15 +279,12 @@ class Store:
         with self._lock:
             self._bots = bots
 
-    def bot_ids(self) -> list[str]:
+    def bots(self) -> dict[str, int]:
+        """Each bot and how many leads it serves now."""
         with self._lock:
-            return list(self._bots)
+            return {bot_id: bot.leads.count for bot_id, bot in self._bots.items()}
 
-    def snapshot(self, bot_id: str) -> BotLeads | None:
-        chats = self.chat_snapshot(bot_id)
-        return chats and chats.leads
-
-    def chat_snapshot(self, bot_id: str) -> BotChats | None:
+    def snapshot(self, bot_id: str) -> BotChats | None:
         with self._lock:
             return self._bots.get(bot_id)
 
@@ -378,17 +376,18 @@ class Store:
 
         return self._commit(bot_id, change)
 
-    def send_message(
-        self, bot_id: str, text: str, session_id: str | None = None, *, list_lead: bool = True
-    ) -> Exchange:
-        """What Send Message does to a bot: the visitor's `text` and the agent's reply, recorded
+    def send_message(self, bot_id: str, message: str, session_id: str | None = None) -> Exchange:
+        """An end user chats, as `POST /v1/{bot_id}` does to a bot, without a key, faults or a
+        journal entry (`.response()` of the result is what it answers): the visitor's `message`
+        and the agent's reply, recorded
         in that order at the end of the session, both after every message the bot had (so no
         incremental cursor saved earlier skips them), the reply strictly later.
 
         Without `session_id` (or with one the bot has no session for) a session starts: its id
-        is the widget's form, `<bot id>-<epoch ms>` unless one was given, and with `list_lead`
-        Get Leads lists it from then on, created when it started, without contact fields."""
-        if not isinstance(text, str) or not isinstance(session_id, str | None):
+        is the widget's form, `<bot id>-<epoch ms>` unless one was given, and unless the store
+        was made with `list_sent_sessions=False` Get Leads lists it from then on, created when it
+        started, without contact fields."""
+        if not isinstance(message, str) or not isinstance(session_id, str | None):
             raise ValueError("the message and its session id must be texts")
 
         def change(bot: BotChats) -> tuple[BotChats, Exchange]:
@@ -401,15 +400,15 @@ class Store:
                     while bot.has_session(f"{bot_id}-{fresh_ms}"):
                         fresh_ms += 1
                     session = f"{bot_id}-{fresh_ms}"
-                if list_lead:
+                if self._list_sent:
                     lead = {"session_id": session, "created_at": spec_timestamp(at_ms)}
                     segment = raw_segment([lead], at_ms, conforming=True)
                     bot = replace(bot, leads=bot.leads.with_segment(segment))
             number = bot.appended
-            answer = replies.reply(self._seed, bot_id, session, number, text)
+            answer = replies.reply(self._seed, bot_id, session, number, message)
             reply_ms = at_ms + 1000 + number * 7919 % 14_000
             made = self.conversations.appended
-            human = made(bot_id, session, number, at_ms, text, "human")
+            human = made(bot_id, session, number, at_ms, message, "human")
             ai = made(bot_id, session, number + 1, reply_ms, answer.content, "ai")
             started = not known and session not in bot.messages
             bot = bot.with_messages(session, [(human, at_ms), (ai, reply_ms)], False, started)
@@ -431,9 +430,9 @@ class Store:
                     return result
 
     def _require(self, bot_id: str) -> BotChats:
-        snapshot = self.chat_snapshot(bot_id)
+        snapshot = self.snapshot(bot_id)
         if snapshot is None:
-            raise KeyError(f"no bot {bot_id!r}; known bots: {self.bot_ids()}")
+            raise KeyError(f"no bot {bot_id!r}; known bots: {list(self.bots())}")
         return snapshot
 
     def _fresh(self, bot_id: str, count: int | None, leads: Sequence[Any] | None) -> BotChats:

@@ -38,7 +38,7 @@ def test_a_conforming_api_exits_0_after_checking_bots_and_probes(capsys: Any, ro
     assert run.code == 0, run.out
     assert "Result: conforms to the spec; exit 0" in run.out
     assert "Bot bot-alpha: HTTP 200, 5 leads checked" in run.out
-    served = len(router.chatnode.store.chats("bot-alpha", _session_ids(router, "bot-alpha")))
+    served = len(router.chatnode.chats("bot-alpha", _session_ids(router, "bot-alpha")))
     assert f"Bot bot-alpha chats: HTTP 200, {served} messages checked" in run.out
     journal = router.chatnode.journal.entries()
     assert [(e["path"].removeprefix("/v1/"), e["status"]) for e in journal][:6] == [
@@ -62,7 +62,7 @@ def _leads_call(bot: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _session_ids(router: Any, bot: str) -> list[str]:
-    return [lead["session_id"] for lead in router.chatnode.store.leads(bot)]
+    return [lead["session_id"] for lead in router.chatnode.leads(bot)]
 
 
 def test_no_probes_calls_only_the_given_bots(capsys: Any, router: Any) -> None:
@@ -74,7 +74,7 @@ def test_no_probes_calls_only_the_given_bots(capsys: Any, router: Any) -> None:
 
 
 def test_chats_ask_for_the_first_20_of_the_bots_own_session_ids(capsys: Any, router: Any) -> None:
-    router.chatnode.store.set_leads("bot-alpha", count=30)
+    router.chatnode.set_leads("bot-alpha", count=30)
     assert run_cli(capsys, *bot_args("bot-alpha"), "--no-probes").code == 0
     [chats_call] = [c for c in router.calls if c.request.url.path.endswith("/get-chats/bot-alpha")]
     assert orjson.loads(chats_call.request.content) == _session_ids(router, "bot-alpha")[:20]
@@ -84,7 +84,7 @@ def test_chats_ask_for_the_first_20_of_the_bots_own_session_ids(capsys: Any, rou
 def test_a_bot_without_leads_skips_its_chats_and_never_sends_an_empty_array(
     capsys: Any, router: Any
 ) -> None:
-    router.chatnode.store.set_leads("bot-beta", [])
+    router.chatnode.set_leads("bot-beta", [])
     run = run_cli(capsys, *bot_args(*BOTS), "--no-probes", "--json")
     assert run.code == 0 and run.report["conforms"] is True
     beta = next(b for b in run.report["bots"] if b["bot"] == "bot-beta")
@@ -105,7 +105,7 @@ def test_chat_message_drift_is_reported_under_the_chats_call(capsys: Any) -> Non
     """A message without `id` is breaking, an extra field additive; a message type other than
     human/ai, or any content, is what the spec's free-form `message` object allows."""
     with chatnode_respx_router(mock_config(messages_per_session=(0, 0))) as mocked:
-        store = mocked.chatnode.store
+        store = mocked.chatnode
         store.set_leads("bot-alpha", [spec_lead()])
         session = spec_lead()["session_id"]
         no_id = {k: v for k, v in spec_chat().items() if k != "id"}
@@ -147,7 +147,7 @@ def test_a_fault_on_the_chats_route_is_breaking_drift_of_the_chats_call(
 
 
 def test_additive_drift_warns_with_exit_0_and_fails_under_strict(capsys: Any, router: Any) -> None:
-    router.chatnode.store.set_leads("bot-alpha", [spec_lead(), spec_lead(visitor_country="DE")])
+    router.chatnode.set_leads("bot-alpha", [spec_lead(), spec_lead(visitor_country="DE")])
     run = run_cli(capsys, *bot_args("bot-alpha"), "--json")
     assert run.code == 0
     assert findings(run) == {("bot-alpha", "visitor_country", "unknown_field", "additive")}
@@ -159,7 +159,7 @@ def test_additive_drift_warns_with_exit_0_and_fails_under_strict(capsys: Any, ro
 
 
 def test_a_single_lead_is_counted_in_the_singular(capsys: Any, router: Any) -> None:
-    router.chatnode.store.set_leads("bot-alpha", [spec_lead()])
+    router.chatnode.set_leads("bot-alpha", [spec_lead()])
     run = run_cli(capsys, *bot_args("bot-alpha"), "--no-probes")
     assert "Bot bot-alpha: HTTP 200, 1 lead checked" in run.out
 
@@ -169,7 +169,7 @@ def test_a_single_lead_is_counted_in_the_singular(capsys: Any, router: Any) -> N
 
 def test_breaking_drift_exits_1_with_a_row_per_field(capsys: Any, router: Any) -> None:
     leads = [spec_lead(), spec_lead(for_agent="yes"), spec_lead(enduser_phone=None)]
-    router.chatnode.store.set_leads("bot-alpha", leads)
+    router.chatnode.set_leads("bot-alpha", leads)
     run = run_cli(capsys, *bot_args("bot-alpha"))
     assert run.code == 1
     rows = {tuple(line.split()[:4]) for line in run.out.splitlines()}
@@ -214,7 +214,7 @@ def test_a_bad_response_is_breaking(
 @pytest.mark.parametrize(
     ("arrange", "kind"),
     [
-        (lambda service: service.store.add_bot("ghost", count=0), "unexpected_status"),
+        (lambda service: service.add_bot("ghost", count=0), "unexpected_status"),
         (
             lambda service: service.faults.add(faults.status(404, bot="ghost")),
             "undocumented_status",
@@ -358,7 +358,7 @@ def test_live_server_in_quirks_mode_reports_every_quirk_as_drift(capsys: Any) ->
 
 def test_send_test_message_is_off_unless_asked_and_writes_nothing(capsys: Any, router: Any) -> None:
     assert run_cli(capsys, *bot_args("bot-alpha"), "--no-probes").code == 0
-    assert len(router.chatnode.store.leads("bot-alpha")) == 5
+    assert len(router.chatnode.leads("bot-alpha")) == 5
     assert not [e for e in router.chatnode.journal.entries() if e["path"] == "/v1/bot-alpha"]
 
 
@@ -369,16 +369,14 @@ def test_send_test_message_finds_the_message_in_the_chat_history(capsys: Any, ro
     assert (operations["send"]["status"], operations["send"]["items_checked"]) == (200, 1)
     assert (operations["sent"]["status"], operations["sent"]["items_checked"]) == (200, 2)
     assert operations["sent"]["breaking_findings"] == 0
-    (lead,) = router.chatnode.store.leads("bot-alpha")[5:]
+    (lead,) = router.chatnode.leads("bot-alpha")[5:]
     (sent,) = [e for e in router.chatnode.journal.entries() if e["path"] == "/v1/bot-alpha"]
     assert sent["status"] == 200 and lead["session_id"].startswith("bot-alpha-")
 
 
 def test_a_history_without_the_sent_message_is_breaking_drift(capsys: Any, router: Any) -> None:
     service = router.chatnode
-    service.store.send_message = lambda bot, text, session=None, **kw: _forgetful(
-        service, bot, text
-    )
+    service.send_message = lambda bot, text, session=None, **kw: _forgetful(service, bot, text)
     run = run_cli(capsys, *bot_args("bot-alpha"), "--no-probes", "--send-test-message", "--json")
     assert run.code == 1
     kinds = {(f["operation"], f["kind"]) for f in run.report["findings"]}
@@ -387,7 +385,7 @@ def test_a_history_without_the_sent_message_is_breaking_drift(capsys: Any, route
 
 def _forgetful(service: Any, bot: str, text: str) -> Any:
     """Send Message that answers but records the conversation under another session id."""
-    exchange = type(service.store).send_message(service.store, bot, text)
+    exchange = type(service).send_message(service, bot, text)
     return type(exchange)(
         "elsewhere", exchange.question, exchange.answer, exchange.reply, exchange.lead
     )

@@ -252,11 +252,11 @@ class TestStreaming:
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         service = MockService(MockConfig(leads_per_bot=2000, messages_per_session=(100, 100)))
-        ids = [lead["session_id"] for lead in service.store.leads("bot-alpha")]
+        ids = [lead["session_id"] for lead in service.leads("bot-alpha")]
         generated: list[str] = []
-        real = service.store.conversations.session_chunk
+        real = service.conversations.session_chunk
         monkeypatch.setattr(
-            type(service.store.conversations),
+            type(service.conversations),
             "session_chunk",
             lambda self, bot, session, at: generated.append(session) or real(bot, session, at),
         )
@@ -281,8 +281,8 @@ class TestStreaming:
     def test_memory_while_writing_a_response_does_not_grow_with_its_size(self) -> None:
         """20,000 then 80,000 messages (4.5 then 18 MB): the peak stays the same, a few pieces."""
         service = MockService(MockConfig(leads_per_bot=800, messages_per_session=(100, 100)))
-        ids = [lead["session_id"] for lead in service.store.leads("bot-alpha")]
-        assert len(service.store.snapshot("bot-alpha").sessions) == 800  # type: ignore[union-attr]
+        ids = [lead["session_id"] for lead in service.leads("bot-alpha")]
+        assert len(service.snapshot("bot-alpha").leads.sessions) == 800  # type: ignore[union-attr]
 
         def written(sessions: list[str]) -> tuple[int, int]:
             headers = bearer(service.config.first_api_key)

@@ -62,7 +62,7 @@ def test_answers_exactly_like_the_live_server() -> None:
 
 def test_chats_answer_exactly_like_the_live_server() -> None:
     config = MockConfig(leads_per_bot=6, api_keys={"k": None}, quirks=True)
-    ids = [lead["session_id"] for lead in MockService(config).store.leads("bot-alpha")]
+    ids = [lead["session_id"] for lead in MockService(config).leads("bot-alpha")]
     auth = {"Authorization": "Bearer k", "content-type": "application/json"}
     cases = [
         ("/get-chats/bot-alpha", "", orjson.dumps(ids), auth),

@@ -22,7 +22,7 @@ def store() -> Store:
 
 def test_starts_with_the_seeded_leads(store: Store) -> None:
     assert store.leads("a") == list(leads_for_bot(5, "a", 30))
-    assert store.bot_ids() == ["a", "b"]
+    assert list(store.bots()) == ["a", "b"]
 
 
 def test_appended_leads_come_after_every_existing_one_and_are_new(store: Store) -> None:
@@ -50,7 +50,7 @@ def test_raw_leads_are_served_verbatim_even_when_non_conforming(store: Store) ->
     raw = [{"session_id": "no-created-at"}, {"session_id": "x", "created_at": "not a date"}]
     assert store.append("b", leads=raw) == raw
     assert store.leads("b")[-2:] == raw
-    assert store.snapshot("b").has_raw  # type: ignore[union-attr]
+    assert store.snapshot("b").leads.has_raw  # type: ignore[union-attr]
 
 
 def test_generated_after_raw_leads_still_come_later(store: Store) -> None:
@@ -75,7 +75,7 @@ def test_add_bot_and_reset(store: Store) -> None:
         store.add_bot("a")
     store.append("a", count=3)
     store.reset()
-    assert store.bot_ids() == ["a", "b"] and len(store.leads("a")) == 30
+    assert list(store.bots()) == ["a", "b"] and len(store.leads("a")) == 30
 
 
 @pytest.mark.parametrize("call", ["append", "set_leads"])
@@ -113,7 +113,7 @@ def test_quirks_and_seed_reach_generated_and_appended_leads() -> None:
 
 
 def test_a_snapshot_is_unaffected_by_later_changes(store: Store) -> None:
-    snapshot = store.snapshot("a")
+    snapshot = store.snapshot("a").leads  # type: ignore[union-attr]
     store.append("a", count=10)
     assert snapshot is not None and snapshot.count == 30 and len(snapshot.materialize()) == 30
 
@@ -177,8 +177,8 @@ class TestChats:
         raw = {"message": {"type": "ai"}, "session_id": session, "created_at": "later"}
         assert store.append_message("b", session, raw=raw) == raw
         assert store.chats("b", [session])[-1] == raw
-        assert not store.chat_snapshot("b").conforming  # type: ignore[union-attr]
-        assert store.chat_snapshot("a").conforming  # type: ignore[union-attr]
+        assert not store.snapshot("b").conforming  # type: ignore[union-attr]
+        assert store.snapshot("a").conforming  # type: ignore[union-attr]
 
     def test_only_sessions_of_the_bots_leads_take_messages(self, store: Store) -> None:
         with pytest.raises(KeyError, match="no lead with session_id 'nope'"):
@@ -213,13 +213,13 @@ class TestChats:
         assert store.chats("a", None, k=10) == store.chats("a", ["timed"])
 
     def test_the_session_lookup_is_built_once_per_version_of_the_leads(self, store: Store) -> None:
-        snapshot = store.chat_snapshot("a")
+        snapshot = store.snapshot("a")
         assert snapshot is not None
         assert snapshot.leads.sessions is snapshot.leads.sessions
         store.append_message("a", store.leads("a")[0]["session_id"])
-        assert store.chat_snapshot("a").leads.sessions is snapshot.leads.sessions  # type: ignore[union-attr]
+        assert store.snapshot("a").leads.sessions is snapshot.leads.sessions  # type: ignore[union-attr]
         store.append("a", count=1)
-        changed = store.chat_snapshot("a").leads  # type: ignore[union-attr]
+        changed = store.snapshot("a").leads  # type: ignore[union-attr]
         assert changed.sessions is not snapshot.leads.sessions and len(changed.sessions) == 31
 
     def test_concurrent_appends_lose_nothing(self, store: Store) -> None:
@@ -251,8 +251,8 @@ def test_a_session_index_handed_down_by_send_message_equals_one_rebuilt() -> Non
     for text in ("one", "two"):
         store.send_message("b", text)
     store.append("b", count=3)
-    leads = store.snapshot("b")
-    assert leads is not None and "sessions" in leads.__dict__
+    leads = store.snapshot("b").leads  # type: ignore[union-attr]
+    assert "sessions" in leads.__dict__
     rebuilt = BotLeads(leads.bot_id, leads.segments)
     assert list(leads.sessions.items()) == list(rebuilt.sessions.items())
     assert len(leads.sessions) == 56
