@@ -98,19 +98,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def parse_api_key(text: str) -> tuple[str, BotScope]:
-    """`KEY` (every bot) or `KEY:bot1,bot2` (only those bots), as the CLI's `--api-key` takes it."""
-    key, sep, bots = text.partition(":")
-    if not key:
-        raise ValueError(f"API key spec {text!r} has an empty key; use KEY or KEY:bot1,bot2")
-    if not sep:
-        return key, None
-    scope = frozenset(b.strip() for b in bots.split(",") if b.strip())
-    if not scope:
-        raise ValueError(f"API key spec {text!r} lists no bots after ':'; use KEY:bot1,bot2")
-    return key, scope
-
-
 def parse_messages_per_session(value: str | Sequence[int]) -> tuple[int, int]:
     """`N` or `MIN-MAX` (the CLI's `--messages`), or a (MIN, MAX) pair, checked by the one rule,
     `data.Conversations`'s, for the CLI, `MockConfig`, the fixtures and the demo."""
@@ -126,10 +113,15 @@ def parse_messages_per_session(value: str | Sequence[int]) -> tuple[int, int]:
 
 
 def parse_api_keys(texts: Sequence[str]) -> dict[str, BotScope]:
-    """Several `--api-key` values; a key given twice is an error rather than a silent override."""
+    """`--api-key` values: `KEY` (every bot) or `KEY:bot1,bot2` (only those bots). A key given
+    twice is an error rather than a silent override; no message repeats a key."""
     keys: dict[str, BotScope] = {}
     for text in texts:
-        key, scope = parse_api_key(text)
+        key, sep, bots = text.partition(":")
+        scope = frozenset(b.strip() for b in bots.split(",") if b.strip()) if sep else None
+        if not key or scope == frozenset():
+            problem = "has an empty key" if not key else "lists no bots after ':'"
+            raise ValueError(f"an --api-key value {problem}; use KEY or KEY:bot1,bot2")
         if key in keys:
             raise ValueError("the same API key is given twice to --api-key")
         keys[key] = scope

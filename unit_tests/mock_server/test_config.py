@@ -7,7 +7,6 @@ import pytest
 from mock_server.config import (
     MockConfig,
     is_loopback,
-    parse_api_key,
     parse_api_keys,
     parse_messages_per_session,
 )
@@ -36,13 +35,14 @@ def test_key_scopes_become_frozensets() -> None:
     ],
 )
 def test_api_key_syntax(text: str, expected: tuple) -> None:
-    assert parse_api_key(text) == expected
+    assert parse_api_keys([text]) == dict([expected])
 
 
 @pytest.mark.parametrize("text", ["", ":bot-a", "secret:", "secret:,"])
-def test_malformed_api_key_is_rejected_with_the_syntax(text: str) -> None:
-    with pytest.raises(ValueError, match="KEY"):
-        parse_api_key(text)
+def test_malformed_api_key_is_rejected_with_the_syntax_and_not_echoed(text: str) -> None:
+    with pytest.raises(ValueError, match="KEY") as info:
+        parse_api_keys([text])
+    assert "secret" not in str(info.value)
 
 
 def test_duplicate_key_is_an_error_that_does_not_echo_it() -> None:
