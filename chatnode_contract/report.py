@@ -95,17 +95,13 @@ class Finding:
     example_value: str | None = None
     """Only for `date-time` fields; other values may be personal data."""
 
-    @property
-    def severity(self) -> Severity:
-        return self.kind.severity
-
     def sort_key(self) -> tuple[bool, int, str, str]:
         rank = list(Kind).index(self.kind)
-        return (self.severity is Severity.ADDITIVE, rank, self.field, self.detail)
+        return (self.kind.severity is Severity.ADDITIVE, rank, self.field, self.detail)
 
     def to_json(self) -> dict[str, Any]:
         example = {"index": self.example_index, "id": self.example_id, "value": self.example_value}
-        return {"field": self.field, "kind": self.kind.value, "severity": self.severity.value,
+        return {"field": self.field, "kind": self.kind.value, "severity": self.kind.severity.value,
                 "count": self.count, "detail": self.detail, "example": example}  # fmt: skip
 
 
@@ -135,7 +131,7 @@ class Order:
 
 
 def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
-    found = Counter(f.severity for f in findings)
+    found = Counter(f.kind.severity for f in findings)
     return {f"{s.value}_findings": found[s] for s in Severity}
 
 
@@ -197,7 +193,7 @@ class Report:
 
     @property
     def breaking(self) -> bool:
-        return any(f.severity is Severity.BREAKING for _, f in self.findings)
+        return any(f.kind.severity is Severity.BREAKING for _, f in self.findings)
 
     @property
     def exit_code(self) -> int:

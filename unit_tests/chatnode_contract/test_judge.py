@@ -123,7 +123,7 @@ def test_null_where_the_spec_has_no_nullable_is_breaking_and_counted_once() -> N
     assert (found.field, found.count, found.example_index, found.example_id) == (
         "enduser_email", 1, 1, spec_lead()["session_id"],
     )  # fmt: skip
-    assert found.severity is Severity.BREAKING
+    assert found.kind.severity is Severity.BREAKING
 
 
 def test_a_type_mismatch_names_the_types_not_the_value() -> None:
@@ -155,7 +155,7 @@ def test_a_date_time_openapi_core_rejects_is_breaking_shown_and_unparseable(
 ) -> None:
     result = judged([spec_lead(created_at=created_at)])
     found = only(result, Kind.INVALID_DATE_TIME)
-    assert found.example_value == created_at and found.severity is Severity.BREAKING
+    assert found.example_value == created_at and found.kind.severity is Severity.BREAKING
     assert result.timestamp_forms["created_at"].unparseable == 1
 
 
@@ -263,7 +263,7 @@ def test_an_unknown_field_is_additive_and_names_the_value_type_only() -> None:
     result = judged([spec_lead(visitor_country="DE"), spec_lead(), spec_lead(visitor_country="FR")])
     found = only(result, Kind.UNKNOWN_FIELD)
     assert (found.field, found.count, found.example_index) == ("visitor_country", 2, 0)
-    assert found.severity is Severity.ADDITIVE and found.example_value is None
+    assert found.kind.severity is Severity.ADDITIVE and found.example_value is None
     assert found.detail == "not in the spec; string values"
 
 
