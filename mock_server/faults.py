@@ -177,14 +177,25 @@ html = partial(FaultRule, FaultKind.HTML)
 non_object = partial(FaultRule, FaultKind.NON_OBJECT)
 
 
-@dataclass
-class _Active:
-    """A rule in a plan, with its countdown and its own seeded draw sequence."""
+@dataclass(eq=False)
+class InjectedFault:
+    """A rule in a plan, with its countdown and its own seeded draw sequence; the handle
+    `inject` returns: `remove()` it (False if already spent or cleared), or use it in a `with`."""
 
     id: int
     rule: FaultRule
     remaining: int | None
     draws: random.Random
+    plan: FaultPlan
+
+    def remove(self) -> bool:
+        return self.plan.remove(self.id)
+
+    def __enter__(self) -> InjectedFault:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
 
 
 class FaultPlan:
@@ -192,17 +203,17 @@ class FaultPlan:
 
     def __init__(self, rules: Iterable[FaultRule] = ()) -> None:
         self._lock = threading.Lock()
-        self._rules: list[_Active] = []
+        self._rules: list[InjectedFault] = []
         self._next_id = 1
         self.replace(rules)
 
-    def add(self, rule: FaultRule) -> int:
-        """Append a rule (it matches after the ones already there); returns its id."""
+    def add(self, rule: FaultRule) -> InjectedFault:
+        """Append a rule (it matches after the ones already there)."""
         with self._lock:
             self._next_id += 1
-            draws = random.Random(rule.seed or 0)
-            self._rules.append(_Active(self._next_id - 1, rule, rule.times, draws))
-            return self._next_id - 1
+            active = InjectedFault(self._next_id - 1, rule, rule.times, random.Random(rule.seed or 0), self)  # fmt: skip
+            self._rules.append(active)
+            return active
 
     def remove(self, rule_id: int) -> bool:
         with self._lock:
@@ -240,23 +251,6 @@ class FaultPlan:
                         self._rules.remove(active)
                 return rule
             return None
-
-
-class InjectedFault:
-    """A rule added to a running plan: `remove()` it (False if already spent or cleared), or use
-    it as a context manager."""
-
-    def __init__(self, plan: FaultPlan, rule: FaultRule) -> None:
-        self.rule, self._plan, self.id = rule, plan, plan.add(rule)
-
-    def remove(self) -> bool:
-        return self._plan.remove(self.id)
-
-    def __enter__(self) -> InjectedFault:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.remove()
 
 
 def _status(rule: FaultRule, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:

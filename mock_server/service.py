@@ -161,8 +161,8 @@ class MockService(Store):
         the handle removes it, or use it in a `with`."""
         if isinstance(rule, str):
             rule = parse_fault(rule)
-        return InjectedFault(
-            self.faults, rule if isinstance(rule, FaultRule) else FaultRule.from_json(dict(rule))
+        return self.faults.add(
+            rule if isinstance(rule, FaultRule) else FaultRule.from_json(dict(rule))
         )
 
     def fault_rules(self) -> list[dict[str, Any]]:

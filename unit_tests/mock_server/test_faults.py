@@ -76,10 +76,10 @@ class TestPlan:
     def test_remove_and_clear(self) -> None:
         plan = FaultPlan()
         first, second = plan.add(faults.drop()), plan.add(faults.html())
-        assert plan.remove(first) and not plan.remove(first)
+        assert first.remove() and not plan.remove(first.id)
         assert plan.pick("a").kind is FaultKind.HTML  # type: ignore[union-attr]
         plan.clear()
-        assert plan.pick("a") is None and not plan.remove(second)
+        assert plan.pick("a") is None and not second.remove()
 
 
 class TestSyntax:
