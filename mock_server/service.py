@@ -216,12 +216,12 @@ class MockService(Store):
         rejected = _undeclared(operation, "query parameter", query, operation.query_params)
         if rejected:
             return rejected
-        verdict = self.validator.check_request(request, operation)
-        if verdict.status == 401:
+        refusal = self.validator.check_request(request, operation)
+        if refusal and refusal[0] == 401:
             call.auth = AuthOutcome.MISSING
             return self._documented(operation, 401)
-        if verdict.status is not None:
-            return error_response(verdict.status, verdict.detail, verdict.error)
+        if refusal:
+            return error_response(*refusal)
         # Strict as for query parameters: `{"chatSessionId": ...}` would otherwise start a new
         # session unnoticed. The body is a valid object by now.
         if operation.body_fields is not None and not self.config.allow_unknown_fields:

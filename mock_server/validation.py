@@ -9,7 +9,6 @@ exactly; bodies over MEMO_BODY_BYTES are judged afresh, which bounds the memo's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 from openapi_core.templating.paths.exceptions import (
@@ -34,18 +33,14 @@ _VALIDATION_STATUS: list[tuple[type[Exception], int, str]] = [
     (OperationNotFound, 405, "method_not_allowed"),
     (ParameterValidationError, 400, "invalid_parameter"),
     (RequestBodyValidationError, 400, "invalid_body"),
+    (Exception, 400, "invalid_request"),
 ]
 """Each openapi-core request error mapped to one status and error code, first match wins."""
 
 
-@dataclass(frozen=True)
-class RequestVerdict:
-    """openapi-core's verdict on a request: no status when it is valid."""
-
-    status: int | None = None
-    error: str = ""
-    detail: str = ""
-
+Refusal = tuple[int, str, str]
+"""openapi-core's verdict on an invalid request: (status, what is wrong, error code), the
+arguments of `responses.error_response`."""
 
 Headers = tuple[tuple[str, str], ...]
 
@@ -63,8 +58,8 @@ class SpecValidator:
 
     def check_request(
         self, request: MockRequest, operation: chatnode_spec.Operation
-    ) -> RequestVerdict:
-        """openapi-core's verdict on a request already routed to `operation`."""
+    ) -> Refusal | None:
+        """openapi-core's verdict on a request already routed to `operation`: None if valid."""
         body, content_type = b"", ""
         if operation.has_request_body:
             body = request.body
@@ -80,7 +75,7 @@ class SpecValidator:
 
     def _validate(
         self, method: str, path: str, query: str, headers: Headers, body: bytes, content_type: str
-    ) -> RequestVerdict:
+    ) -> Refusal | None:
         spec_request = SpecRequest(
             method,
             path,
@@ -91,11 +86,9 @@ class SpecValidator:
         )
         errors = list(self._openapi.iter_request_errors(spec_request))  # validation only: fast
         if not errors:
-            return RequestVerdict()
-        for kind, status, code in _VALIDATION_STATUS:
-            if isinstance(errors[0], kind):
-                return RequestVerdict(status, code, _describe(errors[0]))
-        return RequestVerdict(400, "invalid_request", _describe(errors[0]))
+            return None
+        status, code = next((s, c) for k, s, c in _VALIDATION_STATUS if isinstance(errors[0], k))
+        return status, _describe(errors[0]), code
 
     def response_errors(self, request: MockRequest, response: MockResponse) -> list[str]:
         """What is wrong with a (materialised) response to `request`, per the spec; [] if nothing."""
