@@ -49,7 +49,7 @@ Every other shipped module's imports must be unconditional requirements."""
 LOADED_NOT_IMPORTED = {KIT: {"httptools"}}
 """Unconditional requirements no module imports: uvicorn loads httptools by name when present."""
 
-KIT_SERVER_STACK = {"starlette", "uvicorn", "httptools", "openapi-core", "respx", "werkzeug"}
+KIT_SERVER_STACK = {"uvicorn", "httptools", "openapi-core", "respx", "werkzeug"}
 """What every connector install used to pull in with the test kit; the connector needs none."""
 
 
