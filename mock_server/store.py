@@ -377,11 +377,11 @@ class Store:
         return self._commit(bot_id, change)
 
     def send_message(self, bot_id: str, message: str, session_id: str | None = None) -> Exchange:
-        """An end user chats, as `POST /v1/{bot_id}` does to a bot, without a key, faults or a
-        journal entry (`.response()` of the result is what it answers): the visitor's `message`
-        and the agent's reply, recorded
-        in that order at the end of the session, both after every message the bot had (so no
-        incremental cursor saved earlier skips them), the reply strictly later.
+        """An end user chats, as `POST /v1/{bot_id}` does, without a key, faults or a journal
+        entry (`.response()` of the result is what it answers): the visitor's `message` and the
+        agent's reply, recorded in that order at the end of the session, both after every
+        message the bot had (so no incremental cursor saved earlier skips them), the reply
+        strictly later.
 
         Without `session_id` (or with one the bot has no session for) a session starts: its id
         is the widget's form, `<bot id>-<epoch ms>` unless one was given, and unless the store
