@@ -13,7 +13,6 @@ import random
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, replace
-from enum import StrEnum
 from functools import partial
 from itertools import chain
 from typing import Any, NamedTuple
@@ -28,15 +27,6 @@ ROUTES = {
 }
 """Each API operation by the name a rule scopes it with (`route=`); the service answers each with
 its method `_serve_<name>`, so the names are written only here."""
-
-
-class FaultKind(StrEnum):
-    STATUS = "status"
-    LATENCY = "latency"
-    DROP = "drop"
-    TRUNCATED = "truncated"
-    HTML = "html"
-    NON_OBJECT = "non_object"
 
 
 NormalResponse = Callable[[], MockResponse]
@@ -82,7 +72,8 @@ FIELDS = {
 class FaultRule:
     """A fault and when it applies. All scopes given must hold; none given means every request."""
 
-    kind: FaultKind
+    kind: str
+    """One of KINDS."""
     status: int | None = None
     retry_after: float | None = None
     message: str | None = None
@@ -95,17 +86,18 @@ class FaultRule:
 
     def __post_init__(self) -> None:
         """The one validator of a rule, whichever way it was made (Python, CLI, admin JSON)."""
-        kind = FaultKind(self.kind)
-        object.__setattr__(self, "kind", kind)
-        own = KINDS[kind].own
+        kind = KINDS.get(self.kind) if isinstance(self.kind, str) else None
+        if kind is None:
+            raise ValueError(f"unknown kind {self.kind!r}; use {', '.join(k.syntax for k in KINDS.values())}")  # fmt: skip
+        own = kind.own
         if own and getattr(self, own[0]) is None:
-            raise ValueError(f"a {kind} fault needs {own[0]}=")
+            raise ValueError(f"a {self.kind} fault needs {own[0]}=")
         for name, value in asdict(self).items():
             field = FIELDS.get(name)
             if field is None or value is None:
                 continue
             if name not in own and any(name in k.own for k in KINDS.values()):
-                raise ValueError(f"{name} does not apply to a {kind} fault")
+                raise ValueError(f"{name} does not apply to a {self.kind} fault")
             if field.type is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             if not isinstance(value, field.type) or isinstance(value, bool):
@@ -117,12 +109,12 @@ class FaultRule:
     @property
     def label(self) -> str:
         """Short name for the journal: `status:429`, `latency:1.5`, `drop`, ..."""
-        value = {FaultKind.STATUS: self.status, FaultKind.LATENCY: self.seconds}.get(self.kind)
-        return self.kind.value if value is None else f"{self.kind}:{seconds_text(value)}"
+        value = {"status": self.status, "latency": self.seconds}.get(self.kind)
+        return self.kind if value is None else f"{self.kind}:{seconds_text(value)}"
 
     def to_json(self) -> dict[str, Any]:
         """Every field that is set, zeros and empty texts included."""
-        return {k: v for k, v in asdict(self).items() if v is not None} | {"kind": self.kind.value}
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultRule:
@@ -147,16 +139,14 @@ def parse_fault(text: str) -> FaultRule:
     data: dict[str, Any] = {"kind": head}
     try:
         if head.isdigit():
-            data = {"kind": FaultKind.STATUS, "status": int(head)}
-        elif name == FaultKind.LATENCY:
-            data = {"kind": FaultKind.LATENCY, "seconds": float(value)}
+            data = {"kind": "status", "status": int(head)}
+        elif name == "latency":
+            data = {"kind": "latency", "seconds": float(value)}
         for option in options:
             name, sep, value = option.partition("=")
             if not sep or name not in OPTIONS:
                 raise ValueError(f"option {option!r} is not one of {', '.join(OPTIONS)}=VALUE")
             data[name] = OPTIONS[name].type(value)
-        if data["kind"] not in FaultKind.__members__.values():
-            raise ValueError(f"unknown kind {head!r}; use {', '.join(k.syntax for k in KINDS.values())}")  # fmt: skip
         return FaultRule(**data)
     except ValueError as exc:
         raise ValueError(f"fault {text!r}: {exc}") from None
@@ -164,17 +154,17 @@ def parse_fault(text: str) -> FaultRule:
 
 # One constructor per kind, for Python callers: `status(429, retry_after=0, times=1)`.
 def status(code: int, **fields: Any) -> FaultRule:
-    return FaultRule(FaultKind.STATUS, status=code, **fields)
+    return FaultRule("status", status=code, **fields)
 
 
 def latency(seconds: float, **fields: Any) -> FaultRule:
-    return FaultRule(FaultKind.LATENCY, seconds=seconds, **fields)
+    return FaultRule("latency", seconds=seconds, **fields)
 
 
-drop = partial(FaultRule, FaultKind.DROP)
-truncated = partial(FaultRule, FaultKind.TRUNCATED)
-html = partial(FaultRule, FaultKind.HTML)
-non_object = partial(FaultRule, FaultKind.NON_OBJECT)
+drop = partial(FaultRule, "drop")
+truncated = partial(FaultRule, "truncated")
+html = partial(FaultRule, "html")
+non_object = partial(FaultRule, "non_object")
 
 
 @dataclass(eq=False)
@@ -281,18 +271,18 @@ def _non_object(rule: FaultRule, normal: NormalResponse, elements: Iterator[byte
     return MockResponse(200, chunks=json_array(chain((first, NON_OBJECT_ELEMENT), elements)))
 
 
-KINDS: dict[FaultKind, Kind] = {
-    FaultKind.STATUS: Kind("`429`, `500`, `503`, ... any status", "that status with the generic error body",
-                           ("status", "retry_after", "message"), _status),
-    FaultKind.LATENCY: Kind("`latency=SECONDS`", "waits, then answers normally", ("seconds",),
-                            lambda rule, normal, _: replace(normal(), delay=rule.seconds or 0.0)),
-    FaultKind.DROP: Kind("`drop`", "sends headers and part of the body, then closes the connection", (),
-                         lambda rule, normal, _: replace(normal(), abort=True, conforming=False)),
-    FaultKind.TRUNCATED: Kind("`truncated`", "200, the JSON array cut off mid-way", (), _truncated),
-    FaultKind.HTML: Kind("`html`", "200, an HTML error page as `text/html`, as a proxy or CDN sends", (),
-                         lambda *_: MockResponse(200, _HTML_PAGE, content_type="text/html; charset=utf-8")),
-    FaultKind.NON_OBJECT: Kind("`non_object`", f"200, an array with one string element, "
-                               f"{NON_OBJECT_ELEMENT.decode()}, among the records", (), _non_object),
+KINDS: dict[str, Kind] = {
+    "status": Kind("`429`, `500`, `503`, ... any status", "that status with the generic error body",
+               ("status", "retry_after", "message"), _status),
+    "latency": Kind("`latency=SECONDS`", "waits, then answers normally", ("seconds",),
+                lambda rule, normal, _: replace(normal(), delay=rule.seconds or 0.0)),
+    "drop": Kind("`drop`", "sends headers and part of the body, then closes the connection", (),
+             lambda rule, normal, _: replace(normal(), abort=True, conforming=False)),
+    "truncated": Kind("`truncated`", "200, the JSON array cut off mid-way", (), _truncated),
+    "html": Kind("`html`", "200, an HTML error page as `text/html`, as a proxy or CDN sends", (),
+             lambda *_: MockResponse(200, _HTML_PAGE, content_type="text/html; charset=utf-8")),
+    "non_object": Kind("`non_object`", f"200, an array with one string element, "
+                   f"{NON_OBJECT_ELEMENT.decode()}, among the records", (), _non_object),
 }  # fmt: skip
 """Each kind of fault, how it is written, and the one response it produces."""
 
