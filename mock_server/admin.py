@@ -87,11 +87,6 @@ def _remove_fault(service: MockService, params: Params, body: dict[str, Any]) ->
     return {"removed": rule_id}
 
 
-def _then(change: Callable[[MockService], Any], answer: Callable[[MockService], Any]) -> Handler:
-    """A handler that makes a change and answers what `answer` says of the service then."""
-    return lambda service, params, body: change(service) or answer(service)
-
-
 _BOTS = "/bots/{bot_id}"
 _SESSION = _BOTS + "/sessions/{session_id}/messages"
 COUNT_OR_LEADS = '`{"count": N}` or `{"leads": [...]}`'
@@ -125,13 +120,13 @@ ADMIN_ROUTES = [
                "", '`{"faults": [{"id": 1, "kind": "status", "status": 429, "times": 3, "remaining": 3}]}`'),
     AdminRoute("POST", "/faults", _add_fault, '`{"spec": "429:retry_after=0:times=3"}` or `{"kind": "drop", "bot": "b"}`',
                '`{"id": 1, "kind": "status", ...}`', 201),
-    AdminRoute("DELETE", "/faults", _then(MockService.clear_faults, lambda s: {"faults": []}), "", "clears every rule"),
+    AdminRoute("DELETE", "/faults", lambda s, p, b: s.clear_faults() or {"faults": []}, "", "clears every rule"),
     AdminRoute("DELETE", "/faults/{fault_id}", _remove_fault, "", '`{"removed": "1"}`; 404 if none'),
     AdminRoute("GET", "/journal", lambda s, p, b: {"entries": s.journal()}, "",
                '`{"entries": [{"timestamp": ..., "method": "POST", "path": "/v1/get-conversation-ids/bot-alpha", '
                '"bot": "bot-alpha", "status": 200, "fault": null, "auth": "ok", "prefer": null}]}`'),
-    AdminRoute("DELETE", "/journal", _then(MockService.clear_journal, lambda s: {"entries": []}), "", "clears it"),
-    AdminRoute("POST", "/reset", _then(MockService.reset, lambda s: {"status": "reset", "bots": list(s.bots())}),
+    AdminRoute("DELETE", "/journal", lambda s, p, b: s.clear_journal() or {"entries": []}, "", "clears it"),
+    AdminRoute("POST", "/reset", lambda s, p, b: s.reset() or {"status": "reset", "bots": list(s.bots())},
                "", "bots, leads, chats and faults back to the configuration; journal emptied"),
 ]  # fmt: skip
 """Every admin endpoint, with what it takes and answers (docs/sandbox.md's table is made of it)."""
