@@ -18,7 +18,7 @@ from mock_server.config import (
     MockConfig,
     parse_api_keys,
 )
-from mock_server.data import DEFAULT_MESSAGES_PER_SESSION, DEFAULT_RECENT_SESSIONS
+from mock_server.data import DEFAULT_MESSAGES_PER_SESSION
 from mock_server.faults import KINDS, OPTIONS, parse_fault
 from mock_server.server import MockServer
 
@@ -37,17 +37,6 @@ EPILOG = f"""\
 fault syntax (--fault, repeatable; the first matching rule decides a request):
 {fault_syntax()}
 
-chats (POST /v1/get-chats/{{bot_id}}, body: a JSON array of session ids): each lead's session has a
-  seeded conversation (--messages per session), every message after its lead, served session by
-  session; ids that are not sessions of the bot's leads add nothing. An empty array (or no body)
-  returns the {DEFAULT_RECENT_SESSIONS} most recent sessions, or ?k=N of them.
-
-send message (POST /v1/{{bot_id}}, {{"message": TEXT, "chat_session_id": ID}}): a seeded answer; both
-  turns join the session's history. A new session is listed in Get Leads without contact fields
-  (--no-list-sent-sessions: not listed). streaming: true is a 400.
-
-authenticate me (GET /v1/auth_me): the key's team, {{"id", "name", "slug"}}: an ASSUMED shape.
-
 admin API (JSON; with an admin token every call needs `Authorization: Bearer TOKEN`):
 {ADMIN_SUMMARY}
 
@@ -61,10 +50,9 @@ examples:
   chatnode-mock-server --leads 10000 --messages 100 --fault 500:route=chats:times=1
   {ADMIN_TOKEN_ENV}=s3cret chatnode-mock-server --host 0.0.0.0 --port 8080
 
-defaults: API key {DEFAULT_API_KEY!r} (all bots), bots {", ".join(DEFAULT_BOTS)}. On start it prints
-one line, `ChatNode mock server listening on http://HOST:PORT/v1`. Binding to anything but
-loopback (127.0.0.0/8, ::1, localhost) without an admin token is refused (exit 2). Ctrl-C or
-SIGTERM stops it. Reference: docs/sandbox.md.
+On start it prints one line, `ChatNode mock server listening on http://HOST:PORT/v1`. Binding
+to anything but loopback (127.0.0.0/8, ::1, localhost) without an admin token is refused (exit 2).
+Ctrl-C or SIGTERM stops it. What each endpoint serves and takes: docs/sandbox.md.
 """
 
 

@@ -95,7 +95,7 @@ def test_help_documents_every_flag_and_the_fault_syntax(capsys: pytest.CaptureFi
                  "--fault", "--log-level", "--allow-request-body", "--validate-responses",
                  "--admin-token", ADMIN_TOKEN_ENV, "retry_after", "times=N", "p=FRACTION",
                  "examples", "--messages N|MIN-MAX", "(default 0-8)", "route=leads|chats",
-                 "/v1/get-chats/{bot_id}", "returns the 10 most recent sessions", "?k=N",
+                 "/v1/get-chats/{bot_id}", "refused (exit 2)", "docs/sandbox.md",
                  "/_admin/bots/{bot_id}/sessions/{session_id}/messages", "DELETE /_admin/faults",
                  "latency=SECONDS", "non_object"):  # fmt: skip
         assert flag in " ".join(text.split()), flag
