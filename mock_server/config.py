@@ -84,11 +84,6 @@ class MockConfig:
             ),
         )
 
-    @property
-    def first_api_key(self) -> str:
-        """The key a test uses when it does not care which."""
-        return next(iter(self.api_keys))
-
 
 def is_loopback(host: str) -> bool:
     """127.0.0.0/8, ::1 or `localhost`: only this machine can connect."""

@@ -60,8 +60,9 @@ class MockServer(MockService):
 
     @property
     def api_key(self) -> str:
-        """The first configured API key (reads every bot with the default config)."""
-        return self.config.first_api_key
+        """The first configured API key, for a test that does not care which (with the default
+        config it reads every bot)."""
+        return next(iter(self.config.api_keys))
 
     @property
     def admin_headers(self) -> dict[str, str]:

@@ -376,7 +376,7 @@ def test_the_kit_installed_alone_serves_get_leads(kit_server: str) -> None:
     request = urllib.request.Request(
         f"{kit_server}/get-conversation-ids/{bot}",
         method="POST",
-        headers={"Authorization": f"Bearer {defaults.first_api_key}"},
+        headers={"Authorization": f"Bearer {next(iter(defaults.api_keys))}"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200

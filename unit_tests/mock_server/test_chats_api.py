@@ -11,7 +11,7 @@ import pytest
 
 import chatnode_spec
 from mock_server import faults
-from mock_server.config import MockConfig
+from mock_server.config import DEFAULT_API_KEY, MockConfig
 from mock_server.data import DEFAULT_RECENT_SESSIONS, parse_ms
 from mock_server.responses import PIECE_BYTES, MockRequest
 from mock_server.server import MockServer
@@ -264,7 +264,7 @@ class TestStreaming:
             MockRequest(
                 "POST",
                 "/v1/get-chats/bot-alpha",
-                bearer(service.config.first_api_key) | {"content-type": "application/json"},
+                bearer(DEFAULT_API_KEY) | {"content-type": "application/json"},
                 body=orjson.dumps(ids),
             )
         )
@@ -285,7 +285,7 @@ class TestStreaming:
         assert len(service.snapshot("bot-alpha").leads.sessions) == 800  # type: ignore[union-attr]
 
         def written(sessions: list[str]) -> tuple[int, int]:
-            headers = bearer(service.config.first_api_key)
+            headers = bearer(DEFAULT_API_KEY)
             request = MockRequest(
                 "POST", "/v1/get-chats/bot-alpha", headers, body=orjson.dumps(sessions)
             )

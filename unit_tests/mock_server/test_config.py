@@ -17,7 +17,7 @@ def test_defaults_serve_two_bots_on_loopback_with_one_key() -> None:
     assert config.host == "127.0.0.1" and config.port == 0
     assert dict(config.api_keys) == {"mock-secret-key": None}
     assert config.bots == ("bot-alpha", "bot-beta") and config.leads_per_bot == 100
-    assert config.first_api_key == "mock-secret-key" and config.messages_per_session == (0, 8)
+    assert config.messages_per_session == (0, 8)
     assert not config.quirks and not config.validate_responses and not config.allow_request_body
 
 
