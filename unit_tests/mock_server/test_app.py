@@ -296,14 +296,16 @@ class TestAdmin:
         assert fetch(server, "bot-alpha").status_code == 429
         assert admin(server, "DELETE", f"/faults/{created['id']}").status_code == 200
         assert fetch(server, "bot-alpha").status_code == 200
-        admin(server, "DELETE", "/faults")
+        assert admin(server, "DELETE", "/faults").json() == {"faults": []}
         assert admin(server, "GET", "/faults").json() == {"faults": []}
 
     def test_reset_restores_the_configuration(self, server: MockServer) -> None:
         server.append("bot-alpha", count=5)
         server.add_bot("extra")
         server.inject("503")
-        assert admin(server, "POST", "/reset").status_code == 200
+        reset = admin(server, "POST", "/reset")
+        assert reset.status_code == 200
+        assert reset.json() == {"status": "reset", "bots": ["bot-alpha", "bot-beta"]}
         assert len(fetch(server, "bot-alpha").json()) == 20
         assert fetch(server, "extra").status_code == 403
 
