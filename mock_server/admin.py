@@ -7,7 +7,7 @@ fixtures. JSON in and out, errors in the generic shape, never journaled. With
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import orjson
@@ -19,8 +19,9 @@ from mock_server.store import BotExistsError
 
 ADMIN_PREFIX = "/_admin"
 
-Params = Mapping[str, str]
-Handler = Callable[[MockService, Params, dict[str, Any]], Any]
+Body = dict[str, Any]
+Handler = Callable[..., Any]
+"""Called as `handler(service, body, **path_parameters)`; answers what becomes the JSON."""
 
 
 class AdminRoute(NamedTuple):
@@ -39,52 +40,48 @@ class AdminRoute(NamedTuple):
     required: tuple[str, ...] = ()
 
 
-def _messages(service: MockService, params: Params, body: dict[str, Any]) -> Any:
-    bot_id, session_id = params["bot_id"], params["session_id"]
+def _messages(service: MockService, body: Body, bot_id: str, session_id: str) -> Any:
     chats = service.snapshot(bot_id)
     if chats is None or not chats.has_session(session_id):
         raise KeyError(f"Bot {bot_id!r} has no session {session_id!r}; GET its leads")
     return service.chats(bot_id, [session_id])
 
 
-def _append_leads(service: MockService, params: Params, body: dict[str, Any]) -> Any:
-    bot_id = params["bot_id"]
+def _append_leads(service: MockService, body: Body, bot_id: str) -> Any:
     appended = service.append(bot_id, **body)
     return {"bot_id": bot_id, "appended": appended, "total": service.bots()[bot_id]}
 
 
-def _set_leads(service: MockService, params: Params, body: dict[str, Any]) -> Any:
-    service.set_leads(params["bot_id"], **body)
-    return {"bot_id": params["bot_id"], "total": service.bots()[params["bot_id"]]}
+def _set_leads(service: MockService, body: Body, bot_id: str) -> Any:
+    service.set_leads(bot_id, **body)
+    return {"bot_id": bot_id, "total": service.bots()[bot_id]}
 
 
-def _add_bot(service: MockService, params: Params, body: dict[str, Any]) -> Any:
+def _add_bot(service: MockService, body: Body) -> Any:
     service.add_bot(**body)
     return {"bot_id": body["bot_id"], "leads": service.bots()[body["bot_id"]]}
 
 
-def _append_message(service: MockService, params: Params, body: dict[str, Any]) -> Any:
-    bot_id, session_id = params["bot_id"], params["session_id"]
+def _append_message(service: MockService, body: Body, bot_id: str, session_id: str) -> Any:
     appended = service.append_message(bot_id, session_id, **body)
     return {"bot_id": bot_id, "session_id": session_id, "appended": appended}
 
 
-def _send_message(service: MockService, params: Params, body: dict[str, Any]) -> Any:
-    exchange = service.send_message(params["bot_id"], body["message"], body.get("chat_session_id"))  # fmt: skip
+def _send_message(service: MockService, body: Body, bot_id: str) -> Any:
+    exchange = service.send_message(bot_id, body["message"], body.get("chat_session_id"))
     messages = [exchange.question, exchange.answer]
     return {"response": exchange.response(), "lead": exchange.lead, "messages": messages}
 
 
-def _add_fault(service: MockService, params: Params, body: dict[str, Any]) -> Any:
+def _add_fault(service: MockService, body: Body) -> Any:
     injected = service.inject(body)
     return {"id": injected.id, **injected.rule.to_json()}
 
 
-def _remove_fault(service: MockService, params: Params, body: dict[str, Any]) -> Any:
-    rule_id = params["fault_id"]
-    if not (rule_id.isdigit() and service.remove_fault(int(rule_id))):
-        raise KeyError(f"No fault rule {rule_id}; GET {ADMIN_PREFIX}/faults lists them")
-    return {"removed": rule_id}
+def _remove_fault(service: MockService, body: Body, fault_id: str) -> Any:
+    if not (fault_id.isdigit() and service.remove_fault(int(fault_id))):
+        raise KeyError(f"No fault rule {fault_id}; GET {ADMIN_PREFIX}/faults lists them")
+    return {"removed": fault_id}
 
 
 _BOTS = "/bots/{bot_id}"
@@ -93,13 +90,13 @@ COUNT_OR_LEADS = '`{"count": N}` or `{"leads": [...]}`'
 COUNT_OR_LEADS_FIELDS = ("count", "leads")
 
 ADMIN_ROUTES = [
-    AdminRoute("GET", "/health", lambda s, p, b: {"status": "ok", "bots": list(s.bots())},
+    AdminRoute("GET", "/health", lambda s, b: {"status": "ok", "bots": list(s.bots())},
                "", '`{"status": "ok", "bots": ["bot-alpha", "bot-beta"]}`'),
-    AdminRoute("GET", "/bots", lambda s, p, b: {"bots": [{"bot_id": k, "leads": n} for k, n in s.bots().items()]},
+    AdminRoute("GET", "/bots", lambda s, b: {"bots": [{"bot_id": k, "leads": n} for k, n in s.bots().items()]},
                "", '`{"bots": [{"bot_id": "bot-alpha", "leads": 100}, ...]}`'),
     AdminRoute("POST", "/bots", _add_bot, '`{"bot_id": "b3", "count": 10}` or `{"bot_id": "b3", "leads": [...]}`',
                '`{"bot_id": "b3", "leads": 10}`; 409 if it exists', 201, ("bot_id", "count", "leads"), ("bot_id",)),
-    AdminRoute("GET", _BOTS + "/leads", lambda s, p, b: s.leads(p["bot_id"]),
+    AdminRoute("GET", _BOTS + "/leads", lambda s, b, bot_id: s.leads(bot_id),
                "", "the leads Get Leads serves now"),
     AdminRoute("POST", _BOTS + "/leads", _append_leads, COUNT_OR_LEADS,
                '`{"bot_id": ..., "appended": [...], "total": 103}`: generated leads are created after '
@@ -116,17 +113,17 @@ ADMIN_ROUTES = [
                '`{"response": <Send Message\'s answer>, "lead": <the lead listed for a new session, or '
                'null>, "messages": [<question>, <answer>]}`: an end user chatting, without a key, '
                "faults or journal", 201, ("message", "chat_session_id"), ("message",)),
-    AdminRoute("GET", "/faults", lambda s, p, b: {"faults": s.fault_rules()},
+    AdminRoute("GET", "/faults", lambda s, b: {"faults": s.fault_rules()},
                "", '`{"faults": [{"id": 1, "kind": "status", "status": 429, "times": 3, "remaining": 3}]}`'),
     AdminRoute("POST", "/faults", _add_fault, '`{"spec": "429:retry_after=0:times=3"}` or `{"kind": "drop", "bot": "b"}`',
                '`{"id": 1, "kind": "status", ...}`', 201),
-    AdminRoute("DELETE", "/faults", lambda s, p, b: s.clear_faults() or {"faults": []}, "", "clears every rule"),
+    AdminRoute("DELETE", "/faults", lambda s, b: s.clear_faults() or {"faults": []}, "", "clears every rule"),
     AdminRoute("DELETE", "/faults/{fault_id}", _remove_fault, "", '`{"removed": "1"}`; 404 if none'),
-    AdminRoute("GET", "/journal", lambda s, p, b: {"entries": s.journal()}, "",
+    AdminRoute("GET", "/journal", lambda s, b: {"entries": s.journal()}, "",
                '`{"entries": [{"timestamp": ..., "method": "POST", "path": "/v1/get-conversation-ids/bot-alpha", '
                '"bot": "bot-alpha", "status": 200, "fault": null, "auth": "ok", "prefer": null}]}`'),
-    AdminRoute("DELETE", "/journal", lambda s, p, b: s.clear_journal() or {"entries": []}, "", "clears it"),
-    AdminRoute("POST", "/reset", lambda s, p, b: s.reset() or {"status": "reset", "bots": list(s.bots())},
+    AdminRoute("DELETE", "/journal", lambda s, b: s.clear_journal() or {"entries": []}, "", "clears it"),
+    AdminRoute("POST", "/reset", lambda s, b: s.reset() or {"status": "reset", "bots": list(s.bots())},
                "", "bots, leads, chats and faults back to the configuration; journal emptied"),
 ]  # fmt: skip
 """Every admin endpoint, with what it takes and answers (docs/sandbox.md's table is made of it)."""
@@ -161,7 +158,7 @@ def answer(service: MockService, request: MockRequest) -> MockResponse:
             among = "" if fields is None else f" with fields among {', '.join(fields)}"
             need = f"; {', '.join(route.required)} required" if route.required else ""
             raise ValueError(f"Send a JSON object{among}{need}")
-        result = route.handler(service, params, body)
+        result = route.handler(service, body, **params)
     except orjson.JSONDecodeError as exc:
         return error_response(400, f"Request body is not JSON: {exc}")
     except BotExistsError as exc:
