@@ -294,7 +294,8 @@ class TestAdmin:
         listed = admin(server, "GET", "/faults").json()["faults"]
         assert [f["kind"] for f in listed] == ["status", "html"] and listed[0]["remaining"] == 2
         assert fetch(server, "bot-alpha").status_code == 429
-        assert admin(server, "DELETE", f"/faults/{created['id']}").status_code == 200
+        removed = admin(server, "DELETE", f"/faults/{created['id']}")
+        assert removed.status_code == 200 and removed.json() == {"removed": str(created["id"])}
         assert fetch(server, "bot-alpha").status_code == 200
         assert admin(server, "DELETE", "/faults").json() == {"faults": []}
         assert admin(server, "GET", "/faults").json() == {"faults": []}
