@@ -63,7 +63,7 @@ def test_flags_build_the_config() -> None:
     config = config_from_args(args)
     assert dict(config.api_keys) == {"a": None, "b": frozenset({"x", "y"})}
     assert config.bots == ("x", "y") and config.leads_per_bot == 5 and config.seed == 9
-    assert config.quirks and [f.kind.value for f in config.faults] == [
+    assert config.quirks and [f.kind for f in config.faults] == [
         "drop",
         "latency",
         "status",
