@@ -11,14 +11,7 @@ import threading
 from collections.abc import Sequence
 
 from mock_server.admin import ADMIN_PREFIX, ADMIN_ROUTES
-from mock_server.config import (
-    ADMIN_TOKEN_ENV,
-    DEFAULT_API_KEY,
-    DEFAULT_BOTS,
-    MockConfig,
-    parse_api_keys,
-)
-from mock_server.data import DEFAULT_MESSAGES_PER_SESSION
+from mock_server.config import ADMIN_TOKEN_ENV, DEFAULT_API_KEY, MockConfig, parse_api_keys
 from mock_server.faults import KINDS, OPTIONS, parse_fault
 from mock_server.server import MockServer
 
@@ -57,7 +50,9 @@ Ctrl-C or SIGTERM stops it. What each endpoint serves and takes: docs/sandbox.md
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The flags, each named after the `MockConfig` field it sets (`dest`)."""
+    """The flags, each named after the `MockConfig` field it sets (`dest`). A flag left out is
+    left out of the namespace too, so MockConfig's own defaults, which the help cites, apply."""
+    defaults = MockConfig()
     parser = argparse.ArgumentParser(
         prog="chatnode-mock-server",
         description="A spec-driven mock of the ChatNode API, a sandbox for its clients: leads "
@@ -66,20 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
         "data, state that flows from one endpoint to the next, and fault injection.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
     )
-    add, low, high = parser.add_argument, *DEFAULT_MESSAGES_PER_SESSION
+    add, (low, high) = parser.add_argument, defaults.messages_per_session
     # fmt: off
-    add("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    add("--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)")
+    add("--host", help=f"address to bind (default {defaults.host})")
+    add("--port", type=int, help=f"port to bind; 0 picks a free one (default {defaults.port})")
     add("--api-key", dest="api_keys", action="append", metavar="KEY[:BOT,...]",
         help=f"accepted bearer key, repeatable; KEY:bot1,bot2 limits it to those bots (default {DEFAULT_API_KEY!r})")
     add("--bot", dest="bots", action="append", metavar="BOT_ID",
-        help=f"a bot to serve, repeatable (default {' '.join(DEFAULT_BOTS)})")
-    add("--leads", dest="leads_per_bot", type=int, default=100, metavar="N", help="leads per bot (default 100)")
-    add("--messages", dest="messages_per_session",
-        default=DEFAULT_MESSAGES_PER_SESSION, metavar="N|MIN-MAX",
+        help=f"a bot to serve, repeatable (default {' '.join(defaults.bots)})")
+    add("--leads", dest="leads_per_bot", type=int, metavar="N", help=f"leads per bot (default {defaults.leads_per_bot})")
+    add("--messages", dest="messages_per_session", metavar="N|MIN-MAX",
         help=f"chat messages per lead's session: exactly N, or a seeded number from MIN to MAX (default {low}-{high})")
-    add("--seed", type=int, default=0, help="data seed (default 0)")
+    add("--seed", type=int, help=f"data seed (default {defaults.seed})")
     add("--quirks", action="store_true",
         help="serve leads and chats as a sloppy real API might: 0-6 fraction digits, Z or other offsets, nulls, "
         "unknown fields, slightly out of order, now and then a message type other than human/ai (not spec-conforming)")
@@ -97,22 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     add("--admin-token", metavar="TOKEN", default=os.environ.get(ADMIN_TOKEN_ENV) or None,
         help="lock the /_admin/ API: every call needs `Authorization: Bearer TOKEN`; required with a "
         f"non-loopback --host (default: ${ADMIN_TOKEN_ENV}, which keeps it out of `ps`; unset: admin open, loopback only)")
-    add("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug", "trace"],
-        help="uvicorn log level (default warning)")
+    add("--log-level", choices=["critical", "error", "warning", "info", "debug", "trace"],
+        help=f"uvicorn log level (default {defaults.log_level})")
     # fmt: on
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> MockConfig:
     """The MockConfig the flags describe; ValueError with a readable message on a bad flag."""
-    return MockConfig(
-        **vars(args)
-        | {
-            "faults": tuple(map(parse_fault, args.faults or ())),
-            "bots": tuple(args.bots or DEFAULT_BOTS),
-            "api_keys": parse_api_keys(args.api_keys or [DEFAULT_API_KEY]),
-        }
-    )
+    given = vars(args)
+    if "api_keys" in given:
+        given["api_keys"] = parse_api_keys(given["api_keys"])
+    if "faults" in given:
+        given["faults"] = [parse_fault(text) for text in given["faults"]]
+    return MockConfig(**given)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
