@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from mock_server.cli import ADMIN_TOKEN_ENV, build_parser, config_from_args, main
+from mock_server.config import MockConfig
 from unit_tests.mock_process import mock_server_process
 
 
@@ -74,7 +75,11 @@ def test_flags_build_the_config() -> None:
     assert config_from_args(
         build_parser().parse_args(["--messages", "100"])
     ).messages_per_session == (100, 100)
-    assert config_from_args(build_parser().parse_args([])).messages_per_session == (0, 8)
+
+
+def test_no_flags_is_mock_configs_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ADMIN_TOKEN_ENV, raising=False)
+    assert config_from_args(build_parser().parse_args([])) == MockConfig()
 
 
 def test_admin_token_from_flag_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
