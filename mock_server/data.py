@@ -77,10 +77,8 @@ def day_prefix(day: int) -> str:
 
 
 def spec_timestamp(ms: int) -> str:
-    """Epoch milliseconds in the spec's example form, as the hot loops write it."""
-    day, rest = divmod(ms, DAY_MS)
-    minute, ms_of_minute = divmod(rest, 60_000)
-    return f"{day_prefix(day)}{MINUTE_OF_DAY[minute]}{MS_OF_MINUTE[ms_of_minute]}+00:00"
+    """Epoch milliseconds in the spec's example form (the hot loops write the same from tables)."""
+    return (EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
 
 
 def parse_ms(text: str) -> int:
