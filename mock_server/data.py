@@ -37,14 +37,11 @@ def digest(seed: int, bot_id: str, label: str, size: int) -> bytes:
 def alnum_table(width: int, multiplier: int) -> list[str]:
     """65,536 lowercase alphanumeric strings of `width`, so a random 16-bit number picks one;
     a multiplier coprime with 36**width spreads them evenly."""
-    space, table = len(ALNUM) ** width, []
-    for i in range(65536):
-        n, chars = (i * multiplier) % space, []
-        for _ in range(width):
-            n, digit = divmod(n, len(ALNUM))
-            chars.append(ALNUM[digit])
-        table.append("".join(chars))
-    return table
+    space, places = len(ALNUM) ** width, [len(ALNUM) ** p for p in range(width)]
+    return [
+        "".join(ALNUM[i * multiplier % space // p % len(ALNUM)] for p in places)
+        for i in range(65536)
+    ]
 
 
 ALNUM4 = alnum_table(4, 25_717)
@@ -127,9 +124,8 @@ class Quirks:
 
 
 def quirk(record: dict[str, Any], choice: tuple[int, ...], kinds: Quirks) -> dict[str, Any]:
-    """The one quirk function of both streams: `record` with `created_at` in another form at the
-    same instant, absent optional fields as null, an unknown field, an odd value, as `choice`
-    (a `QUIRK_CHOICE`) picks."""
+    """`record` with `created_at` in another form at the same instant, absent optional fields as
+    null, an unknown field, an odd value, as `choice` (a `QUIRK_CHOICE`) picks."""
     digits, offset_pick, nulls, extra, _, micro, odd = choice
     at_ms = parse_ms(record["created_at"])
     record["created_at"] = quirk_timestamp(at_ms, micro % 1000, digits % 7, offset_pick)
@@ -146,17 +142,14 @@ def quirk(record: dict[str, Any], choice: tuple[int, ...], kinds: Quirks) -> dic
 
 
 def quirky_chunk(texts: list[str], choices: bytes, kinds: Quirks) -> bytes:
-    """Records (JSON texts) as a chunk of their quirk forms, shuffled locally by order key."""
+    """Records (JSON texts) as a chunk of their quirk forms, shuffled locally by order key (the
+    sort is stable, so equal keys keep their order)."""
     records = orjson.loads("[" + ",".join(texts) + "]")
-    keyed = [
-        (choice[4], k, quirk(record, choice, kinds))
-        for k, (record, choice) in enumerate(
-            zip(records, QUIRK_CHOICE.iter_unpack(choices), strict=True)
-        )
-    ]
+    pairs = zip(records, QUIRK_CHOICE.iter_unpack(choices), strict=True)
+    keyed = [(choice[4], quirk(record, choice, kinds)) for record, choice in pairs]
     shuffled = []
     for lo in range(0, len(keyed), kinds.window):
-        shuffled.extend(r for _, _, r in sorted(keyed[lo : lo + kinds.window], key=lambda e: e[:2]))
+        shuffled.extend(r for _, r in sorted(keyed[lo : lo + kinds.window], key=lambda e: e[0]))
     return orjson.dumps(shuffled)[1:-1]
 
 
