@@ -32,9 +32,8 @@ def bearer_token(authorization: str | None) -> str | None:
 def admin_allowed(token: str | None, admin_token: str | None) -> bool:
     """Whether a request's bearer token opens the admin API: always when no admin token is set,
     else only the exact token, compared in constant time."""
-    presented = None if token is None else token.encode()
     return admin_token is None or (
-        presented is not None and hmac.compare_digest(presented, admin_token.encode())
+        token is not None and hmac.compare_digest(token.encode(), admin_token.encode())
     )
 
 
