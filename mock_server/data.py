@@ -111,13 +111,13 @@ digits, offset, nulls (a bit per optional field), extra, order key, microseconds
 class Quirks:
     """What a loose API does to one stream's records; rates are out of 256."""
 
-    optional: tuple[str, ...]
-    """Optional fields: when absent, a record may carry them as null instead."""
     extras: tuple[tuple[str, tuple[Any, ...]], ...]
     """Fields the spec does not know, and the values they take."""
     extra_rate: int
     window: int
     """Records are shuffled within windows of this many: out of order, but only locally."""
+    optional: tuple[str, ...] = ()
+    """Optional fields: when absent, a record may carry them as null instead."""
     odd: tuple[tuple[str, Any], ...] = ()
     """A field and a value the spec's example never shows, rarely put in its place."""
     odd_rate: int = 0
@@ -429,7 +429,6 @@ _SYSTEM_TEXTS = (
     "",
 )
 CHAT_QUIRKS = Quirks(
-    optional=(),
     extras=(
         ("feedback", ("thumbs_up", "thumbs_down", None)),
         ("sources", ([], ["https://example.com/pricing"], ["https://example.com/docs/api"])),
