@@ -32,9 +32,8 @@ def bearer_token(authorization: str | None) -> str | None:
 def admin_allowed(token: str | None, admin_token: str | None) -> bool:
     """Whether a request's bearer token opens the admin API: always when no admin token is set,
     else only the exact token, compared in constant time."""
-    presented = None if token is None else token.encode()
     return admin_token is None or (
-        presented is not None and hmac.compare_digest(presented, admin_token.encode())
+        token is not None and hmac.compare_digest(token.encode(), admin_token.encode())
     )
 
 
@@ -44,27 +43,20 @@ class KeyRing:
 
     keys: Mapping[str, BotScope]
 
-    def scope_of(self, token: str) -> BotScope | bool:
-        """The bot scope of a known token, or False. Compares with every key in constant time,
-        without stopping at a match, so the time taken does not tell which key was right."""
-        presented = token.encode()
-        found: BotScope | bool = False
-        for key, scope in self.keys.items():
-            if hmac.compare_digest(presented, key.encode()) and found is False:
-                found = scope
-        return found
-
     def check(self, token: str | None, bot_id: str | None, bot_exists: bool) -> AuthOutcome:
         """MISSING/UNKNOWN mean 401; FORBIDDEN (out of the key's scope, or no such bot) means 403.
-        `bot_id` None is a request about the key itself (`/auth_me`): any known key is OK."""
+        `bot_id` None is a request about the key itself (`/auth_me`): any known key is OK. The
+        token is compared with every key in constant time, without stopping at a match, so the
+        time taken does not tell which key was right."""
         if token is None:
             return AuthOutcome.MISSING
-        scope = self.scope_of(token)
-        if scope is False:
+        presented = token.encode()
+        scopes = [s for k, s in self.keys.items() if hmac.compare_digest(presented, k.encode())]
+        if not scopes:
             return AuthOutcome.UNKNOWN
         if bot_id is None:
             return AuthOutcome.OK
-        if not bot_exists or (scope is not None and bot_id not in scope):
+        if not bot_exists or (scopes[0] is not None and bot_id not in scopes[0]):
             return AuthOutcome.FORBIDDEN
         return AuthOutcome.OK
 

@@ -16,7 +16,7 @@ import struct
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from typing import Any, TypeVar
 
@@ -37,14 +37,11 @@ def digest(seed: int, bot_id: str, label: str, size: int) -> bytes:
 def alnum_table(width: int, multiplier: int) -> list[str]:
     """65,536 lowercase alphanumeric strings of `width`, so a random 16-bit number picks one;
     a multiplier coprime with 36**width spreads them evenly."""
-    space, table = len(ALNUM) ** width, []
-    for i in range(65536):
-        n, chars = (i * multiplier) % space, []
-        for _ in range(width):
-            n, digit = divmod(n, len(ALNUM))
-            chars.append(ALNUM[digit])
-        table.append("".join(chars))
-    return table
+    space, places = len(ALNUM) ** width, [len(ALNUM) ** p for p in range(width)]
+    return [
+        "".join(ALNUM[i * multiplier % space // p % len(ALNUM)] for p in places)
+        for i in range(65536)
+    ]
 
 
 ALNUM4 = alnum_table(4, 25_717)
@@ -68,22 +65,17 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DAY_MS = 86_400_000
 MINUTE_OF_DAY = [f"{m // 60:02d}:{m % 60:02d}:" for m in range(1440)]
 MS_OF_MINUTE = [f"{ms // 1000:02d}.{ms % 1000:03d}" for ms in range(60_000)]
-DAY_PREFIX: dict[int, str] = {}
-"""`YYYY-MM-DDT` by day since the epoch; hot loops read it and call `day_prefix` on a miss."""
 
 
+@cache
 def day_prefix(day: int) -> str:
-    prefix = DAY_PREFIX.get(day)
-    if prefix is None:
-        prefix = DAY_PREFIX[day] = (EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
-    return prefix
+    """`YYYY-MM-DDT` of a day since the epoch: the hot loops' one call per record."""
+    return (EPOCH + timedelta(days=day)).strftime("%Y-%m-%dT")
 
 
 def spec_timestamp(ms: int) -> str:
-    """Epoch milliseconds in the spec's example form, as the hot loops write it."""
-    day, rest = divmod(ms, DAY_MS)
-    minute, ms_of_minute = divmod(rest, 60_000)
-    return f"{DAY_PREFIX.get(day) or day_prefix(day)}{MINUTE_OF_DAY[minute]}{MS_OF_MINUTE[ms_of_minute]}+00:00"
+    """Epoch milliseconds in the spec's example form (the hot loops write the same from tables)."""
+    return (EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds")
 
 
 def parse_ms(text: str) -> int:
@@ -101,16 +93,11 @@ QUIRK_OFFSETS_MIN = [0, 0, 120, -300, 330, 60, -420, 540]
 def quirk_timestamp(ms: int, micro: int, digits: int, offset_pick: int) -> str:
     """`ms` (+ `micro` µs when more than 3 digits show) with 0-6 fraction digits and a `Z`,
     `+00:00` or non-UTC offset; the wall clock moves with the offset so the instant holds."""
-    offset_min = QUIRK_OFFSETS_MIN[offset_pick & 7]
-    total_us = ms * 1000 + (micro if digits > 3 else 0) + offset_min * 60_000_000
-    wall = (EPOCH + timedelta(microseconds=total_us)).strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f".{total_us % 1_000_000:06d}"[: digits + 1] if digits else ""
-    if offset_min == 0:
-        suffix = "Z" if offset_pick & 8 else "+00:00"
-    else:
-        sign = "+" if offset_min > 0 else "-"
-        suffix = f"{sign}{abs(offset_min) // 60:02d}:{abs(offset_min) % 60:02d}"
-    return f"{wall}{fraction}{suffix}"
+    offset = timedelta(minutes=QUIRK_OFFSETS_MIN[offset_pick & 7])
+    moment = EPOCH + timedelta(milliseconds=ms, microseconds=micro if digits > 3 else 0)
+    text = moment.astimezone(timezone(offset)).isoformat(timespec="microseconds")
+    suffix = "Z" if offset_pick & 8 and not offset else text[26:]
+    return text[: 20 + digits if digits else 19] + suffix
 
 
 # --- Quirks: the same records, as a loose API may send them -----------------------------------
@@ -124,22 +111,21 @@ digits, offset, nulls (a bit per optional field), extra, order key, microseconds
 class Quirks:
     """What a loose API does to one stream's records; rates are out of 256."""
 
-    optional: tuple[str, ...]
-    """Optional fields: when absent, a record may carry them as null instead."""
     extras: tuple[tuple[str, tuple[Any, ...]], ...]
     """Fields the spec does not know, and the values they take."""
     extra_rate: int
     window: int
     """Records are shuffled within windows of this many: out of order, but only locally."""
+    optional: tuple[str, ...] = ()
+    """Optional fields: when absent, a record may carry them as null instead."""
     odd: tuple[tuple[str, Any], ...] = ()
     """A field and a value the spec's example never shows, rarely put in its place."""
     odd_rate: int = 0
 
 
 def quirk(record: dict[str, Any], choice: tuple[int, ...], kinds: Quirks) -> dict[str, Any]:
-    """The one quirk function of both streams: `record` with `created_at` in another form at the
-    same instant, absent optional fields as null, an unknown field, an odd value, as `choice`
-    (a `QUIRK_CHOICE`) picks."""
+    """`record` with `created_at` in another form at the same instant, absent optional fields as
+    null, an unknown field, an odd value, as `choice` (a `QUIRK_CHOICE`) picks."""
     digits, offset_pick, nulls, extra, _, micro, odd = choice
     at_ms = parse_ms(record["created_at"])
     record["created_at"] = quirk_timestamp(at_ms, micro % 1000, digits % 7, offset_pick)
@@ -156,17 +142,14 @@ def quirk(record: dict[str, Any], choice: tuple[int, ...], kinds: Quirks) -> dic
 
 
 def quirky_chunk(texts: list[str], choices: bytes, kinds: Quirks) -> bytes:
-    """Records (JSON texts) as a chunk of their quirk forms, shuffled locally by order key."""
+    """Records (JSON texts) as a chunk of their quirk forms, shuffled locally by order key (the
+    sort is stable, so equal keys keep their order)."""
     records = orjson.loads("[" + ",".join(texts) + "]")
-    keyed = [
-        (choice[4], k, quirk(record, choice, kinds))
-        for k, (record, choice) in enumerate(
-            zip(records, QUIRK_CHOICE.iter_unpack(choices), strict=True)
-        )
-    ]
+    pairs = zip(records, QUIRK_CHOICE.iter_unpack(choices), strict=True)
+    keyed = [(choice[4], quirk(record, choice, kinds)) for record, choice in pairs]
     shuffled = []
     for lo in range(0, len(keyed), kinds.window):
-        shuffled.extend(r for _, _, r in sorted(keyed[lo : lo + kinds.window], key=lambda e: e[:2]))
+        shuffled.extend(r for _, r in sorted(keyed[lo : lo + kinds.window], key=lambda e: e[0]))
     return orjson.dumps(shuffled)[1:-1]
 
 
@@ -259,7 +242,6 @@ def ascii_form(name: str) -> str:
 
 _FIRST = stretch([(name, ascii_form(name)) for name in _FIRST_NAMES])
 _LAST = stretch([(name, ascii_form(name)) for name in _LAST_NAMES])
-_DOMAIN = stretch(_DOMAINS)
 _PHONE_HEAD = stretch(_PHONE_HEADS)
 _DIGITS4 = [f"{i % 10_000:04d}" for i in range(65536)]
 _DIGITS3 = [f"{i % 1_000:03d}" for i in range(65536)]
@@ -294,7 +276,7 @@ def _render_leads(records: Iterator[tuple[int, ...]], start_ms: int, gap_ms: int
     """Leads as JSON text exactly as orjson writes them: the hot loop of a million-lead body,
     table lookups and f-strings only."""
     persons, agents, heads, d4, d3 = _person_fragments(), _AGENT, _PHONE_HEAD, _DIGITS4, _DIGITS3
-    p4, p3, minutes, seconds, days = ALNUM4, ALNUM3, MINUTE_OF_DAY, MS_OF_MINUTE, DAY_PREFIX
+    p4, p3, minutes, seconds, days = ALNUM4, ALNUM3, MINUTE_OF_DAY, MS_OF_MINUTE, day_prefix
     out = []
     created = start_ms
     for jitter, pa, pb, lag, person, head, da, db, has_phone, agent in records:
@@ -305,7 +287,7 @@ def _render_leads(records: Iterator[tuple[int, ...]], start_ms: int, gap_ms: int
         phone = f',"enduser_phone":"{heads[head]}{d4[da]}{d3[db]}"' if has_phone < 150 else ""
         out.append(
             f'{{"session_id":"{p4[pa]}{p3[pb]}-{ms - lag - 1500}","created_at":"'
-            f'{days.get(day) or day_prefix(day)}{minutes[minute]}{seconds[ms_of_minute]}+00:00"'
+            f'{days(day)}{minutes[minute]}{seconds[ms_of_minute]}+00:00"'
             f"{persons[person]}{phone}{agents[agent]}}}"
         )
     return out
@@ -327,7 +309,7 @@ def _person_fragments() -> list[str]:
 
 def _email(first: int, last: int, style: int, number: int) -> str:
     """A plausible address built from the lead's own name, in one of a few common styles."""
-    f, la, domain = _FIRST[first][1], _LAST[last][1], _DOMAIN[style >> 4]
+    f, la, domain = _FIRST[first][1], _LAST[last][1], _DOMAINS[style >> 4]
     kind = style & 7
     if kind < 3:
         return f"{f}.{la}@{domain}"
@@ -447,7 +429,6 @@ _SYSTEM_TEXTS = (
     "",
 )
 CHAT_QUIRKS = Quirks(
-    optional=(),
     extras=(
         ("feedback", ("thumbs_up", "thumbs_down", None)),
         ("sources", ([], ["https://example.com/pricing"], ["https://example.com/docs/api"])),
@@ -469,10 +450,8 @@ def _message_fragment(kind: str, text: str) -> str:
     return f'"message":{{"data":{{"type":"{kind}","content":{orjson.dumps(text).decode()}}},"type":"{kind}"}}'
 
 
-_EXCHANGE = stretch(list(range(len(EXCHANGES))))
-"""A random byte picks an exchange."""
-_HUMAN = [_message_fragment("human", question) for question, _ in EXCHANGES]
-_AI = [_message_fragment("ai", answer) for _, answer in EXCHANGES]
+_HUMAN = stretch([_message_fragment("human", question) for question, _ in EXCHANGES])
+_AI = stretch([_message_fragment("ai", answer) for _, answer in EXCHANGES])
 _TEXTS_BY_TYPE = {"human": [q for q, _ in EXCHANGES], "ai": [a for _, a in EXCHANGES]}
 
 
@@ -525,22 +504,21 @@ class Conversations:
         """The hot loop of a million-message body: table lookups and f-strings only."""
         raw = digest(self.seed, bot_id, f"chat:{session_id}", count * _MESSAGE.size)
         sid = orjson.dumps(session_id).decode()
-        a4, a3, minutes, seconds, days = ALNUM4, ALNUM3, MINUTE_OF_DAY, MS_OF_MINUTE, DAY_PREFIX
-        human, ai, exchange, max_gap = _HUMAN, _AI, _EXCHANGE, MAX_GAP_MS - 1000
+        a4, a3, minutes, seconds, days = ALNUM4, ALNUM3, MINUTE_OF_DAY, MS_OF_MINUTE, day_prefix
+        human, ai, max_gap = _HUMAN, _AI, MAX_GAP_MS - 1000
         out = []
         at = topic = lead_ms
         for j, (a, b, c, d, pick, gap) in enumerate(_MESSAGE.iter_unpack(raw)):
             if j & 1:
                 fragment, at = ai[topic], at + 1000 + gap % _AI_GAP_MS
             else:
-                topic = exchange[pick]
-                fragment, at = human[topic], at + 1000 + gap % max_gap
+                topic = pick
+                fragment, at = human[pick], at + 1000 + gap % max_gap
             day, rest = divmod(at, DAY_MS)
             minute, ms_of_minute = divmod(rest, 60_000)
             out.append(
                 f'{{"id":"{a4[a]}{a4[b]}{a4[c]}{a3[d]}",{fragment},"session_id":{sid},'
-                f'"created_at":"{days.get(day) or day_prefix(day)}{minutes[minute]}'
-                f'{seconds[ms_of_minute]}+00:00"}}'
+                f'"created_at":"{days(day)}{minutes[minute]}{seconds[ms_of_minute]}+00:00"}}'
             )
         return out
 

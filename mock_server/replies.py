@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 
 from mock_server.data import EXCHANGES, digest, uuid_text
 
@@ -47,26 +46,17 @@ def words(text: str) -> frozenset[str]:
     return frozenset(_WORD.findall(text.lower())) - _COMMON
 
 
-@cache
-def _question_words() -> tuple[frozenset[str], ...]:
-    return tuple(words(question) for question, _ in EXCHANGES)
-
-
-def answer_text(question: str, pick: int) -> str:
-    """The table answer whose question shares the most words with `question` (`pick` breaks ties
-    among the best), or a generic answer when none shares any."""
-    asked = words(question)
-    scores = [len(asked & known) for known in _question_words()]
-    best = max(scores, default=0)
-    if best == 0:
-        return _GENERIC[pick % len(_GENERIC)]
-    candidates = [i for i, score in enumerate(scores) if score == best]
-    return EXCHANGES[candidates[pick % len(candidates)]][1]
+_QUESTION_WORDS = [words(question) for question, _ in EXCHANGES]
 
 
 def reply(seed: int, bot_id: str, session_id: str, number: int, question: str) -> Reply:
-    """The answer to the `number`th message sent to a bot (any session), asked in `session_id`."""
+    """The answer to the `number`th message sent to a bot (any session), asked in `session_id`;
+    a seeded pick breaks ties among the table's best answers."""
     raw = digest(seed, bot_id, f"reply:{number}:{session_id}", 20)
+    asked = words(question)
+    scores = [len(asked & known) for known in _QUESTION_WORDS]
+    best = [i for i, score in enumerate(scores) if score == max(scores) > 0]
+    text = EXCHANGES[best[raw[0] % len(best)]][1] if best else _GENERIC[raw[0] % len(_GENERIC)]
     urls = tuple(_URLS[i] for i in range(len(_URLS)) if raw[1] >> i & 1 and raw[2] < 96)
     docs = (_DOCS[raw[3] % len(_DOCS)],) if raw[3] < 40 else ()
-    return Reply(uuid_text(raw[4:]), answer_text(question, raw[0]), urls, docs)
+    return Reply(uuid_text(raw[4:]), text, urls, docs)

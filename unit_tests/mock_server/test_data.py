@@ -15,7 +15,6 @@ import orjson
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from openapi_schema_validator import OAS30Validator
 
 import chatnode_spec
 from chatnode_spec import SpecRequest, SpecResponse
@@ -36,6 +35,11 @@ from mock_server.data import (
 )
 from mock_server.responses import json_array
 
+# Pinned digests: the bodies must not change across runs, machines or Python versions. Update
+# deliberately when the data model changes, never to make a test pass.
+LEADS_SHA256 = "66cb98a7d9d3f2925e9512930bbe1977d804b55f9de5d70f591e2c046d68d9b7"
+CHATS_SHA256 = "d5a756a714de9b6ca461e6d282254e2c2f55e9375d2550c745fa7fa1cda8f3b4"
+
 SESSION_ID = re.compile(r"^[a-z0-9]{7}-\d{13}$")
 SPEC_TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
 MS = st.integers(0, 4_102_444_800_000)  # 1970 to 2100
@@ -45,36 +49,71 @@ MESSAGE_ID = re.compile(r"^[a-z0-9]{15}$")
 SESSIONS = [f"s{i:03d}abc-{1719768767426 + i}" for i in range(300)]
 
 
+def in_spec_form(stamp: str) -> bool:
+    """The spec example's form, `2024-06-30T17:32:53.518+00:00`, exactly as `spec_timestamp`
+    writes the instant (so the hot loops' table lookups agree with it)."""
+    return bool(SPEC_TIMESTAMP.match(stamp)) and spec_timestamp(parse_ms(stamp)) == stamp
+
+
+def assert_body_matches_spec(path: str, body: bytes) -> None:
+    """openapi-core's response validator accepts `body` as the 200 of `POST path`."""
+    request = SpecRequest("POST", path, headers=[("Authorization", "Bearer k")], body=b"[]")
+    response = SpecResponse.of(200, body, "application/json")
+    chatnode_spec.openapi().validate_response(request, response)
+
+
 # --- Both streams: determinism and every quirk kind -------------------------------------------
 
 
-def lead_records(seed: int, quirks: bool) -> list[dict[str, Any]]:
-    return list(leads_for_bot(seed, "bot-alpha", 3000, quirks=quirks))
+def lead_records(seed: int, quirks: bool, bot: str = "bot-alpha") -> list[dict[str, Any]]:
+    return list(leads_for_bot(seed, bot, 3000, quirks=quirks))
 
 
-def chat_records(seed: int, quirks: bool) -> list[dict[str, Any]]:
-    return many(Conversations(seed=seed, per_session=(2, 12), quirks=quirks))
+def chat_records(seed: int, quirks: bool, bot: str = "bot-alpha") -> list[dict[str, Any]]:
+    return many(Conversations(seed=seed, per_session=(2, 12), quirks=quirks), bot)
 
 
-STREAMS: dict[str, tuple[Callable[[int, bool], list[dict[str, Any]]], str, str, int]] = {
-    "leads": (lead_records, "session_id", "Conversation", 8),
-    "chats": (chat_records, "id", "Chat", 4),
+def lead_body(seed: int) -> bytes:
+    return body(seed, "bot-alpha", 3000)
+
+
+def chat_body(seed: int) -> bytes:
+    return body_of(Conversations(seed=seed, per_session=(2, 12)), n=len(SESSIONS))
+
+
+Records = Callable[..., list[dict[str, Any]]]
+STREAMS: dict[str, tuple[Records, Callable[[int], bytes], str, str, int]] = {
+    "leads": (lead_records, lead_body, "session_id", "Conversation", 8),
+    "chats": (chat_records, chat_body, "id", "Chat", 4),
 }
-"""Stream -> (its records for (seed, quirks), its key, its spec schema, its shuffle window)."""
+"""Stream -> (its records as dicts for (seed, quirks[, bot]), its conforming body as bytes for a
+seed, its key, its spec schema, its shuffle window)."""
 
 
 @pytest.mark.parametrize("stream", STREAMS)
 @pytest.mark.parametrize("quirks", [False, True])
-def test_records_are_deterministic_per_seed(stream: str, quirks: bool) -> None:
-    records, key, _, _ = STREAMS[stream]
+def test_records_are_deterministic_per_seed_and_bot(stream: str, quirks: bool) -> None:
+    records, _, key, _, _ = STREAMS[stream]
     first = records(7, quirks)
     assert orjson.dumps(first) == orjson.dumps(records(7, quirks))
-    assert {r[key] for r in first}.isdisjoint(r[key] for r in records(8, quirks))
+    for other in (records(8, quirks), records(7, quirks, "bot-beta")):
+        assert {r[key] for r in first}.isdisjoint(r[key] for r in other)
+
+
+@pytest.mark.parametrize("stream", STREAMS)
+def test_the_fast_path_writes_exactly_what_orjson_would(stream: str) -> None:
+    records, stream_body, _, _, _ = STREAMS[stream]
+    assert orjson.dumps(records(3, False)) == stream_body(3)
+
+
+def test_bodies_are_pinned() -> None:
+    assert hashlib.sha256(body(0, "bot-alpha", 50)).hexdigest() == LEADS_SHA256
+    assert hashlib.sha256(body_of(Conversations(seed=0))).hexdigest() == CHATS_SHA256
 
 
 @pytest.mark.parametrize("stream", STREAMS)
 def test_every_quirk_kind_appears_at_the_same_instants(stream: str) -> None:
-    records, key, schema, window = STREAMS[stream]
+    records, _, key, schema, window = STREAMS[stream]
     plain, quirky = records(0, False), records(0, True)
     stamps = [r["created_at"] for r in quirky]
     digits = {len(m.group(1)) if m else 0 for m in (re.search(r"\.(\d+)", s) for s in stamps)}
@@ -93,13 +132,6 @@ def test_every_quirk_kind_appears_at_the_same_instants(stream: str) -> None:
 
 
 # --- Timestamps -----------------------------------------------------------------------------
-
-
-@given(MS)
-def test_spec_timestamps_read_back_to_the_same_millisecond(ms: int) -> None:
-    text = spec_timestamp(ms)
-    assert len(text) == len("2024-06-30T17:32:53.518+00:00") and text.endswith("+00:00")
-    assert parse_ms(text) == ms
 
 
 @given(MS, st.integers(0, 999), st.integers(0, 6), st.integers(0, 255))
@@ -134,46 +166,18 @@ def body(seed: int, bot: str, count: int, **kwargs: object) -> bytes:
     return b"".join(json_array(lead_chunks(seed, bot, count, **kwargs)))  # type: ignore[arg-type]
 
 
-def test_same_seed_gives_byte_identical_body() -> None:
-    first = body(7, "bot-alpha", 3000)
-    assert first == body(7, "bot-alpha", 3000)
-    # Pinned digest: the body must not change across runs, machines or Python versions.
-    # Update deliberately when the data model changes, never to make a test pass.
-    assert hashlib.sha256(body(0, "bot-alpha", 50)).hexdigest() == LEADS_SHA256
-
-
-LEADS_SHA256 = "66cb98a7d9d3f2925e9512930bbe1977d804b55f9de5d70f591e2c046d68d9b7"
-
-
-def test_different_seed_or_bot_gives_different_leads() -> None:
-    base = body(1, "bot-alpha", 200)
-    assert base != body(2, "bot-alpha", 200)
-    assert base != body(1, "bot-beta", 200)
-    ids = {lead["session_id"] for lead in leads_for_bot(1, "bot-alpha", 200)}
-    assert ids.isdisjoint(lead["session_id"] for lead in leads_for_bot(2, "bot-alpha", 200))
-
-
 def test_body_is_a_json_array_of_the_requested_count() -> None:
     for count in (0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2500):
         assert len(orjson.loads(body(0, "b", count))) == count
     assert body(0, "b", 0) == b"[]"
 
 
-def test_dicts_and_bytes_are_the_same_leads() -> None:
-    # The fast path writes JSON by hand; it must be exactly what orjson would write.
-    leads = list(leads_for_bot(3, "bot-alpha", 1500))
-    assert orjson.dumps(leads) == body(3, "bot-alpha", 1500)
-
-
-def test_conforming_leads_match_the_spec_schema() -> None:
-    validator = OAS30Validator(
-        {"type": "array", "items": chatnode_spec.component_schema("Conversation")},
-        format_checker=OAS30Validator.FORMAT_CHECKER,
-    )
-    leads = list(leads_for_bot(0, "bot-alpha", 2000))
-    validator.validate(leads)
+def test_conforming_leads_match_the_spec_and_its_example_forms() -> None:
+    leads_body = body(0, "bot-alpha", 2000)
+    assert_body_matches_spec("/v1/get-conversation-ids/bot-alpha", leads_body)
+    leads = orjson.loads(leads_body)
     assert all(SESSION_ID.match(lead["session_id"]) for lead in leads)
-    assert all(SPEC_TIMESTAMP.match(lead["created_at"]) for lead in leads)
+    assert all(in_spec_form(lead["created_at"]) for lead in leads)
 
 
 def test_leads_look_real_and_vary() -> None:
@@ -256,52 +260,17 @@ def body_of(conversations: Conversations, bot: str = "bot-alpha", n: int = 50) -
     return b"[" + b",".join(c for c in chunks if c) + b"]"
 
 
-def assert_chats_body_matches_spec(body: bytes) -> None:
-    """openapi-core's response validator accepts `body` as the 200 of POST /get-chats/{bot_id}."""
-    request = SpecRequest(
-        "POST", "/v1/get-chats/bot-alpha", headers=[("Authorization", "Bearer k")], body=b"[]"
-    )
-    response = SpecResponse.of(200, body, "application/json")
-    chatnode_spec.openapi().validate_response(request, response)
-
-
-def test_same_inputs_give_byte_identical_messages() -> None:
-    conversations = Conversations(seed=0)
-    assert body_of(conversations) == body_of(Conversations(seed=0))
-    # Pinned digest: update deliberately when the data model changes, never to make a test pass.
-    assert hashlib.sha256(body_of(conversations)).hexdigest() == CHATS_SHA256
-
-
-CHATS_SHA256 = "d5a756a714de9b6ca461e6d282254e2c2f55e9375d2550c745fa7fa1cda8f3b4"
-
-
-def test_seed_bot_and_session_each_change_the_conversation() -> None:
-    base = body_of(Conversations(seed=1))
-    assert base != body_of(Conversations(seed=2))
-    assert base != body_of(Conversations(seed=1), bot="bot-beta")
-    first, second = (conversation(Conversations(per_session=(5, 5)), s) for s in SESSIONS[:2])
-    assert [m["id"] for m in first] != [m["id"] for m in second]
-
-
 def test_messages_match_the_spec_and_its_example_forms() -> None:
     body = body_of(Conversations(per_session=(0, 12)), n=300)
-    assert_chats_body_matches_spec(body)
+    assert_body_matches_spec("/v1/get-chats/bot-alpha", body)
     messages = orjson.loads(body)
     assert len(messages) > 1000
     schema = chatnode_spec.component_schema("Chat")
     assert all(list(m) == list(schema["properties"]) for m in messages)  # the spec's key order
     assert all(MESSAGE_ID.match(m["id"]) for m in messages)
-    assert len({m["id"] for m in messages}) == len(messages)
-    assert all(SPEC_TIMESTAMP.match(m["created_at"]) for m in messages)
+    assert len({m["id"] for m in messages}) == len(messages), "ids repeat across sessions"
+    assert all(in_spec_form(m["created_at"]) for m in messages)
     assert all(m["message"]["data"]["type"] == m["message"]["type"] for m in messages)
-
-
-def test_the_fast_path_writes_exactly_what_orjson_would() -> None:
-    messages = many(Conversations(per_session=(0, 12)))
-    chunks = [
-        Conversations(per_session=(0, 12)).session_chunk("bot-alpha", s, LEAD_MS) for s in SESSIONS
-    ]
-    assert orjson.dumps(messages) == b"[" + b",".join(c for c in chunks if c) + b"]"
 
 
 def test_a_conversation_alternates_human_and_ai_starting_with_the_visitor() -> None:
@@ -372,7 +341,7 @@ def test_quirky_chats_rarely_carry_a_system_message_and_still_match_the_spec() -
     quirky = Conversations(per_session=(2, 12), quirks=True)
     types = Counter(m["message"]["type"] for m in many(quirky))
     assert set(types) == {"human", "ai", "system"} and types["system"] < types.total() / 10
-    assert_chats_body_matches_spec(body_of(quirky, n=300))
+    assert_body_matches_spec("/v1/get-chats/bot-alpha", body_of(quirky, n=300))
 
 
 class TestAppended:
@@ -381,7 +350,8 @@ class TestAppended:
         at = LEAD_MS + 10_000_000
         human = conversations.appended("bot-alpha", "s1", 0, at, None, "human")
         assert human == conversations.appended("bot-alpha", "s1", 0, at, None, "human")
-        assert human["created_at"] == spec_timestamp(at) and MESSAGE_ID.match(human["id"])
+        assert human["created_at"] == spec_timestamp(at) and in_spec_form(human["created_at"])
+        assert parse_ms(human["created_at"]) == at and MESSAGE_ID.match(human["id"])
         assert human["message"]["type"] == "human" and human["session_id"] == "s1"
         ai = conversations.appended("bot-alpha", "s1", 1, at, "Hi 👋\nthere", "ai")
         assert ai["message"] == {"data": {"type": "ai", "content": "Hi 👋\nthere"}, "type": "ai"}

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 import chatnode_spec
-from mock_server import faults
+from mock_server import faults, replies
 from mock_server.config import MockConfig
-from mock_server.data import parse_ms
+from mock_server.data import EXCHANGES, parse_ms
 from mock_server.server import MockServer
 
 from .conftest import admin, assert_matches_spec, bearer, fetch, fetch_chats, session_ids
@@ -269,3 +269,14 @@ def test_the_readmes_python_example_runs_against_the_mock(server: MockServer) ->
     exec(example.replace("http://127.0.0.1:8080/v1", server.base_url), scope)
     assert len(scope["history"]) == 4
     assert scope["leads"][-1]["session_id"] == scope["session"]
+
+
+def test_a_reply_is_the_best_matching_answer_or_a_generic_one_and_seeded() -> None:
+    reply = replies.reply
+    assert "$49/month" in reply(0, "bot-alpha", "s", 0, "What does the Pro plan cost?").content
+    unmatched = {reply(0, "bot-alpha", "s", n, "zzz qqq").content for n in range(40)}
+    assert len(unmatched) > 1 and unmatched.isdisjoint(answer for _, answer in EXCHANGES)
+    assert reply(3, "b", "s", 5, "ok") == reply(3, "b", "s", 5, "ok")
+    sample = [reply(0, "bot-alpha", "s", n, "hi") for n in range(200)]
+    assert any(r.urls for r in sample) and any(r.docs for r in sample)
+    assert any(not r.urls and not r.docs for r in sample)
