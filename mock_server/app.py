@@ -37,24 +37,21 @@ def create_app(config: MockConfig, service: MockService | None = None) -> App:
             return
         body = await _read_body(receive)
         if body is None:
-            response = error_response(413, f"Request body over {MAX_BODY_BYTES} bytes; send a smaller one")  # fmt: skip
+            message = f"Request body over {MAX_BODY_BYTES} bytes; send a smaller one"
+            await write(error_response(413, message), receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = scope.get("query_string", b"").decode("latin-1")
+        request = MockRequest(scope["method"], scope["path"], headers, query, body)
+        if admin.is_admin_path(request.path):
+            response = admin.answer(service, request)
         else:
-            response = await _respond(service, scope, body)
+            response = service.dispatch(request)
+            if response.delay:
+                await asyncio.sleep(response.delay)
         await write(response, receive, send)
 
     return app
-
-
-async def _respond(service: MockService, scope: Message, body: bytes) -> MockResponse:
-    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-    query = scope.get("query_string", b"").decode("latin-1")
-    request = MockRequest(scope["method"], scope["path"], headers, query, body)
-    if admin.is_admin_path(request.path):
-        return admin.answer(service, request)
-    response = service.dispatch(request)
-    if response.delay:
-        await asyncio.sleep(response.delay)
-    return response
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -34,7 +34,7 @@ def leads_url(server: MockServer, bot_id: str) -> str:
 
 
 def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+    return {"authorization": f"Bearer {key}"}  # lower-case, as MockRequest takes it
 
 
 def fetch(server: MockServer, bot_id: str, key: str | None = None, **kwargs: Any) -> httpx.Response:

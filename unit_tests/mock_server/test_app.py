@@ -12,7 +12,7 @@ import pytest
 
 import chatnode_spec
 from mock_server import auth, service
-from mock_server.app import MAX_BODY_BYTES
+from mock_server.app import MAX_BODY_BYTES, create_app
 from mock_server.config import MockConfig
 from mock_server.responses import PIECE_BYTES, MockResponse
 from mock_server.server import MockServer
@@ -22,6 +22,28 @@ from .conftest import admin, assert_matches_spec, bearer, fetch, leads_url
 OPERATION = chatnode_spec.operation_at("/get-conversation-ids/{bot_id}")
 UNAUTHORIZED = {"message": chatnode_spec.documented_error_message(OPERATION, 401)}
 FORBIDDEN = {"message": chatnode_spec.documented_error_message(OPERATION, 403)}
+
+
+def test_the_app_reads_header_names_in_any_case() -> None:
+    """ASGI servers should lower-case header names but need not (uvicorn does, so this calls the
+    app directly): a server that keeps `Authorization` as sent still gets a 200."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": "/v1/get-conversation-ids/bot-alpha",
+        "headers": [(b"Authorization", b"Bearer mock-secret-key")],
+        "query_string": b"",
+    }
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    asyncio.run(create_app(MockConfig(leads_per_bot=1))(scope, receive, send))
+    assert sent[0]["status"] == 200 and len(orjson.loads(sent[1]["body"])) == 1
 
 
 class TestAuth:
@@ -347,7 +369,7 @@ class TestAdminToken:
     def test_the_token_opens_it(self, locked: MockServer) -> None:
         response = httpx.get(f"{locked.root_url}/_admin/health", headers=bearer("admin-s3cret"))
         assert response.status_code == 200 and response.json()["status"] == "ok"
-        assert locked.admin_headers == bearer("admin-s3cret")
+        assert locked.admin_headers == {"Authorization": "Bearer admin-s3cret"}
 
     def test_the_api_still_takes_api_keys_not_the_admin_token(self, locked: MockServer) -> None:
         assert fetch(locked, "bot-alpha").status_code == 200

@@ -11,7 +11,7 @@ from mock_server.faults import ROUTES
 from mock_server.responses import MockRequest, MockResponse
 from mock_server.service import MockService, match_route, route_table
 
-KEY = {"Authorization": "Bearer mock-secret-key"}
+KEY = {"authorization": "Bearer mock-secret-key"}
 
 
 def test_every_spec_operation_is_served_under_the_server_base_path() -> None:
