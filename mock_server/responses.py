@@ -59,21 +59,25 @@ class MockResponse:
 
 
 def json_array(elements: Iterable[bytes]) -> Iterator[bytes]:
-    """A JSON array streamed from element chunks (each `{...},{...}`, empty ones skipped): the one
-    writer of every list body."""
-    yield b"["
-    separator = b""
+    """A JSON array from element chunks (each `{...},{...}`, empty ones skipped), in pieces of at
+    least `PIECE_BYTES` but the last: the one writer of every list body."""
+    piece, held, separator = [b"["], 1, b""
     for chunk in elements:
         if chunk:
-            yield separator + chunk
+            piece += (separator, chunk)
+            held += len(separator) + len(chunk)
             separator = b","
-    yield b"]"
+            if held >= PIECE_BYTES:
+                yield b"".join(piece)
+                piece, held = [], 0
+    piece.append(b"]")
+    yield b"".join(piece)
 
 
 def json_array_response(elements: Iterable[bytes], *, conforming: bool) -> MockResponse:
-    """The 200 of a list endpoint, in pieces of about `PIECE_BYTES`, holding no more than one:
-    whole (with a Content-Length) when it fits in one, else streamed."""
-    pieces = _pieces(json_array(elements))
+    """The 200 of a list endpoint, holding no more than one piece of it: whole (with a
+    Content-Length) when it fits in one, else streamed."""
+    pieces = json_array(elements)
     first = next(pieces)
     second = next(pieces, None)
     if second is None:
@@ -81,35 +85,19 @@ def json_array_response(elements: Iterable[bytes], *, conforming: bool) -> MockR
     return MockResponse(200, chunks=chain((first, second), pieces), conforming=conforming)
 
 
-def _pieces(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The chunks joined into pieces of at least `PIECE_BYTES` (the last may be smaller)."""
-    buffer: list[bytes] = []
-    held = 0
-    for chunk in chunks:
-        buffer.append(chunk)
-        held += len(chunk)
-        if held >= PIECE_BYTES:
-            yield b"".join(buffer)
-            buffer, held = [], 0
-    if buffer:
-        yield b"".join(buffer)
-
-
-def error_code(status: int) -> str:
-    """A stable snake_case name for a status, as the `error` field of the generic error shape."""
-    try:
-        phrase = _ERROR_CODES.get(status) or HTTPStatus(status).phrase
-    except ValueError:
-        return f"http_{status}"
-    return phrase.lower().replace(" ", "_").replace("-", "_")
-
-
 def error_response(
     status: int, message: str, error: str | None = None, headers: dict[str, str] | None = None
 ) -> MockResponse:
     """The one shape of every error the spec does not document: `{"message": ..., "error": ...}`,
-    what went wrong and what to do, and a stable code to branch on."""
-    body = orjson.dumps({"message": message, "error": error or error_code(status)})
+    what went wrong and what to do, and a stable code to branch on (by default the status's
+    phrase in snake_case, `http_NNN` for a status without one)."""
+    if error is None:
+        try:
+            phrase = _ERROR_CODES.get(status) or HTTPStatus(status).phrase
+            error = phrase.lower().replace(" ", "_").replace("-", "_")
+        except ValueError:
+            error = f"http_{status}"
+    body = orjson.dumps({"message": message, "error": error})
     return MockResponse(status, body, headers=dict(headers or {}))
 
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import orjson
 
-from mock_server.responses import PIECE_BYTES, MockResponse, json_array, json_array_response
+from mock_server.responses import (
+    PIECE_BYTES,
+    MockResponse,
+    error_response,
+    json_array,
+    json_array_response,
+)
 
 
 def test_json_array_joins_chunks_and_skips_empty_ones() -> None:
-    assert b"".join(json_array([])) == b"[]"
-    assert b"".join(json_array([b"", b'{"a":1},{"b":2}', b"", b"3"])) == b'[{"a":1},{"b":2},3]'
+    assert list(json_array([])) == [b"[]"]
+    assert list(json_array([b"", b'{"a":1},{"b":2}', b"", b"3"])) == [b'[{"a":1},{"b":2},3]']
 
 
 def test_a_list_that_fits_one_piece_comes_whole() -> None:
@@ -33,6 +39,19 @@ def test_a_bigger_list_streams_in_pieces_read_only_as_sent() -> None:
     pieces = list(response.iter_body())
     assert all(len(p) >= PIECE_BYTES for p in pieces[:-1]) and len(produced) == 1000
     assert orjson.loads(b"".join(pieces)) == [{"pad": "x" * 1000}] * 1000
+
+
+def test_error_codes_are_the_status_phrase_unless_named() -> None:
+    def code(status: int) -> str:
+        return orjson.loads(error_response(status, "m").body)["error"]
+
+    assert [code(404), code(503), code(413), code(599)] == [
+        "not_found",
+        "service_unavailable",
+        "payload_too_large",
+        "http_599",
+    ]
+    assert orjson.loads(error_response(400, "m", "invalid_body").body)["error"] == "invalid_body"
 
 
 def test_materialized_returns_a_copy_and_leaves_the_response_unchanged() -> None:
