@@ -24,7 +24,7 @@ from openapi_core.validation.request.exceptions import (
 
 import chatnode_spec
 from chatnode_spec import SpecRequest, SpecResponse
-from mock_server.responses import MockRequest, MockResponse
+from mock_server.responses import JSON, MockRequest, MockResponse
 
 _VALIDATION_STATUS: list[tuple[type[Exception], int, str]] = [
     (SecurityValidationError, 401, "unauthorized"),
@@ -60,10 +60,10 @@ class SpecValidator:
         self, request: MockRequest, operation: chatnode_spec.Operation
     ) -> Refusal | None:
         """openapi-core's verdict on a request already routed to `operation`: None if valid."""
-        body, content_type = b"", ""
+        body, content_type = b"", JSON
         if operation.has_request_body:
             body = request.body
-            content_type = request.headers.get("content-type", "application/json")
+            content_type = request.headers.get("content-type") or JSON
         verdict = self._memo if len(body) <= MEMO_BODY_BYTES else self._validate
         return verdict(
             request.method, request.path, request.query, self._read(request), body, content_type
@@ -77,12 +77,7 @@ class SpecValidator:
         self, method: str, path: str, query: str, headers: Headers, body: bytes, content_type: str
     ) -> Refusal | None:
         spec_request = SpecRequest(
-            method,
-            path,
-            query=query,
-            headers=headers,
-            body=body,
-            content_type=content_type or "application/json",
+            method, path, query=query, headers=headers, body=body, content_type=content_type
         )
         errors = list(self._openapi.iter_request_errors(spec_request))  # validation only: fast
         if not errors:
@@ -103,19 +98,15 @@ class SpecValidator:
 
 
 def _describe(error: Exception) -> str:
-    """openapi-core's message plus the schema errors it wraps, which carry the useful detail."""
+    """openapi-core's message plus the schema errors it wraps, which carry the useful detail.
+    openapi-core's errors cannot give even `str` for a body that is not UTF-8."""
     causes = getattr(error, "schema_errors", None) or ([error.__cause__] if error.__cause__ else [])
-    text = _text(error)
-    for cause in causes:
-        detail = _text(getattr(cause, "message", cause))
-        if detail not in text:
-            text += f"; {detail}"
-    return text
-
-
-def _text(error: object) -> str:
-    """`str(error)`, which openapi-core's errors cannot give for a body that is not UTF-8."""
     try:
-        return str(error)
+        text = str(error)
+        for cause in causes:
+            detail = str(getattr(cause, "message", cause))
+            if detail not in text:
+                text += f"; {detail}"
     except UnicodeDecodeError:
         return f"{type(error).__name__}: the request body is not UTF-8; send UTF-8 JSON"
+    return text
