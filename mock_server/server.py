@@ -20,28 +20,10 @@ from mock_server.app import create_app
 from mock_server.config import MockConfig
 from mock_server.service import MockService
 
-_INCOMPLETE_RESPONSE = "ASGI callable returned without completing response."
-
 
 def _not_a_drop(record: logging.LogRecord) -> bool:
     """The `drop` fault leaves its response unfinished on purpose; that is not a server error."""
-    return record.getMessage() != _INCOMPLETE_RESPONSE
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket; port 0 asks the OS for a free one."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP: asyncio only sets TCP_NODELAY on such sockets, and without it every
-    # keep-alive response waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
+    return record.getMessage() != "ASGI callable returned without completing response."
 
 
 class MockServer(MockService):
@@ -75,22 +57,34 @@ class MockServer(MockService):
         thread are released first, so `start` may be called again."""
         if self._thread is not None:
             raise RuntimeError("MockServer is already running")
+        host, port = self.config.host, self.config.port
         try:
-            self._socket = bind_socket(self.config.host, self.config.port)
-            logger = logging.getLogger("uvicorn.error")
-            if _not_a_drop not in logger.filters:
-                logger.addFilter(_not_a_drop)
-            app = create_app(self.config, self)
-            self._server = uvicorn.Server(
-                uvicorn.Config(app, lifespan="off", access_log=False, log_level=self.config.log_level,
-                               timeout_graceful_shutdown=1.0)
-            )  # fmt: skip
-            port = self._socket.getsockname()[1]
-            thread = threading.Thread(target=self._serve, name=f"chatnode-mock:{port}", daemon=True)
+            # proto must say TCP: asyncio only sets TCP_NODELAY on such sockets, and without it
+            # every keep-alive response waits ~40 ms for a delayed ACK.
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            self._socket = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind((host, port))
+            host, port = self._socket.getsockname()[:2]
+            logging.getLogger("uvicorn.error").addFilter(_not_a_drop)  # adds it once
+            config = uvicorn.Config(
+                create_app(self.config, self),
+                lifespan="off",
+                access_log=False,
+                log_level=self.config.log_level,
+                timeout_graceful_shutdown=1.0,
+            )
+            server = self._server = uvicorn.Server(config)
+            sockets = [self._socket]
+            thread = threading.Thread(
+                target=lambda: asyncio.run(server.serve(sockets=sockets)),
+                name=f"chatnode-mock:{port}",
+                daemon=True,
+            )
             thread.start()
-            self._thread = thread
+            self._thread = thread  # once started: stop() joins it
             for _ in range(int(timeout / 0.01)):
-                if self._server.started:
+                if server.started:
                     break
                 if not thread.is_alive():
                     raise RuntimeError("mock server failed to start; see the log above")
@@ -100,14 +94,9 @@ class MockServer(MockService):
         except BaseException:
             self.stop()
             raise
-        host, port = self._socket.getsockname()[:2]
         self.root_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
         self.base_url = self.root_url + chatnode_spec.server_base_path()
         return self
-
-    def _serve(self) -> None:
-        assert self._server is not None and self._socket is not None
-        asyncio.run(self._server.serve(sockets=[self._socket]))
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and wait for the thread; safe to call twice."""
