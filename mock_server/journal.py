@@ -31,11 +31,9 @@ class Journal:
         with self._lock:
             self._entries.append(entry)
 
-    def entries(self) -> list[dict[str, Any]]:
+    def __call__(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(e) for e in self._entries]
-
-    __call__ = entries
 
     def clear(self) -> None:
         with self._lock:

@@ -40,7 +40,7 @@ def test_a_conforming_api_exits_0_after_checking_bots_and_probes(capsys: Any, ro
     assert "Bot bot-alpha: HTTP 200, 5 leads checked" in run.out
     served = len(router.chatnode.chats("bot-alpha", _session_ids(router, "bot-alpha")))
     assert f"Bot bot-alpha chats: HTTP 200, {served} messages checked" in run.out
-    journal = router.chatnode.journal.entries()
+    journal = router.chatnode.journal()
     assert [(e["path"].removeprefix("/v1/"), e["status"]) for e in journal][:6] == [
         ("get-conversation-ids/bot-alpha", 200),
         ("get-chats/bot-alpha", 200),
@@ -67,7 +67,7 @@ def _session_ids(router: Any, bot: str) -> list[str]:
 
 def test_no_probes_calls_only_the_given_bots(capsys: Any, router: Any) -> None:
     assert run_cli(capsys, *bot_args("bot-alpha"), "--no-probes").code == 0
-    assert [e["bot"] for e in router.chatnode.journal.entries()] == ["bot-alpha", "bot-alpha", None]
+    assert [e["bot"] for e in router.chatnode.journal()] == ["bot-alpha", "bot-alpha", None]
 
 
 # --- The chats call ----------------------------------------------------------------------------
@@ -359,7 +359,7 @@ def test_live_server_in_quirks_mode_reports_every_quirk_as_drift(capsys: Any) ->
 def test_send_test_message_is_off_unless_asked_and_writes_nothing(capsys: Any, router: Any) -> None:
     assert run_cli(capsys, *bot_args("bot-alpha"), "--no-probes").code == 0
     assert len(router.chatnode.leads("bot-alpha")) == 5
-    assert not [e for e in router.chatnode.journal.entries() if e["path"] == "/v1/bot-alpha"]
+    assert not [e for e in router.chatnode.journal() if e["path"] == "/v1/bot-alpha"]
 
 
 def test_send_test_message_finds_the_message_in_the_chat_history(capsys: Any, router: Any) -> None:
@@ -370,7 +370,7 @@ def test_send_test_message_finds_the_message_in_the_chat_history(capsys: Any, ro
     assert (operations["sent"]["status"], operations["sent"]["items_checked"]) == (200, 2)
     assert operations["sent"]["breaking_findings"] == 0
     (lead,) = router.chatnode.leads("bot-alpha")[5:]
-    (sent,) = [e for e in router.chatnode.journal.entries() if e["path"] == "/v1/bot-alpha"]
+    (sent,) = [e for e in router.chatnode.journal() if e["path"] == "/v1/bot-alpha"]
     assert sent["status"] == 200 and lead["session_id"].startswith("bot-alpha-")
 
 

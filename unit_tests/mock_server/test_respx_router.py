@@ -104,7 +104,7 @@ def test_faults_and_journal_through_the_service() -> None:
         assert httpx.post(f"{BASE}/get-conversation-ids/bot-alpha", headers=KEY).status_code == 200
         with pytest.raises(httpx.RemoteProtocolError, match="drop fault"):
             httpx.post(f"{BASE}/get-conversation-ids/bot-beta", headers=KEY)
-    assert [e["status"] for e in service.journal.entries()] == [429, 200, 200]
+    assert [e["status"] for e in service.journal()] == [429, 200, 200]
 
 
 def test_other_hosts_are_not_mocked() -> None:
