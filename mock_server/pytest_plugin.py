@@ -20,11 +20,8 @@ MARKER = "chatnode_mock"
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(**config): MockConfig fields for the `chatnode_mock` fixture, "
-        "e.g. leads_per_bot=5, messages_per_session=(2, 4), quirks=True, bots=['a'], "
-        "faults=[faults.status(429, route='chats')], "
-        "list_sent_sessions=False (Send Message's new sessions stay out of Get Leads), "
-        "admin_token='t' (then send chatnode_mock.admin_headers to /_admin/)",
+        f"{MARKER}(**config): MockConfig fields for the `{MARKER}` fixture, e.g. "
+        "leads_per_bot=5, quirks=True, faults=[faults.status(429, route='chats')]",
     )
 
 
