@@ -42,7 +42,7 @@ def chatnode_respx_router(
         mock_request = MockRequest(
             request.method,
             path,
-            dict(request.headers.items()),
+            dict(request.headers),  # lower-case names, as MockRequest takes them
             request.url.query.decode("ascii"),
             request.read(),
         )
