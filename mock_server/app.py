@@ -74,11 +74,12 @@ async def write(response: MockResponse, receive: Receive, send: Send) -> None:
     stopping if the client goes away. For `drop` it sends half of the first chunk and returns
     unfinished: the server closes the connection."""
     whole = response.chunks is None and not response.abort
-    headers = {"content-type": response.content_type} | {k.lower(): v for k, v in response.headers.items()}  # fmt: skip
+    headers = [(b"content-type", response.content_type.encode("latin-1"))]
+    for name, value in response.headers.items():  # ASGI wants lower-case names
+        headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
     if whole:
-        headers["content-length"] = str(len(response.body))
-    raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()]
-    await send({"type": "http.response.start", "status": response.status, "headers": raw})
+        headers.append((b"content-length", str(len(response.body)).encode("latin-1")))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
     if whole:
         await send({"type": "http.response.body", "body": response.body})
         return
