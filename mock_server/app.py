@@ -89,7 +89,8 @@ async def write(response: MockResponse, receive: Receive, send: Send) -> None:
             if gone.done():
                 return
             if response.abort:
-                await send({"type": "http.response.body", "body": chunk[: len(chunk) // 2 or 1], "more_body": True})  # fmt: skip
+                half = chunk[: len(chunk) // 2 or 1]
+                await send({"type": "http.response.body", "body": half, "more_body": True})
                 return
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await asyncio.sleep(0)
