@@ -34,7 +34,6 @@ from chatnode_spec import Operation
 from chatnode_spec.documents import specificity
 from mock_server.auth import AuthOutcome, KeyRing, bearer_token, team
 from mock_server.config import MockConfig
-from mock_server.data import DEFAULT_RECENT_SESSIONS
 from mock_server.faults import (
     ROUTES,
     FaultPlan,
@@ -51,7 +50,7 @@ from mock_server.responses import (
     json_array_response,
     spec_error_response,
 )
-from mock_server.store import BotChats, Store
+from mock_server.store import DEFAULT_RECENT_SESSIONS, BotChats, Store
 from mock_server.validation import SpecValidator
 
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
@@ -126,15 +125,7 @@ class MockService(Store):
     running mock, which the admin API, `MockServer`, the fixtures and the respx router all call."""
 
     def __init__(self, config: MockConfig) -> None:
-        super().__init__(
-            config.bots,
-            config.leads_per_bot,
-            seed=config.seed,
-            quirks=config.quirks,
-            messages_per_session=config.messages_per_session,
-            list_sent_sessions=config.list_sent_sessions,
-        )
-        self.config = config
+        super().__init__(config)
         self.faults = FaultPlan(config.faults)
         self.journal = Journal(config.journal_limit)
         """`journal()`: the API requests served so far (no credentials in it)."""
@@ -196,7 +187,11 @@ class MockService(Store):
         call = _Call(operation, route, params.get("bot_id"), request)
         response = self._refusal(call) or self._answer(call, handler)
         if self.config.validate_responses and response.conforming and not response.abort:
-            response = self._checked(request, response)
+            response = response.materialized()  # the spec's verdict, else a 500 that names it
+            errors = self.validator.response_errors(request, response)
+            if errors:
+                violation = f"The mock's response violates the spec: {'; '.join(errors)}"
+                response = error_response(500, violation, "invalid_response")
         self.journal.record(
             request.method, request.path, call.bot_id, response.status, call.fault,
             call.auth.value, call.prefer,
@@ -264,17 +259,18 @@ class MockService(Store):
 
     def _serve_leads(self, call: _Call, bot: BotChats) -> Answer:
         """POST /get-conversation-ids/{bot_id}: every lead of the bot."""
-        leads, conforming = bot.leads, not (self.config.quirks or bot.leads.has_raw)
-        return lambda: json_array_response(leads.element_chunks(), conforming=conforming), leads.element_chunks  # fmt: skip
+        leads = bot.leads
+        return lambda: json_array_response(leads.element_chunks(), conforming=leads.conforming), leads.element_chunks  # fmt: skip
 
     def _serve_chats(self, call: _Call, bot: BotChats) -> Answer:
         """POST /get-chats/{bot_id}: the messages of the sessions in the body (a JSON array of
-        session ids, validated by now), or of the `k` most recent sessions when it is empty."""
-        body = call.request.body
+        session ids, validated by now), or of the `k` most recent sessions when it is empty
+        (`k` an integer by now; below 0 counts as 0)."""
+        body, k = call.request.body, parse_qs(call.request.query).get("k")
 
         def elements() -> Iterator[bytes]:  # only once the key may read the bot
             asked = orjson.loads(body) if body.strip() else None
-            return bot.element_chunks(bot.select(asked or None, _k(call.request.query)))
+            return bot.element_chunks(asked or None, int(k[-1]) if k else DEFAULT_RECENT_SESSIONS)
 
         return lambda: json_array_response(elements(), conforming=bot.conforming), elements
 
@@ -319,16 +315,6 @@ class MockService(Store):
         visible = elements() if call.auth is AuthOutcome.OK else iter(())
         return fault_response(fault, normal, visible)
 
-    def _checked(self, request: MockRequest, response: MockResponse) -> MockResponse:
-        """The response if the spec allows it, else a 500 that names the violation."""
-        whole = response.materialized()
-        errors = self.validator.response_errors(request, whole)
-        if not errors:
-            return whole
-        return error_response(
-            500, f"The mock's response violates the spec: {'; '.join(errors)}", "invalid_response"
-        )
-
 
 def _undeclared(
     operation: Operation, what: str, names: Iterable[str], declared: Iterable[str]
@@ -347,9 +333,3 @@ def _undeclared(
 
 def _nothing() -> Iterator[bytes]:
     return iter(())
-
-
-def _k(query: str) -> int:
-    """The `k` query parameter (an integer, per the spec), or the default; below 0 counts as 0."""
-    values = parse_qs(query).get("k")
-    return max(int(values[-1]), 0) if values else DEFAULT_RECENT_SESSIONS
