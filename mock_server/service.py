@@ -109,6 +109,8 @@ class _Call:
     bot_id: str | None
     """None for an operation about the key itself (`/auth_me`)."""
     request: MockRequest
+    body: Any = None
+    """The JSON body, parsed once openapi-core has validated it; None without one."""
     auth: AuthOutcome = AuthOutcome.NOT_CHECKED
     fault: str | None = None
     prefer: int | None = None
@@ -131,8 +133,8 @@ class MockService(Store):
         """`journal()`: the API requests served so far (no credentials in it)."""
         self.keys = KeyRing(config.api_keys)
         self.validator = SpecValidator()
-        self._handlers: dict[Operation, tuple[str, Handler]] = {}
-        by_line = {line: route for route, line in ROUTES.items()}
+        base, by_line = chatnode_spec.server_base_path(), {line: r for r, line in ROUTES.items()}
+        rows: list[tuple[str, str, tuple[Operation, str, Handler]]] = []
         for op in chatnode_spec.operations():
             route = by_line.get((op.method, op.path_template))
             if route is None:
@@ -140,9 +142,9 @@ class MockService(Store):
                     f"the spec declares {op.method} {op.path_template}, which the mock has no "
                     "handler for; add it to faults.ROUTES and a MockService._serve_<route>"
                 )
-            self._handlers[op] = (route, getattr(self, f"_serve_{route}"))
-        base = chatnode_spec.server_base_path()
-        self.routes = route_table((op.method, base + op.path_template, op) for op in self._handlers)
+            handler = getattr(self, f"_serve_{route}")
+            rows.append((op.method, base + op.path_template, (op, route, handler)))
+        self.routes = route_table(rows)
 
     # The changes to a running mock are the store's (`Store`) and these; errors: ValueError for
     # bad arguments, KeyError for an unknown bot, session or rule (its subclass BotExistsError for
@@ -182,8 +184,7 @@ class MockService(Store):
         if isinstance(routed, MockResponse):
             self.journal.record(request.method, request.path, None, routed.status, None, "n/a")
             return routed
-        operation, params = routed
-        route, handler = self._handlers[operation]
+        (operation, route, handler), params = routed
         call = _Call(operation, route, params.get("bot_id"), request)
         response = self._refusal(call) or self._answer(call, handler)
         if self.config.validate_responses and response.conforming and not response.abort:
@@ -217,16 +218,17 @@ class MockService(Store):
             return self._documented(operation, 401)
         if refusal:
             return error_response(*refusal)
+        if operation.has_request_body and request.body.strip():
+            call.body = orjson.loads(request.body)
         # Strict as for query parameters: `{"chatSessionId": ...}` would otherwise start a new
         # session unnoticed. The body is a valid object by now.
         if operation.body_fields is not None and not self.config.allow_unknown_fields:
-            body = orjson.loads(request.body)
-            rejected = _undeclared(operation, "body field", body, operation.body_fields)
+            rejected = _undeclared(operation, "body field", call.body, operation.body_fields)
             if rejected:
                 return rejected
         prefer = request.headers.get("prefer")
         forced = self._preferred(call, prefer) if prefer else None
-        if forced is None and call.route == "send" and orjson.loads(request.body).get("streaming") is True:  # fmt: skip
+        if forced is None and call.route == "send" and call.body.get("streaming") is True:
             return error_response(
                 400,
                 "streaming: true is not supported: ChatNode does not publish the wire format of "
@@ -266,11 +268,10 @@ class MockService(Store):
         """POST /get-chats/{bot_id}: the messages of the sessions in the body (a JSON array of
         session ids, validated by now), or of the `k` most recent sessions when it is empty
         (`k` an integer by now; below 0 counts as 0)."""
-        body, k = call.request.body, parse_qs(call.request.query).get("k")
+        asked, k = call.body or None, parse_qs(call.request.query).get("k")
 
         def elements() -> Iterator[bytes]:  # only once the key may read the bot
-            asked = orjson.loads(body) if body.strip() else None
-            return bot.element_chunks(asked or None, int(k[-1]) if k else DEFAULT_RECENT_SESSIONS)
+            return bot.element_chunks(asked, int(k[-1]) if k else DEFAULT_RECENT_SESSIONS)
 
         return lambda: json_array_response(elements(), conforming=bot.conforming), elements
 
@@ -278,10 +279,10 @@ class MockService(Store):
         """POST /{bot_id}: the visitor's message and the agent's reply, recorded in the session
         (a new one without `chat_session_id`). A fault that answers instead (a status) records
         nothing; `latency` and `drop` record first."""
-        body = orjson.loads(call.request.body)
 
         def answer() -> MockResponse:
-            exchange = self.send_message(bot.leads.bot_id, body["message"], body.get("chat_session_id"))  # fmt: skip
+            sent = call.body["message"], call.body.get("chat_session_id")
+            exchange = self.send_message(bot.leads.bot_id, *sent)
             return MockResponse(200, orjson.dumps(exchange.response()), conforming=True)
 
         return answer, _nothing
