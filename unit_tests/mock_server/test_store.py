@@ -79,10 +79,22 @@ def test_add_bot_and_reset(store: Store) -> None:
     assert list(store.bots()) == ["a", "b"] and len(store.leads("a")) == 30
 
 
-@pytest.mark.parametrize("call", ["append", "set_leads"])
-def test_count_and_leads_are_exclusive(store: Store, call: str) -> None:
-    with pytest.raises(ValueError, match="exactly one"):
-        getattr(store, call)("a", count=1, leads=[])
+@pytest.mark.parametrize("call", ["append", "set_leads", "add_bot"])
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"count": 1, "leads": []}, "exactly one"),
+        ({"count": -1}, "whole number"),
+        ({"count": True}, "whole number"),
+        ({"leads": "x"}, "must be a list"),
+    ],
+)
+def test_every_caller_checks_count_or_leads_alike_and_changes_nothing(
+    store: Store, call: str, arguments: dict, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        getattr(store, call)("new" if call == "add_bot" else "a", **arguments)
+    assert list(store.bots()) == ["a", "b"] and store.leads("a") == list(leads_for_bot(5, "a", 30))
 
 
 def test_unknown_bot_is_a_key_error_naming_the_known_ones(store: Store) -> None:
