@@ -1,9 +1,8 @@
 """The mock's core: one routed API request in, one `MockResponse` out, no I/O.
 
 `MockService.dispatch` is the one router over the spec's paths: the ASGI app and the respx router
-only adapt to it, so both answer every request (404 and 405 included) identically. Its public
-methods are the one set of changes to a running mock, which the admin API, `MockServer`, the
-fixtures and the respx router all call. The order of decisions is:
+only adapt to it, so both answer every request (404 and 405 included) identically. The order
+of decisions is:
 
 1. routing: the most specific path template wins (`/auth_me` before Send Message's `/{bot_id}`);
 2. a body sent to an operation the spec gives none is a 400 (unless allowed);
