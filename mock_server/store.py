@@ -361,8 +361,7 @@ class Store:
             made = self.conversations.appended
             human = made(bot_id, session, number, at_ms, message, "human")
             ai = made(bot_id, session, number + 1, reply_ms, answer.content, "ai")
-            started = not known and session not in bot.messages
-            bot = bot.with_messages(session, [(human, at_ms), (ai, reply_ms)], False, started)
+            bot = bot.with_messages(session, [(human, at_ms), (ai, reply_ms)], False, not known)
             return bot, Exchange(session, human, ai, answer, lead)
 
         return self._commit(bot_id, change)
