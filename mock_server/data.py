@@ -357,7 +357,6 @@ def leads_for_bot(seed: int, bot_id: str, count: int, **options: Any) -> Iterato
 
 DEFAULT_MESSAGES_PER_SESSION = (0, 8)
 MAX_MESSAGES_PER_SESSION = 10_000
-DEFAULT_RECENT_SESSIONS = 10
 """How many of a bot's most recent sessions an empty request body (`[]`) returns without `k`."""
 MAX_GAP_MS = 180_000
 """A message comes at most this long after the one before it (or after the lead, for the first)."""

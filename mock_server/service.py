@@ -1,9 +1,8 @@
 """The mock's core: one routed API request in, one `MockResponse` out, no I/O.
 
 `MockService.dispatch` is the one router over the spec's paths: the ASGI app and the respx router
-only adapt to it, so both answer every request (404 and 405 included) identically. Its public
-methods are the one set of changes to a running mock, which the admin API, `MockServer`, the
-fixtures and the respx router all call. The order of decisions is:
+only adapt to it, so both answer every request (404 and 405 included) identically. The order
+of decisions is:
 
 1. routing: the most specific path template wins (`/auth_me` before Send Message's `/{bot_id}`);
 2. a body sent to an operation the spec gives none is a 400 (unless allowed);
@@ -34,7 +33,6 @@ from chatnode_spec import Operation
 from chatnode_spec.documents import specificity
 from mock_server.auth import AuthOutcome, KeyRing, bearer_token, team
 from mock_server.config import MockConfig
-from mock_server.data import DEFAULT_RECENT_SESSIONS
 from mock_server.faults import (
     ROUTES,
     FaultPlan,
@@ -51,7 +49,7 @@ from mock_server.responses import (
     json_array_response,
     spec_error_response,
 )
-from mock_server.store import BotChats, Store
+from mock_server.store import DEFAULT_RECENT_SESSIONS, BotChats, Store
 from mock_server.validation import SpecValidator
 
 _PREFER_CODE = re.compile(r"(?:^|[,;\s])code\s*=\s*([^,;\s]*)", re.IGNORECASE)
@@ -110,6 +108,8 @@ class _Call:
     bot_id: str | None
     """None for an operation about the key itself (`/auth_me`)."""
     request: MockRequest
+    body: Any = None
+    """The JSON body, parsed once openapi-core has validated it; None without one."""
     auth: AuthOutcome = AuthOutcome.NOT_CHECKED
     fault: str | None = None
     prefer: int | None = None
@@ -126,22 +126,14 @@ class MockService(Store):
     running mock, which the admin API, `MockServer`, the fixtures and the respx router all call."""
 
     def __init__(self, config: MockConfig) -> None:
-        super().__init__(
-            config.bots,
-            config.leads_per_bot,
-            seed=config.seed,
-            quirks=config.quirks,
-            messages_per_session=config.messages_per_session,
-            list_sent_sessions=config.list_sent_sessions,
-        )
-        self.config = config
+        super().__init__(config)
         self.faults = FaultPlan(config.faults)
         self.journal = Journal(config.journal_limit)
         """`journal()`: the API requests served so far (no credentials in it)."""
         self.keys = KeyRing(config.api_keys)
         self.validator = SpecValidator()
-        self._handlers: dict[Operation, tuple[str, Handler]] = {}
-        by_line = {line: route for route, line in ROUTES.items()}
+        base, by_line = chatnode_spec.server_base_path(), {line: r for r, line in ROUTES.items()}
+        rows: list[tuple[str, str, tuple[Operation, str, Handler]]] = []
         for op in chatnode_spec.operations():
             route = by_line.get((op.method, op.path_template))
             if route is None:
@@ -149,9 +141,9 @@ class MockService(Store):
                     f"the spec declares {op.method} {op.path_template}, which the mock has no "
                     "handler for; add it to faults.ROUTES and a MockService._serve_<route>"
                 )
-            self._handlers[op] = (route, getattr(self, f"_serve_{route}"))
-        base = chatnode_spec.server_base_path()
-        self.routes = route_table((op.method, base + op.path_template, op) for op in self._handlers)
+            handler = getattr(self, f"_serve_{route}")
+            rows.append((op.method, base + op.path_template, (op, route, handler)))
+        self.routes = route_table(rows)
 
     # The changes to a running mock are the store's (`Store`) and these; errors: ValueError for
     # bad arguments, KeyError for an unknown bot, session or rule (its subclass BotExistsError for
@@ -191,12 +183,15 @@ class MockService(Store):
         if isinstance(routed, MockResponse):
             self.journal.record(request.method, request.path, None, routed.status, None, "n/a")
             return routed
-        operation, params = routed
-        route, handler = self._handlers[operation]
+        (operation, route, handler), params = routed
         call = _Call(operation, route, params.get("bot_id"), request)
         response = self._refusal(call) or self._answer(call, handler)
         if self.config.validate_responses and response.conforming and not response.abort:
-            response = self._checked(request, response)
+            response = response.materialized()  # the spec's verdict, else a 500 that names it
+            errors = self.validator.response_errors(request, response)
+            if errors:
+                violation = f"The mock's response violates the spec: {'; '.join(errors)}"
+                response = error_response(500, violation, "invalid_response")
         self.journal.record(
             request.method, request.path, call.bot_id, response.status, call.fault,
             call.auth.value, call.prefer,
@@ -222,16 +217,17 @@ class MockService(Store):
             return self._documented(operation, 401)
         if refusal:
             return error_response(*refusal)
+        if operation.has_request_body and request.body.strip():
+            call.body = orjson.loads(request.body)
         # Strict as for query parameters: `{"chatSessionId": ...}` would otherwise start a new
         # session unnoticed. The body is a valid object by now.
         if operation.body_fields is not None and not self.config.allow_unknown_fields:
-            body = orjson.loads(request.body)
-            rejected = _undeclared(operation, "body field", body, operation.body_fields)
+            rejected = _undeclared(operation, "body field", call.body, operation.body_fields)
             if rejected:
                 return rejected
         prefer = request.headers.get("prefer")
         forced = self._preferred(call, prefer) if prefer else None
-        if forced is None and call.route == "send" and orjson.loads(request.body).get("streaming") is True:  # fmt: skip
+        if forced is None and call.route == "send" and call.body.get("streaming") is True:
             return error_response(
                 400,
                 "streaming: true is not supported: ChatNode does not publish the wire format of "
@@ -264,17 +260,17 @@ class MockService(Store):
 
     def _serve_leads(self, call: _Call, bot: BotChats) -> Answer:
         """POST /get-conversation-ids/{bot_id}: every lead of the bot."""
-        leads, conforming = bot.leads, not (self.config.quirks or bot.leads.has_raw)
-        return lambda: json_array_response(leads.element_chunks(), conforming=conforming), leads.element_chunks  # fmt: skip
+        leads = bot.leads
+        return lambda: json_array_response(leads.element_chunks(), conforming=leads.conforming), leads.element_chunks  # fmt: skip
 
     def _serve_chats(self, call: _Call, bot: BotChats) -> Answer:
         """POST /get-chats/{bot_id}: the messages of the sessions in the body (a JSON array of
-        session ids, validated by now), or of the `k` most recent sessions when it is empty."""
-        body = call.request.body
+        session ids, validated by now), or of the `k` most recent sessions when it is empty
+        (`k` an integer by now; below 0 counts as 0)."""
+        asked, k = call.body or None, parse_qs(call.request.query).get("k")
 
         def elements() -> Iterator[bytes]:  # only once the key may read the bot
-            asked = orjson.loads(body) if body.strip() else None
-            return bot.element_chunks(bot.select(asked or None, _k(call.request.query)))
+            return bot.element_chunks(asked, int(k[-1]) if k else DEFAULT_RECENT_SESSIONS)
 
         return lambda: json_array_response(elements(), conforming=bot.conforming), elements
 
@@ -282,10 +278,10 @@ class MockService(Store):
         """POST /{bot_id}: the visitor's message and the agent's reply, recorded in the session
         (a new one without `chat_session_id`). A fault that answers instead (a status) records
         nothing; `latency` and `drop` record first."""
-        body = orjson.loads(call.request.body)
 
         def answer() -> MockResponse:
-            exchange = self.send_message(bot.leads.bot_id, body["message"], body.get("chat_session_id"))  # fmt: skip
+            sent = call.body["message"], call.body.get("chat_session_id")
+            exchange = self.send_message(bot.leads.bot_id, *sent)
             return MockResponse(200, orjson.dumps(exchange.response()), conforming=True)
 
         return answer, _nothing
@@ -319,16 +315,6 @@ class MockService(Store):
         visible = elements() if call.auth is AuthOutcome.OK else iter(())
         return fault_response(fault, normal, visible)
 
-    def _checked(self, request: MockRequest, response: MockResponse) -> MockResponse:
-        """The response if the spec allows it, else a 500 that names the violation."""
-        whole = response.materialized()
-        errors = self.validator.response_errors(request, whole)
-        if not errors:
-            return whole
-        return error_response(
-            500, f"The mock's response violates the spec: {'; '.join(errors)}", "invalid_response"
-        )
-
 
 def _undeclared(
     operation: Operation, what: str, names: Iterable[str], declared: Iterable[str]
@@ -347,9 +333,3 @@ def _undeclared(
 
 def _nothing() -> Iterator[bytes]:
     return iter(())
-
-
-def _k(query: str) -> int:
-    """The `k` query parameter (an integer, per the spec), or the default; below 0 counts as 0."""
-    values = parse_qs(query).get("k")
-    return max(int(values[-1]), 0) if values else DEFAULT_RECENT_SESSIONS

@@ -19,10 +19,9 @@ from typing import Any, TypeVar
 import orjson
 
 from mock_server import replies
+from mock_server.config import MockConfig
 from mock_server.data import (
     APPEND_GAP_MS,
-    DEFAULT_MESSAGES_PER_SESSION,
-    DEFAULT_RECENT_SESSIONS,
     Conversations,
     Timeline,
     base_timeline,
@@ -33,6 +32,9 @@ from mock_server.data import (
 )
 
 T = TypeVar("T")
+
+DEFAULT_RECENT_SESSIONS = 10
+"""How many sessions Get Chat History answers for without ids or `k` (the spec sets no default)."""
 
 
 @dataclass(frozen=True)
@@ -45,15 +47,8 @@ class Segment:
     chunks: Callable[[], Iterator[bytes]]
     generated: bool = False
     """Seeded: the next generated run starts after these in the bot's random stream."""
-    raw: bool = False
-    """Given by a test and served as given, even when it breaks the spec on purpose."""
-
-
-def generated_segment(
-    seed: int, bot_id: str, count: int, quirks: bool, start_index: int, timeline: Timeline
-) -> Segment:
-    chunks = partial(lead_chunks, seed, bot_id, count, quirks=quirks, start_index=start_index, timeline=timeline)  # fmt: skip
-    return Segment(count, timeline.end_ms(count), chunks, generated=True)
+    conforming: bool = True
+    """Meant to match the spec: neither quirky nor given by a test to break it on purpose."""
 
 
 def raw_segment(leads: Sequence[Any], after_ms: int, *, conforming: bool = False) -> Segment:
@@ -62,7 +57,7 @@ def raw_segment(leads: Sequence[Any], after_ms: int, *, conforming: bool = False
     stamps = [_epoch_ms(lead.get("created_at")) for lead in leads if isinstance(lead, dict)]
     end = max([after_ms, *(s + 1000 for s in stamps if s is not None)])
     body = orjson.dumps(list(leads))[1:-1]
-    return Segment(len(leads), end, lambda: iter((body,)), raw=not conforming)
+    return Segment(len(leads), end, lambda: iter((body,)), conforming=conforming)
 
 
 def _epoch_ms(value: Any) -> int | None:
@@ -83,7 +78,7 @@ class BotLeads:
     """Where the next generated run starts in the bot's random stream, so no lead repeats."""
     end_ms: int = 0
     """An instant after every lead so far: appended leads are created after it."""
-    has_raw: bool = False
+    conforming: bool = True
 
     @property
     def count(self) -> int:
@@ -94,10 +89,6 @@ class BotLeads:
         for segment in self.segments:
             yield from segment.chunks()
 
-    def materialize(self) -> list[Any]:
-        """All leads as Python objects: for tests and admin answers on small bots."""
-        return parse_chunks(self.element_chunks())
-
     @cached_property
     def sessions(self) -> Mapping[str, int | None]:
         """Session id -> its lead's created_at in epoch ms (None when it names no instant), in
@@ -106,15 +97,12 @@ class BotLeads:
         return MappingProxyType(_add_sessions({}, self.element_chunks()))
 
     @cached_property
-    def _sessions_by_time(self) -> tuple[str, ...]:
+    def sessions_by_time(self) -> tuple[str, ...]:
+        """The sessions whose lead names an instant, oldest first (ties in lead order)."""
         timed = [
             (ms, i, sid) for i, (sid, ms) in enumerate(self.sessions.items()) if ms is not None
         ]
         return tuple(sid for _, _, sid in sorted(timed))
-
-    def recent_sessions(self, k: int) -> tuple[str, ...]:
-        """The `k` most recent sessions (by their lead's created_at), oldest of them first."""
-        return self._sessions_by_time[-k:] if k > 0 else ()
 
     def with_segment(self, segment: Segment) -> BotLeads:
         """These leads and then the segment's. A session index already built is handed down,
@@ -125,7 +113,7 @@ class BotLeads:
             (*self.segments, segment),
             self.next_index + (segment.count if segment.generated else 0),
             max(self.end_ms, segment.end_ms),
-            self.has_raw or segment.raw,
+            self.conforming and segment.conforming,
         )
         built = self.__dict__.get("sessions")
         if built is not None:
@@ -196,30 +184,24 @@ class BotChats:
         """An instant after every lead and message of the bot, generated or appended."""
         return max(self.messages_end_ms, self.leads.end_ms + self.conversations.span_ms)
 
-    def select(self, session_ids: Sequence[str] | None, k: int) -> list[str]:
-        """The sessions a request names, once each, in its order, without those the bot does
-        not have; or, without ids, the `k` most recent sessions."""
-        if session_ids is None:
-            return list(self.leads.recent_sessions(k))
-        return [s for s in dict.fromkeys(session_ids) if self.has_session(s)]
-
     def has_session(self, session_id: str) -> bool:
         """A session of one of the bot's leads, or one Send Message started (listed or not)."""
         return session_id in self.leads.sessions or session_id in self.started
 
-    def element_chunks(self, session_ids: Sequence[str]) -> Iterator[bytes]:
-        """The messages of these sessions as JSON chunks, generated session by session as the
-        body streams, so memory stays flat however many messages a response holds."""
+    def element_chunks(self, session_ids: Sequence[str] | None, k: int) -> Iterator[bytes]:
+        """The messages of the sessions a request names (once each, in its order, without those
+        the bot does not have), or without ids of the `k` most recent sessions, as JSON chunks
+        generated session by session as the body streams, so memory stays flat however many
+        messages a response holds."""
+        if session_ids is None:
+            session_ids = self.leads.sessions_by_time[-k:] if k > 0 else ()
         sessions, appended = self.leads.sessions, self.messages
-        for session_id in session_ids:
+        for session_id in dict.fromkeys(session_ids):  # one the bot does not have adds nothing
             lead_ms = sessions.get(session_id)
             if lead_ms is not None and session_id not in self.started:
                 yield self.conversations.session_chunk(self.leads.bot_id, session_id, lead_ms)
             if session_id in appended:
                 yield b",".join(appended[session_id])
-
-    def materialize(self, session_ids: Sequence[str]) -> list[Any]:
-        return parse_chunks(self.element_chunks(session_ids))
 
     def with_messages(
         self, session_id: str, items: Sequence[tuple[Any, int]], raw: bool, started: bool = False
@@ -241,41 +223,20 @@ class BotExistsError(KeyError):
     """`add_bot` for a bot id the store already has."""
 
 
-def count_or_leads(count: int | None, leads: Sequence[Any] | None) -> None:
-    """The one check of "`count` new seeded leads, or `leads` verbatim", for every caller
-    (Python, admin, fixtures): exactly one of them, a whole count >= 0, leads in a list."""
-    if (count is None) == (leads is None):
-        raise ValueError("give exactly one of count or leads")
-    if count is not None and (type(count) is not int or count < 0):
-        raise ValueError(f"count must be a whole number >= 0, got {count!r}")
-    if leads is not None and not isinstance(leads, list | tuple):
-        raise ValueError(f"leads must be a list, got {type(leads).__name__}")
-
-
 class Store:
     """The bots, their leads and their chats, shared between the server thread and the test
     thread. Every change to a bot goes through `_commit`, so writers never interleave."""
 
-    def __init__(
-        self,
-        bots: Sequence[str],
-        leads_per_bot: int,
-        *,
-        seed: int = 0,
-        quirks: bool = False,
-        messages_per_session: tuple[int, int] = DEFAULT_MESSAGES_PER_SESSION,
-        list_sent_sessions: bool = True,
-    ) -> None:
-        self._initial_bots, self._leads_per_bot = tuple(bots), leads_per_bot
-        self._seed, self._quirks, self._list_sent = seed, quirks, list_sent_sessions
-        self.conversations = Conversations(seed, messages_per_session, quirks)
+    def __init__(self, config: MockConfig) -> None:
+        self.config = config
+        self.conversations = Conversations(config.seed, config.messages_per_session, config.quirks)
         self._lock = threading.Lock()
         self._bots: dict[str, BotChats] = {}
         Store.reset(self)
 
     def reset(self) -> None:
         """Back to the configured bots with their seeded leads and conversations."""
-        bots = {b: self._fresh(b, self._leads_per_bot, None) for b in self._initial_bots}
+        bots = {b: self._fresh(b, self.config.leads_per_bot, None) for b in self.config.bots}
         with self._lock:
             self._bots = bots
 
@@ -290,7 +251,7 @@ class Store:
 
     def leads(self, bot_id: str) -> list[Any]:
         """What the bot serves now, as Python objects."""
-        return self._require(bot_id).leads.materialize()
+        return parse_chunks(self._require(bot_id).leads.element_chunks())
 
     def chats(
         self,
@@ -300,8 +261,7 @@ class Store:
     ) -> list[Any]:
         """What Get Chat History serves now for these sessions (or, without ids, the `k` most
         recent ones), as Python objects."""
-        snapshot = self._require(bot_id)
-        return snapshot.materialize(snapshot.select(session_ids, k))
+        return parse_chunks(self._require(bot_id).element_chunks(session_ids, k))
 
     def add_bot(
         self, bot_id: str, count: int | None = None, leads: Sequence[Any] | None = None
@@ -309,9 +269,7 @@ class Store:
         """A new bot with `count` seeded leads (default none) or the given `leads`."""
         if not isinstance(bot_id, str) or not bot_id or "/" in bot_id:
             raise ValueError(f"bot id {bot_id!r} must be a non-empty text without '/'")
-        count = 0 if count is None and leads is None else count
-        count_or_leads(count, leads)
-        fresh = self._fresh(bot_id, count, leads)
+        fresh = self._fresh(bot_id, 0 if count is None and leads is None else count, leads)
         with self._lock:
             if bot_id in self._bots:
                 raise BotExistsError(f"bot {bot_id!r} already exists; set its leads instead")
@@ -323,25 +281,18 @@ class Store:
         """Add leads after the existing ones and return them: `count` new seeded leads created
         later than any lead or message so far (a new conversation starts after all the bot's
         activity, as it would between two syncs), or `leads` served verbatim."""
-        count_or_leads(count, leads)
 
         def change(bot: BotChats) -> tuple[BotChats, Segment]:
-            if leads is not None:
-                segment = raw_segment(leads, bot.end_ms)
-            else:
-                timeline = Timeline(bot.end_ms, APPEND_GAP_MS)
-                start = bot.leads.next_index
-                segment = generated_segment(self._seed, bot_id, count or 0, self._quirks, start, timeline)  # fmt: skip
+            segment = self._segment(bot_id, count, leads, bot)
             return replace(bot, leads=bot.leads.with_segment(segment)), segment
 
-        return BotLeads(bot_id).with_segment(self._commit(bot_id, change)).materialize()
+        return parse_chunks(self._commit(bot_id, change).chunks())
 
     def set_leads(
         self, bot_id: str, leads: Sequence[Any] | None = None, *, count: int | None = None
     ) -> None:
         """Replace a bot's leads with `leads` (verbatim) or `count` freshly seeded leads; the
         messages appended to its old sessions go with them."""
-        count_or_leads(count, leads)
         fresh = self._fresh(bot_id, count, leads)
         self._commit(bot_id, lambda _: (fresh, None))
 
@@ -400,18 +351,17 @@ class Store:
                     while bot.has_session(f"{bot_id}-{fresh_ms}"):
                         fresh_ms += 1
                     session = f"{bot_id}-{fresh_ms}"
-                if self._list_sent:
+                if self.config.list_sent_sessions:
                     lead = {"session_id": session, "created_at": spec_timestamp(at_ms)}
                     segment = raw_segment([lead], at_ms, conforming=True)
                     bot = replace(bot, leads=bot.leads.with_segment(segment))
             number = bot.appended
-            answer = replies.reply(self._seed, bot_id, session, number, message)
+            answer = replies.reply(self.config.seed, bot_id, session, number, message)
             reply_ms = at_ms + 1000 + number * 7919 % 14_000
             made = self.conversations.appended
             human = made(bot_id, session, number, at_ms, message, "human")
             ai = made(bot_id, session, number + 1, reply_ms, answer.content, "ai")
-            started = not known and session not in bot.messages
-            bot = bot.with_messages(session, [(human, at_ms), (ai, reply_ms)], False, started)
+            bot = bot.with_messages(session, [(human, at_ms), (ai, reply_ms)], False, not known)
             return bot, Exchange(session, human, ai, answer, lead)
 
         return self._commit(bot_id, change)
@@ -436,10 +386,28 @@ class Store:
         return snapshot
 
     def _fresh(self, bot_id: str, count: int | None, leads: Sequence[Any] | None) -> BotChats:
-        """A bot from scratch: `leads` verbatim, or `count` seeded ones, and no messages yet."""
+        """A bot from scratch: its leads and no messages yet."""
+        leads_only = BotLeads(bot_id).with_segment(self._segment(bot_id, count, leads, None))
+        return BotChats(leads_only, self.conversations)
+
+    def _segment(
+        self, bot_id: str, count: int | None, leads: Sequence[Any] | None, after: BotChats | None
+    ) -> Segment:
+        """`count` new seeded leads or `leads` verbatim, a new bot's or created after everything
+        the bot `after` has: the one check of exactly one of them (a whole count >= 0, leads in
+        a list), for every caller (Python, admin, fixtures)."""
+        if (count is None) == (leads is None):
+            raise ValueError("give exactly one of count or leads")
         if leads is not None:
-            segment = raw_segment(leads, 0)
+            if not isinstance(leads, list | tuple):
+                raise ValueError(f"leads must be a list, got {type(leads).__name__}")
+            return raw_segment(leads, after.end_ms if after else 0)
+        if type(count) is not int or count < 0:
+            raise ValueError(f"count must be a whole number >= 0, got {count!r}")
+        seed, quirks = self.config.seed, self.config.quirks
+        if after is None:
+            timeline, start = base_timeline(seed, bot_id, count), 0
         else:
-            timeline = base_timeline(self._seed, bot_id, count or 0)
-            segment = generated_segment(self._seed, bot_id, count or 0, self._quirks, 0, timeline)
-        return BotChats(BotLeads(bot_id).with_segment(segment), self.conversations)
+            timeline, start = Timeline(after.end_ms, APPEND_GAP_MS), after.leads.next_index
+        chunks = partial(lead_chunks, seed, bot_id, count, quirks=quirks, start_index=start, timeline=timeline)  # fmt: skip
+        return Segment(count, timeline.end_ms(count), chunks, generated=True, conforming=not quirks)

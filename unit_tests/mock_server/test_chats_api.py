@@ -12,10 +12,11 @@ import pytest
 import chatnode_spec
 from mock_server import faults
 from mock_server.config import DEFAULT_API_KEY, MockConfig
-from mock_server.data import DEFAULT_RECENT_SESSIONS, parse_ms
+from mock_server.data import parse_ms
 from mock_server.responses import PIECE_BYTES, MockRequest
 from mock_server.server import MockServer
 from mock_server.service import MockService
+from mock_server.store import DEFAULT_RECENT_SESSIONS
 
 from .conftest import (
     admin,

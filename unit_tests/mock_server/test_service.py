@@ -15,7 +15,8 @@ KEY = {"authorization": "Bearer mock-secret-key"}
 
 
 def test_every_spec_operation_is_served_under_the_server_base_path() -> None:
-    routes = [(m, t, op.path_template) for m, t, _, op in MockService(MockConfig()).routes]
+    service = MockService(MockConfig())
+    routes = [(m, t, op.path_template) for m, t, _, (op, _, _) in service.routes]
     assert routes == [
         ("GET", "/v1/auth_me", "/auth_me"),
         ("POST", "/v1/get-conversation-ids/{bot_id}", "/get-conversation-ids/{bot_id}"),

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import pytest
 
-from mock_server.data import leads_for_bot, parse_ms
+from mock_server.config import MockConfig
+from mock_server.data import leads_for_bot, parse_chunks, parse_ms
 from mock_server.store import BotLeads, Store
 
 
@@ -17,7 +18,7 @@ def stamp(lead: dict) -> datetime:
 
 @pytest.fixture
 def store() -> Store:
-    return Store(("a", "b"), 30, seed=5)
+    return Store(MockConfig(bots=("a", "b"), leads_per_bot=30, seed=5))
 
 
 def test_starts_with_the_seeded_leads(store: Store) -> None:
@@ -38,7 +39,7 @@ def test_appended_leads_come_after_every_existing_one_and_are_new(store: Store) 
 def test_appended_leads_start_after_every_message_of_the_bot() -> None:
     """A new conversation begins after all earlier activity, as it would between two syncs: so
     no message of a new lead can be dated before a cursor saved on the older messages."""
-    store = Store(("a",), 20, seed=5, messages_per_session=(8, 8))
+    store = Store(MockConfig(bots=("a",), leads_per_bot=20, seed=5, messages_per_session=(8, 8)))
     sessions = [lead["session_id"] for lead in store.leads("a")]
     last_message = max(parse_ms(m["created_at"]) for m in store.chats("a", sessions))
     follow_up = store.append_message("a", sessions[0], content="still there?")
@@ -50,7 +51,7 @@ def test_raw_leads_are_served_verbatim_even_when_non_conforming(store: Store) ->
     raw = [{"session_id": "no-created-at"}, {"session_id": "x", "created_at": "not a date"}]
     assert store.append("b", leads=raw) == raw
     assert store.leads("b")[-2:] == raw
-    assert store.snapshot("b").leads.has_raw  # type: ignore[union-attr]
+    assert not store.snapshot("b").leads.conforming  # type: ignore[union-attr]
 
 
 def test_generated_after_raw_leads_still_come_later(store: Store) -> None:
@@ -78,10 +79,22 @@ def test_add_bot_and_reset(store: Store) -> None:
     assert list(store.bots()) == ["a", "b"] and len(store.leads("a")) == 30
 
 
-@pytest.mark.parametrize("call", ["append", "set_leads"])
-def test_count_and_leads_are_exclusive(store: Store, call: str) -> None:
-    with pytest.raises(ValueError, match="exactly one"):
-        getattr(store, call)("a", count=1, leads=[])
+@pytest.mark.parametrize("call", ["append", "set_leads", "add_bot"])
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"count": 1, "leads": []}, "exactly one"),
+        ({"count": -1}, "whole number"),
+        ({"count": True}, "whole number"),
+        ({"leads": "x"}, "must be a list"),
+    ],
+)
+def test_every_caller_checks_count_or_leads_alike_and_changes_nothing(
+    store: Store, call: str, arguments: dict, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        getattr(store, call)("new" if call == "add_bot" else "a", **arguments)
+    assert list(store.bots()) == ["a", "b"] and store.leads("a") == list(leads_for_bot(5, "a", 30))
 
 
 def test_unknown_bot_is_a_key_error_naming_the_known_ones(store: Store) -> None:
@@ -105,7 +118,7 @@ def test_concurrent_appends_lose_nothing(store: Store) -> None:
 
 
 def test_quirks_and_seed_reach_generated_and_appended_leads() -> None:
-    store = Store(("a",), 3, seed=5, quirks=True)
+    store = Store(MockConfig(bots=("a",), leads_per_bot=3, seed=5, quirks=True))
     assert store.leads("a") == list(leads_for_bot(5, "a", 3, quirks=True))
     spec_fields = {"session_id", "created_at", "enduser_name", "enduser_email", "enduser_phone",
                    "for_agent"}  # fmt: skip
@@ -115,7 +128,7 @@ def test_quirks_and_seed_reach_generated_and_appended_leads() -> None:
 def test_a_snapshot_is_unaffected_by_later_changes(store: Store) -> None:
     snapshot = store.snapshot("a").leads  # type: ignore[union-attr]
     store.append("a", count=10)
-    assert snapshot is not None and snapshot.count == 30 and len(snapshot.materialize()) == 30
+    assert snapshot.count == 30 and len(parse_chunks(snapshot.element_chunks())) == 30
 
 
 class TestChats:
@@ -123,7 +136,9 @@ class TestChats:
 
     @pytest.fixture
     def store(self) -> Store:
-        return Store(("a", "b"), 30, seed=5, messages_per_session=(1, 6))
+        return Store(
+            MockConfig(bots=("a", "b"), leads_per_bot=30, seed=5, messages_per_session=(1, 6))
+        )
 
     def test_a_session_serves_its_generated_conversation(self, store: Store) -> None:
         lead = store.leads("a")[3]
@@ -246,7 +261,7 @@ def stamp_ms(lead: dict) -> int:
 
 
 def test_a_session_index_handed_down_by_send_message_equals_one_rebuilt() -> None:
-    store = Store(["b"], 50, seed=1)
+    store = Store(MockConfig(bots=["b"], leads_per_bot=50, seed=1))
     store.send_message("b", "hi")  # builds the index of the first version
     for text in ("one", "two"):
         store.send_message("b", text)
@@ -259,7 +274,7 @@ def test_a_session_index_handed_down_by_send_message_equals_one_rebuilt() -> Non
 
 
 def test_send_message_records_both_turns_atomically_with_a_second_writer() -> None:
-    store = Store(["b"], 3, seed=2)
+    store = Store(MockConfig(bots=["b"], leads_per_bot=3, seed=2))
     session = store.leads("b")[0]["session_id"]
     exchange = store.send_message("b", "hello", session)
     store.append_message("b", session, content="after")
