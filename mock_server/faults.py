@@ -284,8 +284,5 @@ KINDS: dict[str, Kind] = {
     "non_object": Kind("`non_object`", f"200, an array with one string element, "
                    f"{NON_OBJECT_ELEMENT.decode()}, among the records", (), _non_object),
 }  # fmt: skip
-"""Each kind of fault, how it is written, and the one response it produces."""
-
-
-def fault_response(rule: FaultRule, normal: NormalResponse, elements: Iterator[bytes]) -> MockResponse:  # fmt: skip
-    return KINDS[rule.kind].respond(rule, normal, elements)
+"""Each kind of fault, how it is written, and the one response it produces:
+`KINDS[rule.kind].respond(rule, normal, elements)`."""

@@ -33,14 +33,7 @@ from chatnode_spec import Operation
 from chatnode_spec.documents import specificity
 from mock_server.auth import AuthOutcome, KeyRing, bearer_token, team
 from mock_server.config import MockConfig
-from mock_server.faults import (
-    ROUTES,
-    FaultPlan,
-    FaultRule,
-    InjectedFault,
-    fault_response,
-    parse_fault,
-)
+from mock_server.faults import KINDS, ROUTES, FaultPlan, FaultRule, InjectedFault, parse_fault
 from mock_server.journal import Journal
 from mock_server.responses import (
     MockRequest,
@@ -313,7 +306,7 @@ class MockService(Store):
             return normal()
         call.fault = fault.label
         visible = elements() if call.auth is AuthOutcome.OK else iter(())
-        return fault_response(fault, normal, visible)
+        return KINDS[fault.kind].respond(fault, normal, visible)
 
 
 def _undeclared(

@@ -165,7 +165,7 @@ class TestSyntax:
         assert rule == FaultRule(kind, **drawn)
         assert FaultRule.from_json(orjson.loads(orjson.dumps(rule.to_json()))) == rule
         if kind == "status" and "retry_after" in drawn:
-            response = faults.fault_response(rule, _unused, iter(()))
+            response = KINDS[rule.kind].respond(rule, _unused, iter(()))
             assert float(response.headers["Retry-After"]) == drawn["retry_after"]
 
 
@@ -278,7 +278,7 @@ class TestOverHttp:
 
 
 def test_truncated_without_records_is_still_invalid_json() -> None:
-    response = faults.fault_response(faults.truncated(), _unused, iter(()))
+    response = KINDS["truncated"].respond(faults.truncated(), _unused, iter(()))
     with pytest.raises(orjson.JSONDecodeError, match="unexpected end of data"):
         orjson.loads(response.body)
 
@@ -291,7 +291,7 @@ def test_truncated_without_records_is_still_invalid_json() -> None:
 def test_non_object_puts_a_string_after_the_first_chunk_of_records(
     elements: list[bytes], body: bytes
 ) -> None:
-    response = faults.fault_response(faults.non_object(), _unused, iter(elements))
+    response = KINDS["non_object"].respond(faults.non_object(), _unused, iter(elements))
     assert b"".join(response.iter_body()) == body
 
 
