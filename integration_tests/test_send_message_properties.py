@@ -243,10 +243,13 @@ def reply_before_question(mock: MockServer, bot_id: str, exchange: Exchange) -> 
 
 
 def session_under_another_bot(mock: MockServer, bot_id: str, exchange: Exchange) -> None:
-    """Lists a session that Send Message started under the next bot too."""
-    if exchange.lead is not None:
-        other = BOTS[(BOTS.index(bot_id) + 1) % len(BOTS)]
-        mock.append(other, leads=[exchange.lead])
+    """Lists the session of every Send Message (started or followed up) under the next bot too:
+    spoiling only new sessions left a run of follow-ups alone, so a random profile could miss it."""
+    other = BOTS[(BOTS.index(bot_id) + 1) % len(BOTS)]
+    created = exchange.question["created_at"]
+    mock.append(
+        other, leads=[exchange.lead or {"session_id": exchange.session_id, "created_at": created}]
+    )
 
 
 def _rewrite_last_turn(mock: MockServer, bot_id: str, session: str, change: Any) -> None:
