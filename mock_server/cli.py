@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config_from_args(args: argparse.Namespace) -> MockConfig:
     """The MockConfig the flags describe; ValueError with a readable message on a bad flag."""
-    given = vars(args)
+    given = dict(vars(args))  # a copy: the caller's namespace keeps what was typed
     if "api_keys" in given:
         given["api_keys"] = parse_api_keys(given["api_keys"])
     if "faults" in given:

@@ -357,7 +357,7 @@ def leads_for_bot(seed: int, bot_id: str, count: int, **options: Any) -> Iterato
 
 DEFAULT_MESSAGES_PER_SESSION = (0, 8)
 MAX_MESSAGES_PER_SESSION = 10_000
-"""How many of a bot's most recent sessions an empty request body (`[]`) returns without `k`."""
+"""The most `messages_per_session` may ask for: a seeded session is built whole in memory."""
 MAX_GAP_MS = 180_000
 """A message comes at most this long after the one before it (or after the lead, for the first)."""
 _AI_GAP_MS = 15_000
