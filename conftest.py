@@ -10,7 +10,7 @@ import copy
 import functools
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import airbyte_cdk.sources.declarative.concurrent_declarative_source as declarative_source_module
@@ -41,28 +41,44 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 pytest_plugins = ["airbyte_cdk.test.standard_tests.pytest_hooks"]
 
 
+class RecordedWaits(list[float]):
+    """The retry waits asked for, in seconds, in order. A wait of no time makes the retry race
+    the requests still on their way: a test whose API is overloaded until something happens
+    (its refusals spent) sets `over` to say so, and each wait then lasts until it is true, as
+    the real Retry-After would, or `OVERLOAD_DEADLINE` seconds, after which the retry goes and
+    the test's own assertions tell what went wrong."""
+
+    OVERLOAD_DEADLINE = 30.0
+    over: Callable[[], bool] | None = None
+
+
 class _RecordedSleep:
     """The `time` module as the CDK's and the `backoff` library's retry handlers see it: every
     attribute is the real one but `sleep`, which records the wait it was asked for instead."""
 
-    def __init__(self, waits: list[float]) -> None:
+    def __init__(self, waits: RecordedWaits) -> None:
         self._waits = waits
 
     def sleep(self, seconds: float) -> None:
-        if seconds:  # `backoff` sleeps 0 around the CDK's own Retry-After wait: no wait at all
-            self._waits.append(seconds)
+        if not seconds:  # `backoff` sleeps 0 around the CDK's own Retry-After wait: no wait at all
+            return
+        waits = self._waits
+        waits.append(seconds)
+        deadline = time.monotonic() + waits.OVERLOAD_DEADLINE
+        while waits.over is not None and not waits.over() and time.monotonic() < deadline:
+            time.sleep(0.005)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
 
 
 @pytest.fixture(autouse=True)
-def backoff_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def backoff_waits(monkeypatch: pytest.MonkeyPatch) -> RecordedWaits:
     """No test waits in real time for a retry. In this process the CDK's retry handlers
     (`rate_limiting`: Retry-After plus one second; `backoff`: exponential) only record each
     wait, in seconds, in this list, so a test asserts the wait the connector chose instead of
     spending it. Connector processes (the CLI tests) still sleep for real."""
-    waits: list[float] = []
+    waits = RecordedWaits()
     monkeypatch.setattr(rate_limiting, "time", _RecordedSleep(waits))
     monkeypatch.setattr(backoff._sync, "time", _RecordedSleep(waits))
     return waits

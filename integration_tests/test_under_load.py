@@ -4,13 +4,15 @@ bot's cursor where it was while the other bots' move.
 
 The connector runs in process (`integration_tests.in_process`) against the mock, whose journal
 counts the requests. The CDK's retry wait is recorded instead of slept, so a Retry-After of
-seconds costs none.
+seconds costs none: a wait lasts only until the overload is over (`RecordedWaits.over`), as a real
+Retry-After would, so no retry races the first requests still on their way.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -18,6 +20,9 @@ from integration_tests.in_process import SyncResult, run_sync
 from integration_tests.oracle import as_record
 from mock_server import faults
 from mock_server.server import MockServer
+
+if TYPE_CHECKING:
+    from conftest import RecordedWaits
 
 RETRY_AFTER = 7
 """Seconds; the CDK waits Retry-After plus one second of margin."""
@@ -58,7 +63,7 @@ LOADS = {
 @pytest.mark.parametrize("status", [429, 503])
 @pytest.mark.parametrize("load", sorted(LOADS))
 def test_an_overloaded_api_gets_one_retry_per_refused_request_after_its_retry_after(
-    server: MockServer, backoff_waits: list[float], status: int, load: str
+    server: MockServer, backoff_waits: RecordedWaits, status: int, load: str
 ) -> None:
     """The first `REFUSED` requests, sent `WORKERS` at a time, are refused; every other request is
     slow, so many are in flight together. Each refused request is retried once, after waiting for
@@ -71,6 +76,7 @@ def test_an_overloaded_api_gets_one_retry_per_refused_request_after_its_retry_af
     route = "leads" if stream == "leads" else "chats"
     server.inject(faults.status(status, retry_after=RETRY_AFTER, times=REFUSED, route=route))
     server.inject(faults.latency(0.05, route=route))
+    backoff_waits.over = lambda: not any(r["kind"] == "status" for r in server.fault_rules())
 
     result = run_sync(
         server,
